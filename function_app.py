@@ -1,0 +1,23 @@
+"""Azure Functions entry points: wiring only. Each function parses its trigger, calls one use case, logs the result."""
+
+import logging
+from datetime import UTC, datetime
+
+import azure.functions as func
+
+from shared.entrypoints import alerting_app
+
+app = func.FunctionApp()
+log = logging.getLogger("function_app")
+
+
+@app.timer_trigger(schedule="%RUN_FAILURES_SCHEDULE%", arg_name="timer", use_monitor=True)
+def scan_run_failures(timer: func.TimerRequest) -> None:
+    report = alerting_app().scan_run_failures(datetime.now(UTC))
+    log.info("scan_run_failures: %s", report.summary())
+
+
+@app.timer_trigger(schedule="%OUTBOX_SCHEDULE%", arg_name="timer", use_monitor=True)
+def deliver_outbox(timer: func.TimerRequest) -> None:
+    report = alerting_app().deliver_outbox(datetime.now(UTC))
+    log.info("deliver_outbox: sent %d, retrying %d, dead %d", report.sent, report.retrying, report.dead)

@@ -1,0 +1,1 @@
+"""AML pipeline alerting: the logic behind the Function App (see README.md)."""

@@ -1,0 +1,92 @@
+"""The composition root: builds the clients from settings once per process and offers one use case per function."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+
+from shared.acs_email import AcsEmail, Email
+from shared.email_render import render_run_failure
+from shared.log_analytics import LogAnalytics
+from shared.outbox import OutboxRecord, RetryPolicy
+from shared.outbox_delivery import DeliveryReport, OutboxDelivery
+from shared.run_failure_scan import KIND as RUN_FAILURE
+from shared.run_failure_scan import RunFailureScan, ScanPolicy, WorkspaceScan
+from shared.run_failures import incident_from_payload
+from shared.settings import Settings
+from shared.state_tables import StateTables
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TickReport:
+    scans: list[WorkspaceScan]
+    delivery: DeliveryReport
+
+    def summary(self) -> str:
+        rows = sum(scan.rows for scan in self.scans)
+        incidents = sum(len(scan.incidents) for scan in self.scans)
+        claimed = sum(scan.claimed for scan in self.scans)
+        incomplete = [scan.workspace_id for scan in self.scans if not scan.complete]
+        text = (
+            f"{len(self.scans)} workspace(s), {rows} rows, {incidents} incident(s), {claimed} new; "
+            f"sent {self.delivery.sent}, retrying {self.delivery.retrying}, dead {self.delivery.dead}"
+        )
+        return text + (f"; partial results from {', '.join(incomplete)}" if incomplete else "")
+
+
+class AlertingApp:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def credential(self):
+        from shared.credentials import azure_credential
+
+        return azure_credential(self.settings.credential_kind)
+
+    @cached_property
+    def state(self) -> StateTables:
+        storage = self.settings.state_storage
+        return StateTables.connect(storage.connection_string, storage.table_endpoint, self.credential)
+
+    @cached_property
+    def logs(self) -> LogAnalytics:
+        return LogAnalytics(self.settings.log_analytics_endpoint, self.credential)
+
+    @cached_property
+    def email(self) -> AcsEmail:
+        return AcsEmail(self.settings.acs_endpoint, self.credential, self.settings.email_sender)
+
+    @cached_property
+    def run_failure_scan(self) -> RunFailureScan:
+        s = self.settings
+        policy = ScanPolicy(s.workspace_ids, s.scan_overlap, s.scan_lookback, s.first_scan_lookback, s.group_wait,
+                            s.email_recipients)
+        return RunFailureScan(self.logs, self.state, policy)
+
+    @cached_property
+    def delivery(self) -> OutboxDelivery:
+        policy = RetryPolicy(max_attempts=self.settings.send_max_attempts, base_delay=self.settings.send_retry_base)
+        return OutboxDelivery(self.state, self.email, self.render, policy)
+
+    def render(self, record: OutboxRecord) -> Email:
+        if record.kind == RUN_FAILURE:
+            return render_run_failure(incident_from_payload(record.payload), self.settings.studio_tenant_id)
+        raise ValueError(f"no email template for incidents of kind {record.kind!r}")
+
+    # --- use cases, one per function ---------------------------------------------------------------------------
+
+    def scan_run_failures(self, now: datetime) -> TickReport:
+        scans = self.run_failure_scan.run(now)
+        return TickReport(scans, self.delivery.deliver_due(now))
+
+    def deliver_outbox(self, now: datetime) -> DeliveryReport:
+        report = self.delivery.deliver_due(now)
+        removed = self.state.delete_older_than(now - self.settings.retention)
+        if removed:
+            log.info("Retention removed %d old incident and history rows", removed)
+        return report

@@ -1,0 +1,69 @@
+"""Emails from incidents: Jinja2 templates, HTML (autoescaped: error text is untrusted) and plain text."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from shared.acs_email import Email
+from shared.aml import studio_run_url
+from shared.run_failures import PipelineFailure, Step
+
+
+@cache
+def _environment(autoescape: bool):
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("shared", "templates"),
+        autoescape=autoescape,  # noqa: S701 - off only for the text/plain part, which no browser renders
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["when"] = _when
+    return env
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _render(name: str, context: dict[str, Any]) -> tuple[str, str]:
+    html = _environment(True).get_template(f"{name}.html.j2").render(context)
+    text = _environment(False).get_template(f"{name}.txt.j2").render(context)
+    return html, text
+
+
+def _step_view(incident: PipelineFailure, step: Step, tenant_id: str | None) -> dict[str, Any]:
+    return {
+        "run_id": step.run_id,
+        "status": step.status,
+        "time": step.time,
+        "error": step.error,
+        "cluster": step.cluster,
+        "url": studio_run_url(incident.workspace, step.run_id, tenant_id),
+    }
+
+
+def render_run_failure(incident: PipelineFailure, tenant_id: str | None = None) -> Email:
+    cause = incident.root_cause
+    subject_what = incident.experiment or incident.pipeline_run_id
+    subject = f"[AML] Pipeline failed: {subject_what} in {incident.workspace.name} (root cause {cause.run_id})"
+    context = {
+        "incident": incident,
+        "workspace": incident.workspace,
+        "pipeline_url": studio_run_url(incident.workspace, incident.pipeline_run_id, tenant_id),
+        "cause": _step_view(incident, cause, tenant_id),
+        "downstream": [_step_view(incident, step, tenant_id) for step in incident.downstream],
+    }
+    html, text = _render("run_failure", context)
+    return Email(subject=_one_line(subject), text=text, html=html)
+
+
+def _one_line(subject: str, limit: int = 200) -> str:
+    # Untrusted run ids and names end up here: no header folding tricks, bounded length.
+    flat = " ".join(subject.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

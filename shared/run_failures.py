@@ -1,0 +1,242 @@
+"""Failed pipeline runs: the query, rows -> run events, and events -> one incident per pipeline run.
+
+Pure functions over plain data; the scan (run_failure_scan.py) does the I/O.
+
+A pipeline step is a child run of the pipeline run (`ParentRunId`/`RootRunId`); nested pipelines add levels.
+The root cause is the failed run that has no failed child, failing earliest: a parent fails *because* a child
+failed, and downstream steps fail or are cancelled *after* it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.aml import Workspace
+from shared.kql import kql_datetime
+
+ERROR_TEXT_LIMIT = 2000  # per step: enough for a stack trace's head, small enough for one email and one table row
+STEP_LIMIT = 50  # listed per incident; a 500-step fan-out still renders and still fits a table entity
+
+FAILED = "failed"
+_DOWNSTREAM_STATUSES = {"failed", "canceled", "cancelrequested", "notstarted", "notresponding"}
+_TERMINAL_STATUSES = {"completed", "failed", "canceled"}
+
+
+@dataclass(frozen=True)
+class QueryWindow:
+    """Rows ingested in (start, end]; TimeGenerated limited to the lookback for speed."""
+
+    start: datetime
+    end: datetime
+    lookback_start: datetime
+
+
+def run_failures_query(window: QueryWindow) -> str:
+    """One query per workspace and scan: the latest status of every run of each pipeline that had a run fail
+    (ingested in the window), with the compute job's error text and experiment."""
+    start, end = kql_datetime(window.start), kql_datetime(window.end)
+    return f"""let window_start = {start};
+let window_end = {end};
+let failed_roots = AmlRunStatusChangedEvent
+    | where ingestion_time() > window_start and ingestion_time() <= window_end
+    | where Status =~ "Failed"
+    | extend Root = iff(isempty(RootRunId), RunId, RootRunId)
+    | distinct Root;
+AmlRunStatusChangedEvent
+| where ingestion_time() <= window_end
+| extend Root = iff(isempty(RootRunId), RunId, RootRunId)
+| where Root in (failed_roots)
+| summarize arg_max(TimeGenerated, Status, Message, ParentRunId, WorkspaceName, _ResourceId) by RunId, Root
+| join kind=leftouter (
+    AmlComputeJobEvent
+    | where ingestion_time() <= window_end
+    | where EventType =~ "JobFailed"
+    | summarize arg_max(TimeGenerated, JobErrorMessage, ErrorDetails, ExperimentName, ClusterName) by JobName
+    | project RunId = JobName, JobErrorMessage, ErrorDetails, ExperimentName, ClusterName
+  ) on RunId
+| project RunId, ParentRunId, RootRunId = Root, Status, Message, WorkspaceName, ResourceId = _ResourceId,
+    TimeGenerated, JobErrorMessage, ErrorDetails, ExperimentName, ClusterName
+"""
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """The latest known status of one run (a pipeline run or one of its steps)."""
+
+    run_id: str
+    parent_run_id: str
+    root_run_id: str
+    status: str
+    time: datetime
+    workspace: Workspace
+    message: str = ""
+    job_error: str = ""
+    error_details: str = ""
+    experiment: str = ""
+    cluster: str = ""
+
+    @property
+    def is_root(self) -> bool:
+        return self.run_id == self.root_run_id
+
+    @property
+    def is_failed(self) -> bool:
+        return self.status.lower() == FAILED
+
+
+def _text(row: Mapping[str, Any], column: str) -> str:
+    value = row.get(column)
+    # The SDK returns null guid/string cells as the string 'None'.
+    return "" if value is None or value == "None" else str(value).strip()
+
+
+def events_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[RunEvent]:
+    events = []
+    for row in rows:
+        run_id = _text(row, "RunId")
+        if not run_id:
+            continue
+        moment = row.get("TimeGenerated")
+        if not isinstance(moment, datetime):
+            moment = datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
+        events.append(
+            RunEvent(
+                run_id=run_id,
+                parent_run_id=_text(row, "ParentRunId"),
+                root_run_id=_text(row, "RootRunId") or run_id,
+                status=_text(row, "Status"),
+                time=moment.astimezone(UTC),
+                workspace=Workspace.from_resource_id(_text(row, "ResourceId"), _text(row, "WorkspaceName")),
+                message=_text(row, "Message"),
+                job_error=_text(row, "JobErrorMessage"),
+                error_details=_text(row, "ErrorDetails"),
+                experiment=_text(row, "ExperimentName"),
+                cluster=_text(row, "ClusterName"),
+            )
+        )
+    return events
+
+
+@dataclass(frozen=True)
+class Step:
+    run_id: str
+    status: str
+    time: datetime
+    error: str = ""
+    experiment: str = ""
+    cluster: str = ""
+
+
+@dataclass(frozen=True)
+class PipelineFailure:
+    """One incident: a pipeline run with at least one failed run, root cause first."""
+
+    workspace: Workspace
+    pipeline_run_id: str
+    pipeline_status: str
+    experiment: str
+    root_cause: Step
+    downstream: tuple[Step, ...]
+    other_steps: int = 0  # completed or still running: counted, not listed
+    omitted_steps: int = 0  # beyond STEP_LIMIT
+    steps_seen: tuple[str, ...] = field(default=())
+
+    @property
+    def key(self) -> str:
+        return f"run-failure:{self.workspace.name}:{self.pipeline_run_id}"
+
+    @property
+    def failed_at(self) -> datetime:
+        return self.root_cause.time
+
+    @property
+    def is_settled(self) -> bool:
+        """The pipeline run itself has finished: no more steps will fail, so the incident is complete."""
+        return self.pipeline_status.lower() in _TERMINAL_STATUSES
+
+
+def _error_text(event: RunEvent) -> str:
+    parts = [event.job_error, event.error_details, event.message]
+    seen: list[str] = []
+    for part in parts:
+        if part and part not in seen:
+            seen.append(part)
+    text = "\n".join(seen)
+    if len(text) > ERROR_TEXT_LIMIT:
+        text = text[: ERROR_TEXT_LIMIT - 1] + "…"
+    return text
+
+
+def _step(event: RunEvent) -> Step:
+    return Step(
+        run_id=event.run_id,
+        status=event.status,
+        time=event.time,
+        error=_error_text(event),
+        experiment=event.experiment,
+        cluster=event.cluster,
+    )
+
+
+def _root_cause(failed: list[RunEvent]) -> RunEvent:
+    failed_parents = {event.parent_run_id for event in failed}
+    leaves = [event for event in failed if event.run_id not in failed_parents] or failed
+    return min(leaves, key=lambda event: (event.time, event.is_root, event.run_id))
+
+
+def _downstream_order(event: RunEvent) -> tuple[int, datetime, str]:
+    return (0 if event.is_failed else 1, event.time, event.run_id)
+
+
+def pipeline_failure(events: list[RunEvent]) -> PipelineFailure | None:
+    """Events of one pipeline run (same root) -> its incident, or None if nothing in it failed."""
+    latest: dict[str, RunEvent] = {}
+    for event in sorted(events, key=lambda e: e.time):
+        latest[event.run_id] = event  # one status per run, the newest
+    events = list(latest.values())
+    failed = [event for event in events if event.is_failed]
+    if not failed:
+        return None
+    cause = _root_cause(failed)
+    root = next((event for event in events if event.is_root), None)
+    steps = [event for event in events if event is not cause and not event.is_root]
+    downstream = sorted((e for e in steps if e.status.lower() in _DOWNSTREAM_STATUSES), key=_downstream_order)
+    listed = downstream[: STEP_LIMIT - 1]
+    experiment = next((event.experiment for event in [cause, *events] if event.experiment), "")
+    return PipelineFailure(
+        workspace=(root or cause).workspace,
+        pipeline_run_id=cause.root_run_id,
+        pipeline_status=root.status if root else "",
+        experiment=experiment,
+        root_cause=_step(cause),
+        downstream=tuple(_step(event) for event in listed),
+        other_steps=len(steps) - len(downstream),
+        omitted_steps=len(downstream) - len(listed),
+        steps_seen=tuple(sorted(event.run_id for event in events)),
+    )
+
+
+def group_pipeline_failures(events: Iterable[RunEvent]) -> list[PipelineFailure]:
+    """All runs of one pipeline run go into one incident; incidents ordered by when they failed."""
+    by_root: dict[tuple[str, str], list[RunEvent]] = defaultdict(list)
+    for event in events:
+        by_root[(event.workspace.name, event.root_run_id)].append(event)
+    incidents = [pipeline_failure(group) for group in by_root.values()]
+    return sorted((i for i in incidents if i is not None), key=lambda i: (i.failed_at, i.key))
+
+
+def incident_payload(incident: PipelineFailure) -> dict[str, Any]:
+    """JSON-ready form stored in the outbox; `incident_from_payload` reads it back."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(PipelineFailure).dump_python(incident, mode="json")
+
+
+def incident_from_payload(payload: Mapping[str, Any]) -> PipelineFailure:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(PipelineFailure).validate_python(dict(payload))

@@ -1,0 +1,234 @@
+"""App settings: read once, validated, with an error that names the setting.
+
+Every name read here is listed in `SETTINGS` so that the sample settings file and the Bicep app settings
+can be checked against it (tests/test_settings_contract.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+class SettingsError(ValueError):
+    """One or more app settings are missing or invalid; the message names each of them."""
+
+
+@dataclass(frozen=True)
+class StateStorage:
+    """Where the state tables live: a connection string (Azurite, keys) or an account name (managed identity)."""
+
+    connection_string: str | None = None
+    table_endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_storage: StateStorage
+    workspace_ids: tuple[str, ...]
+    log_analytics_endpoint: str
+    metrics_endpoint: str | None
+    acs_endpoint: str
+    email_sender: str
+    email_recipients: tuple[str, ...]
+    credential_kind: str
+    studio_tenant_id: str | None
+    scan_overlap: timedelta
+    scan_lookback: timedelta
+    first_scan_lookback: timedelta
+    group_wait: timedelta
+    send_max_attempts: int
+    send_retry_base: timedelta
+    retention: timedelta
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        reader = _Reader(env)
+        settings = cls(
+            state_storage=reader.state_storage(),
+            workspace_ids=reader.get("LOG_ANALYTICS_WORKSPACE_IDS", _guid_list),
+            log_analytics_endpoint=reader.get("LOG_ANALYTICS_ENDPOINT", _https_url, "https://api.loganalytics.io"),
+            metrics_endpoint=reader.get("METRICS_ENDPOINT", _https_url, ""),
+            acs_endpoint=reader.get("ACS_ENDPOINT", _https_url),
+            email_sender=reader.get("EMAIL_SENDER", _email),
+            email_recipients=reader.get("EMAIL_RECIPIENTS", _email_list),
+            credential_kind=reader.get("AZURE_CREDENTIAL", _one_of("default", "emulator"), "default"),
+            studio_tenant_id=reader.get("STUDIO_TENANT_ID", _optional_guid, ""),
+            scan_overlap=reader.get("SCAN_OVERLAP_MINUTES", _minutes(0, 24 * 60), "15"),
+            scan_lookback=reader.get("SCAN_LOOKBACK_HOURS", _hours(1, 24 * 30), "48"),
+            first_scan_lookback=reader.get("FIRST_SCAN_LOOKBACK_MINUTES", _minutes(1, 7 * 24 * 60), "60"),
+            group_wait=reader.get("GROUP_WAIT_SECONDS", _seconds(0, 3600), "120"),
+            send_max_attempts=reader.get("SEND_MAX_ATTEMPTS", _int_range(1, 100), "8"),
+            send_retry_base=reader.get("SEND_RETRY_BASE_SECONDS", _seconds(1, 3600), "60"),
+            # At least a week: a re-detected incident must still find its claim, or it would be sent again.
+            retention=reader.get("RETENTION_DAYS", _days(7, 365), "30"),
+        )
+        reader.raise_if_invalid()
+        return settings
+
+
+# Read by the Functions host, not by this module, but still part of the contract (sample file, Bicep).
+HOST_SETTINGS = (
+    "AzureWebJobsStorage",
+    "FUNCTIONS_WORKER_RUNTIME",
+    "RUN_FAILURES_SCHEDULE",
+    "COMPUTE_CHANGES_SCHEDULE",
+    "METRICS_SCHEDULE",
+    "OUTBOX_SCHEDULE",
+    "AZURE_CLIENT_ID",
+)
+SETTINGS = (
+    "LOG_ANALYTICS_WORKSPACE_IDS",
+    "LOG_ANALYTICS_ENDPOINT",
+    "METRICS_ENDPOINT",
+    "ACS_ENDPOINT",
+    "EMAIL_SENDER",
+    "EMAIL_RECIPIENTS",
+    "AZURE_CREDENTIAL",
+    "STUDIO_TENANT_ID",
+    "SCAN_OVERLAP_MINUTES",
+    "SCAN_LOOKBACK_HOURS",
+    "FIRST_SCAN_LOOKBACK_MINUTES",
+    "GROUP_WAIT_SECONDS",
+    "SEND_MAX_ATTEMPTS",
+    "SEND_RETRY_BASE_SECONDS",
+    "RETENTION_DAYS",
+)
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self._problems: list[str] = []
+
+    def get(self, name: str, parse: Callable[[str], Any], default: str | None = None) -> Any:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            if default is None:
+                self._problems.append(f"{name} is not set ({_EXPECTED.get(parse, 'a value')} expected)")
+                return None
+            raw = default
+        try:
+            return parse(raw)
+        except ValueError as err:
+            self._problems.append(f"{name}={raw!r} is invalid: {err}")
+            return None
+
+    def state_storage(self) -> StateStorage:
+        connection = self._env.get("AzureWebJobsStorage", "").strip()
+        if connection:
+            return StateStorage(connection_string=connection)
+        account = self._env.get("AzureWebJobsStorage__accountName", "").strip()
+        if account:
+            if not re.fullmatch(r"[a-z0-9]{3,24}", account):
+                self._problems.append(f"AzureWebJobsStorage__accountName={account!r} is not a storage account name")
+            return StateStorage(table_endpoint=f"https://{account}.table.core.windows.net")
+        self._problems.append(
+            "AzureWebJobsStorage is not set (a connection string such as UseDevelopmentStorage=true, "
+            "or AzureWebJobsStorage__accountName for managed identity)"
+        )
+        return StateStorage()
+
+    def raise_if_invalid(self) -> None:
+        if self._problems:
+            raise SettingsError("Invalid app settings:\n  - " + "\n  - ".join(self._problems))
+
+
+def _split(raw: str) -> list[str]:
+    return [part.strip() for part in raw.replace(";", ",").split(",") if part.strip()]
+
+
+def _guid_list(raw: str) -> tuple[str, ...]:
+    ids = _split(raw)
+    bad = [value for value in ids if not _GUID.match(value)]
+    if bad or not ids:
+        raise ValueError(f"expected comma-separated workspace GUIDs (the workspace id, not its name), got {bad or raw}")
+    return tuple(ids)
+
+
+def _optional_guid(raw: str) -> str | None:
+    if not raw:
+        return None
+    if not _GUID.match(raw):
+        raise ValueError("expected a GUID")
+    return raw
+
+
+def _https_url(raw: str) -> str | None:
+    if not raw:
+        return None
+    if not re.match(r"^https://[^\s/]+", raw):
+        raise ValueError("expected an https:// URL")
+    return raw.rstrip("/")
+
+
+def _email(raw: str) -> str:
+    if not re.fullmatch(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+", raw):
+        raise ValueError("expected an email address such as DoNotReply@contoso.com")
+    return raw
+
+
+def _email_list(raw: str) -> tuple[str, ...]:
+    return tuple(_email(address) for address in _split(raw))
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return raw
+
+    return parse
+
+
+def _int_range(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"expected a whole number from {low} to {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _duration(unit: str, low: int, high: int) -> Callable[[str], timedelta]:
+    number = _int_range(low, high)
+
+    def parse(raw: str) -> timedelta:
+        return timedelta(**{unit: number(raw)})
+
+    return parse
+
+
+def _seconds(low: int, high: int) -> Callable[[str], timedelta]:
+    return _duration("seconds", low, high)
+
+
+def _minutes(low: int, high: int) -> Callable[[str], timedelta]:
+    return _duration("minutes", low, high)
+
+
+def _hours(low: int, high: int) -> Callable[[str], timedelta]:
+    return _duration("hours", low, high)
+
+
+def _days(low: int, high: int) -> Callable[[str], timedelta]:
+    return _duration("days", low, high)
+
+
+_EXPECTED: dict[Any, str] = {
+    _guid_list: "comma-separated Log Analytics workspace GUIDs",
+    _https_url: "an https:// URL",
+    _email: "an email address",
+    _email_list: "comma-separated email addresses",
+}

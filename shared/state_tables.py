@@ -1,0 +1,213 @@
+"""Azure Table Storage: watermarks, the incident outbox and scan history.
+
+Every outbox transition is a compare-and-swap: a claim is `create_entity` (409 = someone else owns it), a
+change is `update_entity` with the ETag it was read at (412 = someone else changed it first). That is what
+makes two concurrent scans or webhook deliveries produce one email.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from shared.outbox import OutboxRecord, Status
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableServiceClient
+
+WATERMARKS = "watermarks"
+INCIDENTS = "incidents"
+HISTORY = "history"
+TABLES = (WATERMARKS, INCIDENTS, HISTORY)
+_BATCH = 100  # the service's limit per transaction; the SDK does not enforce it
+
+
+def row_key(text: str) -> str:
+    """Table keys may not contain / \\ # ? or control characters; a hash is always valid and fixed-length."""
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value.timestamp(), UTC)
+
+
+class StateTables:
+    def __init__(self, service: TableServiceClient) -> None:
+        self._service = service
+        self._ensured = False
+
+    @classmethod
+    def connect(cls, connection_string: str | None, endpoint: str | None, credential: Any = None) -> StateTables:
+        from azure.data.tables import TableServiceClient
+
+        if connection_string:
+            return cls(TableServiceClient.from_connection_string(connection_string))
+        return cls(TableServiceClient(endpoint=endpoint, credential=credential))
+
+    def ensure_tables(self) -> None:
+        if self._ensured:
+            return
+        for name in TABLES:
+            self._service.create_table_if_not_exists(name)
+        self._ensured = True
+
+    def _table(self, name: str):
+        self.ensure_tables()
+        return self._service.get_table_client(name)
+
+    # --- watermarks: how far each scan has read each source -------------------------------------------------
+
+    def get_watermark(self, scan: str, source: str) -> datetime | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            entity = self._table(WATERMARKS).get_entity(scan, row_key(source))
+        except ResourceNotFoundError:
+            return None
+        return _utc(entity["Watermark"])
+
+    def set_watermark(self, scan: str, source: str, moment: datetime) -> None:
+        from azure.data.tables import UpdateMode
+
+        entity = {"PartitionKey": scan, "RowKey": row_key(source), "Source": source, "Watermark": moment}
+        self._table(WATERMARKS).upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    # --- incidents: the claim and the outbox ------------------------------------------------------------------
+
+    def get_incident(self, key: str) -> OutboxRecord | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        kind = key.split(":", 1)[0]
+        try:
+            entity = self._table(INCIDENTS).get_entity(kind, row_key(key))
+        except ResourceNotFoundError:
+            return None
+        return _record(entity)
+
+    def claim_incident(self, record: OutboxRecord) -> bool:
+        """Insert-if-absent. False means another scan or delivery already owns this incident."""
+        from azure.core.exceptions import ResourceExistsError
+
+        try:
+            self._table(INCIDENTS).create_entity(_entity(record))
+        except ResourceExistsError:
+            return False
+        return True
+
+    def replace_incident(self, record: OutboxRecord) -> OutboxRecord | None:
+        """Write `record` if nobody changed it since it was read; the stored record (new ETag) or None."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
+        try:
+            metadata = self._table(INCIDENTS).update_entity(
+                _entity(record),
+                mode=UpdateMode.REPLACE,
+                etag=record.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return None
+        return replace(record, etag=metadata.get("etag"))
+
+    def due_incidents(self, now: datetime) -> list[OutboxRecord]:
+        query = "(Status eq 'pending' or Status eq 'sending') and DueAt le @now"
+        entities = self._table(INCIDENTS).query_entities(query, parameters={"now": now})
+        return sorted((_record(entity) for entity in entities), key=lambda record: record.due_at)
+
+    def incidents(self, status: Status | None = None) -> list[OutboxRecord]:
+        table = self._table(INCIDENTS)
+        entities = (
+            table.query_entities("Status eq @status", parameters={"status": status.value})
+            if status
+            else table.list_entities()
+        )
+        return [_record(entity) for entity in entities]
+
+    # --- history: one row per scan, for people and for the retention job ------------------------------------
+
+    def record_scan(self, scan: str, source: str, started: datetime, **facts: Any) -> None:
+        entity = {
+            "PartitionKey": started.strftime("%Y%m%d"),
+            "RowKey": f"{started.strftime('%H%M%S%f')}-{scan}-{row_key(source)[:12]}",
+            "Scan": scan,
+            "Source": source,
+            "StartedAt": started,
+            **facts,
+        }
+        self._table(HISTORY).create_entity(entity)
+
+    def delete_older_than(self, cutoff: datetime) -> int:
+        """Retention: finished incidents and history rows older than `cutoff`, deleted in batches."""
+        incidents = self._table(INCIDENTS).query_entities(
+            "(Status eq 'sent' or Status eq 'dead') and CreatedAt lt @cutoff",
+            parameters={"cutoff": cutoff},
+            select=["PartitionKey", "RowKey"],
+        )
+        history = self._table(HISTORY).query_entities(
+            "StartedAt lt @cutoff", parameters={"cutoff": cutoff}, select=["PartitionKey", "RowKey"]
+        )
+        return self._delete_all(INCIDENTS, incidents) + self._delete_all(HISTORY, history)
+
+    def _delete_all(self, table_name: str, entities: Iterable[dict]) -> int:
+        table = self._table(table_name)
+        deleted = 0
+        for batch in _batches_by_partition(entities):
+            table.submit_transaction([("delete", entity) for entity in batch])
+            deleted += len(batch)
+        return deleted
+
+
+def _batches_by_partition(entities: Iterable[dict]) -> Iterator[list[dict]]:
+    by_partition: dict[str, list[dict]] = {}
+    for entity in entities:
+        batch = by_partition.setdefault(entity["PartitionKey"], [])
+        batch.append({"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"]})
+        if len(batch) == _BATCH:
+            yield batch
+            by_partition[entity["PartitionKey"]] = []
+    yield from (batch for batch in by_partition.values() if batch)
+
+
+def _entity(record: OutboxRecord) -> dict[str, Any]:
+    # The payload is compressed JSON in a binary property: a 50-step incident stays far below the 64 KiB limit.
+    payload = zlib.compress(json.dumps(record.payload, sort_keys=True, default=str).encode())
+    entity: dict[str, Any] = {
+        "PartitionKey": record.kind,
+        "RowKey": row_key(record.key),
+        "Key": record.key,
+        "Kind": record.kind,
+        "Status": record.status.value,
+        "Payload": payload,
+        "Recipients": ",".join(record.recipients),
+        "CreatedAt": record.created_at,
+        "DueAt": record.due_at,
+        "Attempts": record.attempts,
+        "LastError": record.last_error[:4000],
+    }
+    if record.sent_at is not None:
+        entity["SentAt"] = record.sent_at
+    return entity
+
+
+def _record(entity: Any) -> OutboxRecord:
+    return OutboxRecord(
+        key=entity["Key"],
+        kind=entity["Kind"],
+        payload=json.loads(zlib.decompress(bytes(entity["Payload"]))),
+        recipients=tuple(address for address in entity.get("Recipients", "").split(",") if address),
+        status=Status(entity["Status"]),
+        created_at=_utc(entity["CreatedAt"]),
+        due_at=_utc(entity["DueAt"]),
+        attempts=int(entity.get("Attempts", 0)),
+        last_error=entity.get("LastError", ""),
+        sent_at=_utc(entity.get("SentAt")),
+        etag=entity.metadata.get("etag"),
+    )
+

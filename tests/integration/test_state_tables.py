@@ -1,0 +1,73 @@
+"""The outbox's compare-and-swap transitions against the real Table Storage emulator (Azurite)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from shared import outbox
+from shared.outbox import RetryPolicy, Status
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _record(key: str = "run-failure:ws:pipe-1", **payload) -> outbox.OutboxRecord:
+    return outbox.new_record(key, "run-failure", {"step": "train", **payload}, ("oncall@contoso.com",), NOW, NOW)
+
+
+def test_claim_is_insert_if_absent(state):
+    assert state.claim_incident(_record()) is True
+    assert state.claim_incident(_record(step="other")) is False
+    stored = state.get_incident("run-failure:ws:pipe-1")
+    assert stored.payload == {"step": "train"}
+    assert stored.status is Status.PENDING
+    assert stored.recipients == ("oncall@contoso.com",)
+    assert stored.due_at == NOW
+
+
+def test_concurrent_claims_have_exactly_one_winner(state):
+    state.ensure_tables()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda i: state.claim_incident(_record(attempt=i)), range(8)))
+    assert results.count(True) == 1
+
+
+def test_stale_etag_loses_the_lease(state):
+    state.claim_incident(_record())
+    first = state.get_incident("run-failure:ws:pipe-1")
+    second = state.get_incident("run-failure:ws:pipe-1")
+    policy = RetryPolicy()
+    assert state.replace_incident(outbox.start_attempt(first, NOW, policy)) is not None
+    assert state.replace_incident(outbox.start_attempt(second, NOW, policy)) is None
+    assert state.get_incident("run-failure:ws:pipe-1").attempts == 1
+
+
+def test_due_incidents_lists_pending_and_expired_leases_only(state):
+    policy = RetryPolicy()
+    state.claim_incident(_record("run-failure:ws:due"))
+    later = NOW + timedelta(hours=1)
+    state.claim_incident(outbox.new_record("run-failure:ws:later", "run-failure", {}, (), NOW, later))
+    state.claim_incident(_record("run-failure:ws:sent"))
+    sent = state.get_incident("run-failure:ws:sent")
+    state.replace_incident(outbox.after_success(sent, NOW))
+    assert [r.key for r in state.due_incidents(NOW)] == ["run-failure:ws:due"]
+    leased = state.replace_incident(outbox.start_attempt(state.get_incident("run-failure:ws:due"), NOW, policy))
+    assert state.due_incidents(NOW) == []
+    assert [r.key for r in state.due_incidents(leased.due_at)] == ["run-failure:ws:due"]
+
+
+def test_watermark_round_trip_and_keys_with_unsafe_characters(state):
+    assert state.get_watermark("run-failures", "ws/with#odd?chars") is None
+    state.set_watermark("run-failures", "ws/with#odd?chars", NOW)
+    assert state.get_watermark("run-failures", "ws/with#odd?chars") == NOW
+
+
+def test_retention_deletes_only_finished_old_rows_in_batches(state):
+    old = NOW - timedelta(days=40)
+    for i in range(130):
+        record = outbox.new_record(f"run-failure:ws:{i}", "run-failure", {}, (), old, old)
+        state.claim_incident(outbox.after_success(record, old) if i < 120 else record)
+    state.record_scan("run-failures", "ws", old, Rows=1)
+    assert state.delete_older_than(NOW - timedelta(days=30)) == 121
+    assert len(state.incidents()) == 10
+    assert all(r.status is Status.PENDING for r in state.incidents())

@@ -1,0 +1,80 @@
+"""Rendering: the email says what failed first, links to studio, and cannot be broken by error text."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+from shared.email_render import render_run_failure
+from shared.run_failures import events_from_rows, group_pipeline_failures
+from tests.fixtures.pipelines import six_step_pipeline, status_row
+from tests.unit.test_run_failures import _query_rows
+
+START = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+TENANT = "00000000-0000-0000-0000-0000000000bb"
+
+
+def _incident(rows=None):
+    rows = rows or _query_rows(six_step_pipeline("ws-prod", "pipe1", START))
+    [incident] = group_pipeline_failures(events_from_rows(rows))
+    return incident
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.links, self.text = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.links += [value for name, value in attrs if name == "href"]
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_subject_and_text_name_the_root_cause_first():
+    email = render_run_failure(_incident(), TENANT)
+    assert email.subject == "[AML] Pipeline failed: churn-model-training in ws-prod (root cause pipe1_train)"
+    text = email.text
+    assert text.index("ROOT CAUSE: step pipe1_train Failed") < text.index("DOWNSTREAM (4)")
+    assert "ValueError: Input contains NaN" in text
+    assert text.index("pipe1_evaluate: Failed") < text.index("pipe1_report: NotStarted")
+    assert "1 other step(s) completed" in text
+
+
+def test_links_open_the_pipeline_and_each_step_in_studio():
+    email = render_run_failure(_incident(), TENANT)
+    parser = _Collect()
+    parser.feed(email.html)
+    wsid = "wsid=/subscriptions/00000000-0000-0000-0000-0000000000aa/resourcegroups/RG-ML-PROD/workspaces/ws-prod"
+    expected = {f"https://ml.azure.com/runs/{run}?{wsid}&tid={TENANT}" for run in
+                ["pipe1", "pipe1_train", "pipe1_evaluate", "pipe1_deploy", "pipe1_register", "pipe1_report"]}
+    assert set(parser.links) == expected
+    assert all(link in email.text for link in expected)
+
+
+def test_hostile_error_text_is_escaped_in_html_and_kept_readable_in_text():
+    hostile = '<script>alert("x")</script><a href="https://evil.example">click</a> & more'
+    row = {**status_row("ws", "p_step", "p", "p", "Failed", START, hostile), "ResourceId": ""}
+    email = render_run_failure(_incident([row]))
+    parser = _Collect()
+    parser.feed(email.html)
+    assert "script" not in parser.tags
+    assert "https://evil.example" not in parser.links
+    assert hostile in "".join(parser.text)  # shown to the reader as text
+    assert hostile in email.text
+
+
+def test_subject_cannot_carry_extra_header_lines():
+    row = {**status_row("ws", "p\r\nBcc: victim@example.com", "", "", "Failed", START), "ResourceId": ""}
+    email = render_run_failure(_incident([row]))
+    assert "\n" not in email.subject and "\r" not in email.subject
+
+
+def test_without_a_workspace_resource_id_there_are_no_broken_links():
+    row = {**status_row("ws", "p_step", "p", "p", "Failed", START), "ResourceId": ""}
+    email = render_run_failure(_incident([row]))
+    assert "ml.azure.com" not in email.html and "ml.azure.com" not in email.text
+    assert not re.search(r"\bNone\b", email.text)

@@ -1,0 +1,81 @@
+"""The outbox decision table, transition by transition."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared import outbox
+from shared.outbox import Detection, RetryPolicy, Status
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+POLICY = RetryPolicy(max_attempts=3, base_delay=timedelta(seconds=60), max_delay=timedelta(minutes=3))
+
+
+def _fresh(payload=None, due=NOW):
+    return outbox.new_record("run-failure:ws:p", "run-failure", payload or {"steps": 1}, ("a@contoso.com",), NOW, due)
+
+
+def test_first_detection_claims():
+    detection, record = outbox.on_detected(None, _fresh())
+    assert detection is Detection.CLAIM
+    assert record.status is Status.PENDING
+
+
+def test_a_pending_incident_that_changed_is_updated_keeping_its_due_time():
+    existing = _fresh({"steps": 1}, due=NOW + timedelta(minutes=2))
+    detection, record = outbox.on_detected(existing, _fresh({"steps": 2}, due=NOW + timedelta(minutes=5)))
+    assert detection is Detection.UPDATE
+    assert record.payload == {"steps": 2}
+    assert record.due_at == NOW + timedelta(minutes=2)
+
+
+def test_a_settled_update_can_make_it_due_sooner():
+    existing = _fresh({"steps": 1}, due=NOW + timedelta(minutes=2))
+    _, record = outbox.on_detected(existing, _fresh({"steps": 2}, due=NOW))
+    assert record.due_at == NOW
+
+
+@pytest.mark.parametrize("status", [Status.SENDING, Status.SENT, Status.DEAD])
+def test_nothing_is_sent_again_once_sending_started(status):
+    existing = replace(_fresh({"steps": 1}), status=status)
+    assert outbox.on_detected(existing, _fresh({"steps": 2})) == (Detection.UNCHANGED, None)
+
+
+def test_the_same_incident_detected_again_changes_nothing():
+    assert outbox.on_detected(_fresh(), _fresh()) == (Detection.UNCHANGED, None)
+
+
+def test_due_and_lease():
+    record = _fresh(due=NOW + timedelta(minutes=2))
+    assert not outbox.is_due(record, NOW)
+    assert outbox.is_due(record, NOW + timedelta(minutes=2))
+    leased = outbox.start_attempt(record, NOW + timedelta(minutes=2), POLICY)
+    assert leased.status is Status.SENDING and leased.attempts == 1
+    assert not outbox.is_due(leased, NOW + timedelta(minutes=3))
+    assert outbox.is_due(leased, leased.due_at)  # the sender died: the lease expires and it is due again
+
+
+def test_failures_back_off_exponentially_then_give_up():
+    record = _fresh()
+    delays = []
+    for _ in range(POLICY.max_attempts):
+        record = outbox.start_attempt(record, NOW, POLICY)
+        record = outbox.after_failure(record, NOW, "HTTP 429: too many requests", POLICY)
+        delays.append(record.due_at - NOW if record.status is Status.PENDING else None)
+    assert delays == [timedelta(seconds=60), timedelta(seconds=120), None]
+    assert record.status is Status.DEAD
+    assert record.last_error == "HTTP 429: too many requests"
+    assert not outbox.is_due(record, NOW + timedelta(days=1))
+
+
+def test_backoff_is_capped():
+    assert POLICY.backoff(10) == timedelta(minutes=3)
+
+
+def test_success_is_final():
+    sent = outbox.after_success(outbox.start_attempt(_fresh(), NOW, POLICY), NOW)
+    assert sent.status is Status.SENT and sent.sent_at == NOW
+    assert not outbox.is_due(sent, NOW + timedelta(days=1))
