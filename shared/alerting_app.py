@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 
 from shared.acs_email import AcsEmail, Email
@@ -81,7 +81,11 @@ class AlertingApp:
     # --- use cases, one per function ---------------------------------------------------------------------------
 
     def scan_run_failures(self, now: datetime) -> TickReport:
-        scans = self.run_failure_scan.run(now)
+        return self.scan_run_failures_since(now, None)
+
+    def scan_run_failures_since(self, now: datetime, since: timedelta | None) -> TickReport:
+        """`since` replays a past window (CLI) without moving the watermark."""
+        scans = self.run_failure_scan.run(now, since)
         return TickReport(scans, self.delivery.deliver_due(now))
 
     def deliver_outbox(self, now: datetime) -> DeliveryReport:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -135,7 +136,8 @@ class StateTables:
     def record_scan(self, scan: str, source: str, started: datetime, **facts: Any) -> None:
         entity = {
             "PartitionKey": started.strftime("%Y%m%d"),
-            "RowKey": f"{started.strftime('%H%M%S%f')}-{scan}-{row_key(source)[:12]}",
+            # Two instances may scan at the same moment: the random part keeps their rows apart.
+            "RowKey": f"{started.strftime('%H%M%S%f')}-{scan}-{row_key(source)[:12]}-{uuid.uuid4().hex[:8]}",
             "Scan": scan,
             "Source": source,
             "StartedAt": started,

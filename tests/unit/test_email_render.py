@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 from shared.email_render import render_run_failure
 from shared.run_failures import events_from_rows, group_pipeline_failures
-from tests.fixtures.pipelines import six_step_pipeline, status_row
+from sandbox.scenarios import six_step_pipeline, status_row
 from tests.unit.test_run_failures import _query_rows
 
 START = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from shared.run_failures import (
     incident_from_payload,
     incident_payload,
 )
-from tests.fixtures.pipelines import six_step_pipeline, status_row
+from sandbox.scenarios import six_step_pipeline, status_row
 
 START = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 

@@ -1,0 +1,57 @@
+"""The local stack for integration tests: Azurite (state) + the sandbox (Log Analytics, Metrics, ACS Email),
+reached by the app's real SDK clients over HTTP(S), configured only through app settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox import DEFAULT_WORKSPACE_ID, Sandbox
+from shared.alerting_app import AlertingApp
+from shared.entrypoints import alerting_app
+from shared.settings import Settings
+
+RECIPIENT = "ml-oncall@contoso.com"
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[Sandbox]:
+    with Sandbox() as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: Sandbox) -> Sandbox:
+    sandbox_server.reset()
+    return sandbox_server
+
+
+@pytest.fixture
+def app_settings(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, state, azurite_connection_string: str):
+    """App settings pointing at the local stack, exported as the Functions host would."""
+    values = {
+        "AzureWebJobsStorage": azurite_connection_string,
+        "LOG_ANALYTICS_WORKSPACE_IDS": DEFAULT_WORKSPACE_ID,
+        "LOG_ANALYTICS_ENDPOINT": sandbox.endpoint,
+        "METRICS_ENDPOINT": sandbox.endpoint,
+        "ACS_ENDPOINT": sandbox.endpoint,
+        "EMAIL_SENDER": "DoNotReply@alerts.contoso.com",
+        "EMAIL_RECIPIENTS": RECIPIENT,
+        "AZURE_CREDENTIAL": "emulator",
+        "REQUESTS_CA_BUNDLE": sandbox.ca_bundle,
+        "GROUP_WAIT_SECONDS": "120",
+        "SEND_RETRY_BASE_SECONDS": "60",
+        "SEND_MAX_ATTEMPTS": "4",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    alerting_app.cache_clear()
+    yield values
+    alerting_app.cache_clear()
+
+
+@pytest.fixture
+def make_app(app_settings):
+    """A new app instance per call: two of them behave like two Function App instances."""
+    return lambda: AlertingApp(Settings.from_environ())
