@@ -6,9 +6,9 @@ import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 
+from sandbox.scenarios import six_step_pipeline, status_row
 from shared.email_render import render_run_failure
 from shared.run_failures import events_from_rows, group_pipeline_failures
-from sandbox.scenarios import six_step_pipeline, status_row
 from tests.unit.test_run_failures import _query_rows
 
 START = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sandbox.scenarios import six_step_pipeline, status_row
 from shared.run_failures import (
     ERROR_TEXT_LIMIT,
     STEP_LIMIT,
@@ -15,7 +16,6 @@ from shared.run_failures import (
     incident_from_payload,
     incident_payload,
 )
-from sandbox.scenarios import six_step_pipeline, status_row
 
 START = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
