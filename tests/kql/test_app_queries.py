@@ -1,0 +1,20 @@
+"""Every KQL text the app can produce, checked by Microsoft's Kusto.Language against the real table schemas."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from shared.run_failures import QueryWindow, run_failures_query
+
+from .analyser import assert_clean
+
+END = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def app_queries() -> list[tuple[str, str]]:
+    window = QueryWindow(start=END - timedelta(minutes=20), end=END, lookback_start=END - timedelta(hours=48))
+    return [("run_failures_query", run_failures_query(window))]
+
+
+def test_every_app_query_is_clean():
+    assert_clean(app_queries())
