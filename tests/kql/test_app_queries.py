@@ -17,4 +17,4 @@ def app_queries() -> list[tuple[str, str]]:
 
 
 def test_every_app_query_is_clean():
-    assert_clean(app_queries())
+    assert_clean(app_queries(), fail_on_warnings=True)

@@ -1,0 +1,34 @@
+# One command for the demo, one for the tests; each installs what it needs on a fresh machine.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: demo test lint unit bench simulate setup clean
+
+demo: setup  ## the whole run-failure path offline: Azurite + sandbox + the real function
+	$(PY) -m sandbox.demo
+
+test: setup infra-tools lint  ## lint, unit, integration (Azurite + sandbox), KQL analysis, infra checks
+	$(PY) -m pytest tests
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+bench: setup  ## performance figures against their references, measured in one run
+	$(PY) bench/bench.py
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js 20+ with npm is required (Azurite, KQL analyser)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+clean:
+	rm -rf $(VENV) .venv-infra node_modules .sandbox .pytest_cache .ruff_cache
