@@ -48,7 +48,8 @@ def main() -> int:
 
             import function_app
 
-            tables = six_step_pipeline("ws-churn-prod", "churn_train_pipeline_7f3a", sandbox.now - timedelta(minutes=25))
+            started = sandbox.now - timedelta(minutes=25)
+            tables = six_step_pipeline("ws-churn-prod", "churn_train_pipeline_7f3a", started)
             for table, rows in tables.items():
                 sandbox.add_rows(table, rows)
             _banner(f"Seeded Log Analytics: a 6-step pipeline in ws-churn-prod ({sum(map(len, tables.values()))} rows)")

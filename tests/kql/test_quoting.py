@@ -65,4 +65,4 @@ def test_datetimes_are_utc_and_must_be_aware():
     assert kql_datetime(moment) == "datetime(2026-03-01T12:00:00.000000Z)"
     assert kql_datetime(datetime(2026, 3, 1, tzinfo=UTC)) == "datetime(2026-03-01T00:00:00.000000Z)"
     with pytest.raises(ValueError, match="timezone-aware"):
-        kql_datetime(datetime(2026, 3, 1))  # noqa: DTZ001 - the point of the test
+        kql_datetime(datetime(2026, 3, 1))
