@@ -8,13 +8,11 @@ from datetime import datetime, timedelta
 from functools import cached_property
 
 from shared.acs_email import AcsEmail, Email
-from shared.email_render import render_run_failure
+from shared.email_render import render_incident
 from shared.log_analytics import LogAnalytics
 from shared.outbox import OutboxRecord, RetryPolicy
 from shared.outbox_delivery import DeliveryReport, OutboxDelivery
-from shared.run_failure_scan import KIND as RUN_FAILURE
 from shared.run_failure_scan import RunFailureScan, ScanPolicy, WorkspaceScan
-from shared.run_failures import incident_from_payload
 from shared.settings import Settings
 from shared.state_tables import StateTables
 
@@ -74,9 +72,7 @@ class AlertingApp:
         return OutboxDelivery(self.state, self.email, self.render, policy)
 
     def render(self, record: OutboxRecord) -> Email:
-        if record.kind == RUN_FAILURE:
-            return render_run_failure(incident_from_payload(record.payload), self.settings.studio_tenant_id)
-        raise ValueError(f"no email template for incidents of kind {record.kind!r}")
+        return render_incident(record.kind, record.payload, self.settings.studio_tenant_id)
 
     # --- use cases, one per function ---------------------------------------------------------------------------
 

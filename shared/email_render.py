@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -61,6 +62,26 @@ def render_run_failure(incident: PipelineFailure, tenant_id: str | None = None) 
     }
     html, text = _render("run_failure", context)
     return Email(subject=_one_line(subject), text=text, html=html)
+
+
+def _run_failure_email(payload: dict[str, Any], tenant_id: str | None) -> Email:
+    from shared.run_failures import incident_from_payload
+
+    return render_run_failure(incident_from_payload(payload), tenant_id)
+
+
+# One renderer per incident kind (`OutboxRecord.kind`): the outbox stores data, and renders it when it sends.
+_RENDERERS: dict[str, Callable[[dict[str, Any], str | None], Email]] = {
+    "run-failure": _run_failure_email,
+}
+
+
+def render_incident(kind: str, payload: dict[str, Any], tenant_id: str | None = None) -> Email:
+    try:
+        renderer = _RENDERERS[kind]
+    except KeyError:
+        raise ValueError(f"no email template for incidents of kind {kind!r}") from None
+    return renderer(payload, tenant_id)
 
 
 def _one_line(subject: str, limit: int = 200) -> str:
