@@ -1,0 +1,212 @@
+"""The Sandbox: three emulated Azure services sharing one simulated clock, served over HTTPS on loopback.
+
+Tests drive it in-process through this class; other processes drive it through the ``/_sandbox/`` control
+API (see server.py), which maps one-to-one onto the methods here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .communication_email import POLL_HINT_HEADERS, Email
+from .faults import Faults
+from .log_analytics import DEFAULT_WORKSPACE_ID, LogAnalytics
+from .metrics import Metrics
+from .server import SandboxServer
+from .timeutil import parse_datetime
+from .tls import make_server_context
+
+SCHEMAS_PATH = Path(__file__).with_name("la-schemas.json")
+
+
+def load_schemas(path: Path = SCHEMAS_PATH) -> dict[str, list[tuple[str, str]]]:
+    """Table -> [(column, kusto type)] from la-schemas.json (its ``_about`` entry is documentation)."""
+    raw = json.loads(path.read_text())
+    return {table: [(name, kind) for name, kind in columns] for table, columns in raw.items()
+            if not table.startswith("_")}
+
+
+class Sandbox:
+    """Log Analytics, Metrics and ACS Email stand-ins behind one HTTPS endpoint.
+
+    Nothing runs until :meth:`start`. The clock starts at the wall clock truncated to seconds (or *now*)
+    and moves only when told to, so ingestion delays and time windows are deterministic.
+    """
+
+    def __init__(self, *, now: datetime | str | None = None, port: int = 0,
+                 state_dir: str | Path | None = None) -> None:
+        self._lock = threading.Lock()
+        self._now = parse_datetime(now) if now else datetime.now(UTC).replace(microsecond=0)
+        self._port = port
+        self._state_dir = Path(state_dir) if state_dir else None
+        self._own_state_dir = False
+        self._server: SandboxServer | None = None
+        self._thread: threading.Thread | None = None
+        self._ca_bundle: Path | None = None
+        self._queries: list[dict[str, Any]] = []
+        self._metric_requests: list[dict[str, Any]] = []
+        self.default_ingestion_delay = timedelta(0)
+        self.email_poll_headers = dict(POLL_HINT_HEADERS)
+        self.log_analytics = LogAnalytics(load_schemas())
+        self.metrics = Metrics()
+        self.email = Email()
+        self.faults = Faults()
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        if self._state_dir is None:
+            self._state_dir = Path(tempfile.mkdtemp(prefix="sandbox-"))
+            self._own_state_dir = True
+        context, self._ca_bundle = make_server_context(self._state_dir)
+        self._server = SandboxServer(self._port, context, self)
+        # A short poll interval makes stop() quick: shutdown() waits for the loop's next poll.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="sandbox-https", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.log_analytics.close()
+        if self._own_state_dir and self._state_dir is not None:
+            shutil.rmtree(self._state_dir, ignore_errors=True)
+            self._state_dir, self._own_state_dir = None, False
+
+    def __enter__(self) -> Sandbox:
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def endpoint(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the sandbox is not started")
+        return f"https://{self._server.host_port}"
+
+    @property
+    def ca_bundle(self) -> str:
+        if self._ca_bundle is None:
+            raise RuntimeError("the sandbox is not started")
+        return str(self._ca_bundle)
+
+    def env(self) -> dict[str, str]:
+        """The settings that point the app at this sandbox."""
+        return {
+            "REQUESTS_CA_BUNDLE": self.ca_bundle,
+            "LOG_ANALYTICS_ENDPOINT": self.endpoint,
+            "METRICS_ENDPOINT": self.endpoint,
+            "ACS_ENDPOINT": self.endpoint,
+            "AZURE_CREDENTIAL": "emulator",
+        }
+
+    # -- clock -------------------------------------------------------------------------------------------
+
+    @property
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def set_clock(self, now: datetime | str) -> None:
+        with self._lock:
+            self._now = parse_datetime(now)
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            self._now += delta
+
+    # -- seeding and inspection --------------------------------------------------------------------------
+
+    def add_rows(self, table: str, rows: list[dict[str, Any]], workspace_id: str = DEFAULT_WORKSPACE_ID) -> None:
+        self.log_analytics.add_rows(table, rows, workspace_id, self.default_ingestion_delay)
+
+    def add_metric_series(
+        self, resource_id: str, namespace: str, metric: str, points: list[tuple[datetime | str, float]],
+        dimensions: dict[str, str] | None = None, unit: str = "Count",
+    ) -> None:
+        self.metrics.add_series(resource_id, namespace, metric, points, dimensions=dimensions, unit=unit)
+
+    def load_seed(self, seed: dict[str, Any]) -> None:
+        """Apply a seed document: ``{"clock"?, "workspace_id"?, "tables": {table: rows}, "metrics": [...]}``."""
+        if seed.get("clock"):
+            self.set_clock(seed["clock"])
+        workspace_id = seed.get("workspace_id") or DEFAULT_WORKSPACE_ID
+        for table, rows in (seed.get("tables") or {}).items():
+            self.add_rows(table, rows, workspace_id)
+        for series in seed.get("metrics") or []:
+            self.add_metric_series(series["resource_id"], series["namespace"], series["metric"],
+                                   [tuple(p) for p in series["points"]], series.get("dimensions"),
+                                   series.get("unit", "Count"))
+
+    def reset(self) -> None:
+        """Forget rows, metric series, emails, faults and request logs; the clock stays where it is."""
+        self.log_analytics.clear()
+        self.metrics.clear()
+        self.email.clear()
+        self.faults.clear()
+        with self._lock:
+            self._queries.clear()
+            self._metric_requests.clear()
+
+    @property
+    def queries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._queries)
+
+    @property
+    def metric_requests(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._metric_requests)
+
+    @property
+    def emails(self) -> list[dict[str, Any]]:
+        return self.email.sent
+
+    def fail_next(self, service: str, status: int, count: int = 1) -> None:
+        self.faults.fail_next(service, status, count)
+
+    def fail_next_partial(self, count: int = 1) -> None:
+        self.faults.fail_next_partial(count)
+
+    def fail_email_operation_next(self, count: int = 1) -> None:
+        self.email.fail_operation_next(count)
+
+    # -- answers, called by the server -------------------------------------------------------------------
+
+    def answer_logs_query(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self._queries.append({"workspace_id": workspace_id, "query": body.get("query"),
+                                  "timespan": body.get("timespan")})
+        answer = self.log_analytics.query(workspace_id, body, self.now)
+        if self.faults.take_partial():
+            answer["error"] = {
+                "code": "PartialError",
+                "message": "There were some errors when processing your query.",
+                "details": [{"code": "EngineError", "message": "Sandbox-armed partial failure.",
+                             "innererror": {"code": "LimitsExceeded", "message": "Result truncated."}}],
+            }
+        return answer
+
+    def answer_metrics_batch(self, params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self._metric_requests.append({"params": dict(params), "resourceids": body.get("resourceids")})
+        return self.metrics.get_batch(params, body, self.now)
+
+    def answer_email_send(self, message: Any, operation_id: str | None) -> dict[str, Any]:
+        return self.email.send(message, operation_id, self.now)
+
+    def answer_email_operation(self, operation_id: str) -> dict[str, Any]:
+        return self.email.operation(operation_id)

@@ -1,0 +1,51 @@
+"""One-shot faults armed by tests: the next N calls to a service answer an error status instead."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from .errors import ServiceError
+
+SERVICES = ("logs", "metrics", "email")
+_CODES = {429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnavailable"}
+
+
+class Faults:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[str, deque[int]] = {service: deque() for service in SERVICES}
+        self._partial = 0
+
+    def fail_next(self, service: str, status: int, count: int = 1) -> None:
+        if service not in SERVICES:
+            raise ValueError(f"service must be one of {SERVICES}, not {service!r}")
+        if status not in _CODES:
+            raise ValueError(f"status must be one of {sorted(_CODES)}, not {status}")
+        with self._lock:
+            self._pending[service].extend([status] * count)
+
+    def fail_next_partial(self, count: int = 1) -> None:
+        with self._lock:
+            self._partial += count
+
+    def raise_if_armed(self, service: str) -> None:
+        """Consume one armed fault for *service* and raise it as the service's error answer."""
+        with self._lock:
+            status = self._pending[service].popleft() if self._pending[service] else None
+        if status is not None:
+            headers = {"Retry-After": "0"} if status == 429 else {}
+            raise ServiceError(status, _CODES[status], f"Sandbox fault: {status} armed for {service}", headers)
+
+    def take_partial(self) -> bool:
+        with self._lock:
+            armed = self._partial > 0
+            if armed:
+                self._partial -= 1
+        return armed
+
+    def clear(self) -> None:
+        with self._lock:
+            for pending in self._pending.values():
+                pending.clear()
+            self._partial = 0

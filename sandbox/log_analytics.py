@@ -1,0 +1,211 @@
+"""Log Analytics query API (``POST /v1/workspaces/{id}/query``) over duckdb-kql.
+
+Each workspace is one DuckDB connection. The rows ever added live in an attached database ``store`` with
+an extra column ``_IngestedAt``; before every query the tables the KQL sees are re-created as views over the
+store that keep only the rows already ingested (``_IngestedAt <= now``) and, when the request carries a
+timespan, inside it by ``TimeGenerated`` - which is exactly what the service lets a query see.
+
+The only rewrite of the KQL text: ``ingestion_time()`` becomes the ``_IngestedAt`` column, because duckdb-kql
+has no mapping for it. ``now()`` and ``ago()`` follow the sandbox clock through duckdb-kql's ``query_now``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+import duckdb_kql
+
+from .errors import ServiceError
+from .timeutil import format_datetime, format_timespan_kusto, parse_datetime, parse_timespan
+
+DEFAULT_WORKSPACE_ID = "11111111-1111-1111-1111-111111111111"
+INGESTED_AT = "_IngestedAt"
+
+_DUCKDB_TYPES = {
+    "string": "VARCHAR", "datetime": "TIMESTAMPTZ", "int": "INTEGER", "long": "BIGINT", "real": "DOUBLE",
+    "bool": "BOOLEAN", "dynamic": "JSON", "guid": "VARCHAR",
+}
+_KUSTO_TYPES = {
+    "DATE": "datetime", "BIGINT": "long", "HUGEINT": "long", "UBIGINT": "long", "INTEGER": "int", "SMALLINT": "int",
+    "TINYINT": "int", "UINTEGER": "int", "USMALLINT": "int", "UTINYINT": "int", "DOUBLE": "real", "FLOAT": "real",
+    "BOOLEAN": "bool", "INTERVAL": "timespan", "UUID": "guid", "JSON": "dynamic",
+}
+_INGESTION_TIME_CALL = re.compile(r"\bingestion_time\s*\(\s*\)")
+# A result column the hidden _IngestedAt produced (``*``, or a join's ``_IngestedAt1``) is not shown.
+_HIDDEN_RESULT_COLUMN = re.compile(r"^_IngestedAt\d*$")
+
+
+def _kusto_type(duckdb_type: str) -> str:
+    """The Kusto type name a result column of this DuckDB type is reported with."""
+    name = duckdb_type.upper()
+    if name.startswith("TIMESTAMP"):
+        return "datetime"
+    if name.startswith("DECIMAL"):
+        return "real"
+    if name.endswith("[]") or name.startswith(("STRUCT", "MAP")):
+        return "dynamic"
+    return _KUSTO_TYPES.get(name, "string")
+
+
+def _wire_value(kusto_type: str, value: Any) -> Any:
+    """A result cell as the service writes it: datetimes ``...Z``, dynamic as JSON text, timespans as Kusto
+    text (the v1 API returns dynamic values as strings; the SDK passes them through untouched)."""
+    if value is None:
+        return None
+    if kusto_type == "datetime":
+        return format_datetime(value if isinstance(value, datetime) else datetime.fromisoformat(str(value)))
+    if kusto_type == "timespan" and isinstance(value, timedelta):
+        return format_timespan_kusto(value)
+    if kusto_type == "dynamic":
+        return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    if kusto_type in ("guid", "string") and not isinstance(value, str):
+        return str(value)
+    return value
+
+
+class Workspace:
+    """One workspace's tables in one DuckDB connection; a lock serialises it (connections are not
+    thread-safe and the views are per-query state)."""
+
+    def __init__(self, schemas: dict[str, list[tuple[str, str]]]) -> None:
+        self._schemas = schemas
+        self._lock = threading.Lock()
+        self._con = duckdb_kql.connect()
+        self._con.execute("ATTACH ':memory:' AS store")
+        for table, columns in schemas.items():
+            ddl = ", ".join(f'"{name}" {_DUCKDB_TYPES[kind]}' for name, kind in columns)
+            self._con.execute(f'CREATE TABLE store.main."{table}" ({ddl}, "{INGESTED_AT}" TIMESTAMPTZ)')
+
+    def insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+        columns = [name for name, _ in self._schemas[table]] + [INGESTED_AT]
+        placeholders = ", ".join("?" for _ in columns)
+        names = ", ".join(f'"{name}"' for name in columns)
+        values = [[row.get(name) for name in columns] for row in rows]
+        with self._lock:
+            sql = f'INSERT INTO store.main."{table}" ({names}) VALUES ({placeholders})'  # noqa: S608 - schema names
+            self._con.executemany(sql, values)
+
+    def clear(self) -> None:
+        with self._lock:
+            for table in self._schemas:
+                self._con.execute(f'DELETE FROM store.main."{table}"')  # noqa: S608 - schema names
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    def query(self, kql: str, now: datetime, window: tuple[datetime, datetime] | None) -> dict[str, Any]:
+        """Run *kql* as the service would at *now*; the answer is the ``tables`` JSON body."""
+        text = _INGESTION_TIME_CALL.sub(INGESTED_AT, kql)
+        condition = f"\"{INGESTED_AT}\" <= TIMESTAMPTZ '{now.isoformat()}'"
+        if window:
+            condition += (f" AND \"TimeGenerated\" BETWEEN TIMESTAMPTZ '{window[0].isoformat()}'"
+                          f" AND TIMESTAMPTZ '{window[1].isoformat()}'")
+        with self._lock:
+            for table in self._schemas:
+                # Schema names and times formatted above: nothing from the request reaches this SQL.
+                view = f'CREATE OR REPLACE VIEW main."{table}" AS SELECT * FROM store.main."{table}"'  # noqa: S608
+                self._con.execute(f"{view} WHERE {condition}")
+            try:
+                relation = duckdb_kql.kql(self._con, text, query_now=now)
+                names, types, rows = relation.columns, [str(t) for t in relation.types], relation.fetchall()
+            except duckdb_kql.KqlSyntaxError as exc:
+                raise _bad_argument("SyntaxError", str(exc)) from exc
+            except (duckdb_kql.KqlError, duckdb.Error) as exc:
+                raise _bad_argument("SemanticError", str(exc)) from exc
+        shown = [i for i, name in enumerate(names) if not _HIDDEN_RESULT_COLUMN.match(name)]
+        kusto_types = [_kusto_type(t) for t in types]
+        return {"tables": [{
+            "name": "PrimaryResult",
+            "columns": [{"name": names[i], "type": kusto_types[i]} for i in shown],
+            "rows": [[_wire_value(kusto_types[i], row[i]) for i in shown] for row in rows],
+        }]}
+
+
+def _bad_argument(inner_code: str, message: str) -> ServiceError:
+    return ServiceError(
+        400, "BadArgumentError", "The request had some invalid properties",
+        correlationId=str(uuid.uuid4()), innererror={"code": inner_code, "message": message},
+    )
+
+
+class LogAnalytics:
+    """The workspaces the sandbox knows: the default one plus any that rows were added for."""
+
+    def __init__(self, schemas: dict[str, list[tuple[str, str]]]) -> None:
+        self._schemas = schemas
+        self._lock = threading.Lock()
+        self._workspaces: dict[str, Workspace] = {}
+
+    def _workspace(self, workspace_id: str, create: bool) -> Workspace | None:
+        key = workspace_id.lower()
+        with self._lock:
+            if key not in self._workspaces and (create or key == DEFAULT_WORKSPACE_ID):
+                self._workspaces[key] = Workspace(self._schemas)
+            return self._workspaces.get(key)
+
+    def add_rows(self, table: str, rows: list[dict[str, Any]], workspace_id: str,
+                 ingestion_delay: timedelta) -> None:
+        """Store *rows* (real column names) with their ingestion time; unknown table or column -> ValueError."""
+        if table not in self._schemas:
+            raise ValueError(f"unknown table {table!r}; known: {sorted(self._schemas)}")
+        kinds = dict(self._schemas[table])
+        prepared = []
+        for row in rows:
+            unknown = set(row) - set(kinds) - {INGESTED_AT}
+            if unknown:
+                raise ValueError(f"unknown column(s) for {table}: {sorted(unknown)}")
+            clean: dict[str, Any] = {}
+            for name, given in row.items():
+                kind = "datetime" if name == INGESTED_AT else kinds[name]
+                if given is not None and kind == "datetime":
+                    clean[name] = parse_datetime(given)
+                elif given is not None and kind == "dynamic" and not isinstance(given, str):
+                    clean[name] = json.dumps(given, separators=(",", ":"))
+                else:
+                    clean[name] = given
+            if clean.get(INGESTED_AT) is None:
+                if clean.get("TimeGenerated") is None:
+                    raise ValueError(f"a {table} row needs TimeGenerated or {INGESTED_AT}")
+                clean[INGESTED_AT] = clean["TimeGenerated"] + ingestion_delay
+            prepared.append(clean)
+        workspace = self._workspace(workspace_id, create=True)
+        assert workspace is not None
+        workspace.insert(table, prepared)
+
+    def clear(self) -> None:
+        with self._lock:
+            workspaces = list(self._workspaces.values())
+        for workspace in workspaces:
+            workspace.clear()
+
+    def close(self) -> None:
+        """Release the DuckDB connections (a stopped sandbox answers no more queries)."""
+        with self._lock:
+            workspaces, self._workspaces = list(self._workspaces.values()), {}
+        for workspace in workspaces:
+            workspace.close()
+
+    def query(self, workspace_id: str, body: dict[str, Any], now: datetime) -> dict[str, Any]:
+        workspace = self._workspace(workspace_id, create=False)
+        if workspace is None:
+            raise ServiceError(404, "PathNotFoundError", "The requested path does not exist",
+                               correlationId=str(uuid.uuid4()))
+        kql = body.get("query")
+        if not isinstance(kql, str) or not kql.strip():
+            raise ServiceError(400, "BadArgumentError", "The request had some invalid properties",
+                               correlationId=str(uuid.uuid4()))
+        window = None
+        if body.get("timespan"):
+            try:
+                window = parse_timespan(body["timespan"], now)
+            except ValueError as exc:
+                raise ServiceError(400, "BadArgumentError", f"Invalid timespan: {exc}",
+                                   correlationId=str(uuid.uuid4())) from exc
+        return workspace.query(kql, now, window)
