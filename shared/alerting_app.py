@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -63,13 +64,17 @@ class AlertingApp:
     def run_failure_scan(self) -> RunFailureScan:
         s = self.settings
         policy = ScanPolicy(s.workspace_ids, s.scan_overlap, s.scan_lookback, s.first_scan_lookback, s.group_wait,
-                            s.email_recipients)
+                            self.recipients_for)
         return RunFailureScan(self.logs, self.state, policy)
 
     @cached_property
     def delivery(self) -> OutboxDelivery:
         policy = RetryPolicy(max_attempts=self.settings.send_max_attempts, base_delay=self.settings.send_retry_base)
         return OutboxDelivery(self.state, self.email, self.render, policy)
+
+    def recipients_for(self, labels: Mapping[str, str]) -> tuple[str, ...]:
+        """Who hears about an incident with these labels (kind, workspace, experiment, compute, rule)."""
+        return self.settings.email_recipients
 
     def render(self, record: OutboxRecord) -> Email:
         return render_incident(record.kind, record.payload, self.settings.studio_tenant_id)

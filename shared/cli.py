@@ -94,6 +94,7 @@ def _scan(app, now: datetime, dry_run: bool, since: timedelta | None) -> int:
               f"{found.rows} rows, {len(found.incidents)} incident(s){'' if found.complete else ' (PARTIAL result)'}")
         for incident in found.incidents:
             email = render_run_failure(incident, app.settings.studio_tenant_id)
-            print(f"\n## {incident.key}\nTo: {', '.join(app.settings.email_recipients)}\nSubject: {email.subject}\n")
+            recipients = ", ".join(app.recipients_for(incident.labels))
+            print(f"\n## {incident.key}\nTo: {recipients}\nSubject: {email.subject}\n")
             print(email.text)
     return 0

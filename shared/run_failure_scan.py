@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -31,6 +32,8 @@ from shared.state_tables import StateTables
 
 log = logging.getLogger(__name__)
 
+Router = Callable[[Mapping[str, str]], tuple[str, ...]]  # incident labels -> recipients
+
 SCAN = "run-failures"
 KIND = "run-failure"
 
@@ -42,7 +45,7 @@ class ScanPolicy:
     lookback: timedelta
     first_lookback: timedelta
     group_wait: timedelta
-    recipients: tuple[str, ...]
+    route: Router
 
 
 @dataclass
@@ -109,7 +112,7 @@ class RunFailureScan:
 
     def _record(self, incident: PipelineFailure, now: datetime) -> Detection:
         fresh = outbox.new_record(
-            incident.key, KIND, incident_payload(incident), self._policy.recipients, now,
+            incident.key, KIND, incident_payload(incident), self._policy.route(incident.labels), now,
             due_at(incident, self._policy.group_wait),
         )
         # Two tries: a lost compare-and-swap means another instance just wrote it; read again and decide again.

@@ -150,6 +150,16 @@ class PipelineFailure:
         return f"run-failure:{self.workspace.name}:{self.pipeline_run_id}"
 
     @property
+    def labels(self) -> dict[str, str]:
+        """What routing and silences match on."""
+        return {
+            "kind": "run-failure",
+            "workspace": self.workspace.name,
+            "experiment": self.experiment,
+            "compute": self.root_cause.cluster,
+        }
+
+    @property
     def failed_at(self) -> datetime:
         return self.root_cause.time
 
