@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test lint unit bench simulate setup clean
+.PHONY: demo test lint bench setup infra-tools clean
 
 demo: setup  ## the whole run-failure path offline: Azurite + sandbox + the real function
 	$(PY) -m sandbox.demo
@@ -19,7 +19,13 @@ bench: setup  ## performance figures against their references, measured in one r
 
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+infra-tools: .venv-infra/.installed  ## checkov in its own venv (its pins clash with the app's)
+
+.venv-infra/.installed: tests/infra/requirements-checkov.txt
+	PYTHON=$(PYTHON) bash tests/infra/setup.sh
+	touch $@
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-infra.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt

@@ -1,0 +1,138 @@
+// Azure Communication Services Email: an Email Communication Service with an Azure-managed domain (always,
+// it works without DNS changes) and optionally a custom domain, a sender username, and the Communication
+// Services resource the app calls (ACS_ENDPOINT). The app authenticates with the managed identity.
+
+param communicationServiceName string
+param emailServiceName string
+param tags object = {}
+
+@description('Where ACS stores data at rest (an ACS geography such as Europe or United States, not a region).')
+param dataLocation string
+
+@description('Custom sender domain (for example alerts.contoso.com), or empty for the Azure-managed domain only.')
+param customEmailDomain string = ''
+
+@description('Set to true once the custom domain\'s DNS records are verified; until then mail goes out from the Azure-managed domain.')
+param customEmailDomainVerified bool = false
+
+@description('Local part of the sender address.')
+param senderUsername string = 'DoNotReply'
+
+@description('Display name of the sender.')
+param senderDisplayName string = 'Azure ML alerts'
+
+@description('Principal id of the Function App\'s user-assigned managed identity.')
+param principalId string
+
+var useCustomDomain = !empty(customEmailDomain) && customEmailDomainVerified
+
+resource emailService 'Microsoft.Communication/emailServices@2023-04-01' = {
+  name: emailServiceName
+  location: 'global'
+  tags: tags
+  properties: {
+    dataLocation: dataLocation
+  }
+}
+
+resource azureManagedDomain 'Microsoft.Communication/emailServices/domains@2023-04-01' = {
+  parent: emailService
+  name: 'AzureManagedDomain'
+  location: 'global'
+  tags: tags
+  properties: {
+    domainManagement: 'AzureManaged'
+    userEngagementTracking: 'Disabled'
+  }
+}
+
+resource azureManagedSender 'Microsoft.Communication/emailServices/domains/senderUsernames@2023-04-01' = {
+  parent: azureManagedDomain
+  name: toLower(senderUsername)
+  properties: {
+    username: senderUsername
+    displayName: senderDisplayName
+  }
+}
+
+resource customDomain 'Microsoft.Communication/emailServices/domains@2023-04-01' = if (!empty(customEmailDomain)) {
+  parent: emailService
+  name: empty(customEmailDomain) ? 'unused' : customEmailDomain
+  location: 'global'
+  tags: tags
+  properties: {
+    domainManagement: 'CustomerManaged'
+    userEngagementTracking: 'Disabled'
+  }
+}
+
+resource customSender 'Microsoft.Communication/emailServices/domains/senderUsernames@2023-04-01' = if (!empty(customEmailDomain)) {
+  parent: customDomain
+  name: toLower(senderUsername)
+  properties: {
+    username: senderUsername
+    displayName: senderDisplayName
+  }
+}
+
+resource communicationService 'Microsoft.Communication/communicationServices@2023-04-01' = {
+  name: communicationServiceName
+  location: 'global'
+  tags: tags
+  properties: {
+    dataLocation: dataLocation
+    // A domain can be linked only once it is verified; the Azure-managed one always is.
+    linkedDomains: useCustomDomain ? [azureManagedDomain.id, customDomain.id] : [azureManagedDomain.id]
+  }
+  dependsOn: [
+    azureManagedSender
+    customSender
+  ]
+}
+
+// Least privilege for sending email with Entra ID: the built-in 'Communication and Email Service Owner'
+// (09976791-48a7-449e-bb21-39d1a415f350) also lets its holder manage domains, keys and sender usernames.
+// Microsoft documents a custom role with exactly these three actions on the Communication Services resource
+// as sufficient to send mail with an Entra ID identity (ACS email docs: "Use a custom role to limit
+// permissions granted to the Microsoft Entra application"). It is assignable only in this resource group.
+var emailSendActions = [
+  'Microsoft.Communication/CommunicationServices/Read'
+  'Microsoft.Communication/CommunicationServices/Write'
+  'Microsoft.Communication/EmailServices/write'
+]
+
+resource emailSenderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(resourceGroup().id, 'acs-email-sender')
+  properties: {
+    roleName: 'ACS Email Sender (${resourceGroup().name}, ${uniqueString(resourceGroup().id)})'
+    description: 'Send email through Azure Communication Services with Microsoft Entra ID, and nothing else.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: emailSendActions
+        notActions: []
+      }
+    ]
+    assignableScopes: [
+      resourceGroup().id
+    ]
+  }
+}
+
+// Email send: the custom role above on the Communication Services resource only, so the app can call
+// POST {ACS_ENDPOINT}/emails:send and poll the operation, and cannot touch any other ACS resource.
+resource emailSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(communicationService.id, principalId, emailSenderRole.id)
+  scope: communicationService
+  properties: {
+    roleDefinitionId: emailSenderRole.id
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+var senderDomain = useCustomDomain ? customEmailDomain : azureManagedDomain.properties.mailFromSenderDomain
+
+output endpoint string = 'https://${communicationService.properties.hostName}'
+output senderAddress string = '${senderUsername}@${senderDomain}'
+output customDomainVerificationRecords object = !empty(customEmailDomain) ? customDomain.properties.verificationRecords : {}

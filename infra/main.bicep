@@ -1,0 +1,296 @@
+// AML alerting: everything `azd up` deploys. Subscription scope because it creates the resource group and
+// the subscription activity-log export; the Azure ML workspaces and an existing Log Analytics workspace may
+// live in other resource groups or subscriptions (modules are scoped to them).
+// Parameters are explained in infra/README.md; values come from infra/main.parameters.json (azd env).
+targetScope = 'subscription'
+
+// ---------- Parameters ----------
+
+@minLength(1)
+@maxLength(64)
+@description('azd environment name; names the resource group and seeds the unique resource names.')
+param environmentName string
+
+@minLength(1)
+@description('Region of the Function App and the other regional resources.')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@minLength(1)
+@description('Resource ids of the Azure ML workspaces to watch (/subscriptions/.../providers/Microsoft.MachineLearningServices/workspaces/<name>).')
+param amlWorkspaceIds array
+
+@description('Resource id of an existing Log Analytics workspace to send the AML events and activity log to; empty creates a new one.')
+param existingLogAnalyticsWorkspaceId string = ''
+
+@minLength(3)
+@description('Comma-separated email addresses of the on-call recipients (EMAIL_RECIPIENTS).')
+param emailRecipients string
+
+@description('Custom sender domain such as alerts.contoso.com; empty sends from an Azure-managed *.azurecomm.net domain.')
+param customEmailDomain string = ''
+
+@description('True once the custom domain\'s DNS records are verified in ACS; until then mail goes out from the Azure-managed domain.')
+param customEmailDomainVerified bool = false
+
+@description('Local part of the sender address (EMAIL_SENDER = <senderUsername>@<domain>).')
+param senderUsername string = 'DoNotReply'
+
+@description('Display name of the sender.')
+param senderDisplayName string = 'Azure ML alerts'
+
+@description('ACS data location (a geography, not a region).')
+@allowed([
+  'Africa'
+  'Asia Pacific'
+  'Australia'
+  'Brazil'
+  'Canada'
+  'Europe'
+  'France'
+  'Germany'
+  'India'
+  'Japan'
+  'Korea'
+  'Norway'
+  'Switzerland'
+  'UAE'
+  'UK'
+  'United States'
+])
+param acsDataLocation string = 'Europe'
+
+@description('Export this subscription\'s activity log (Administrative) to Log Analytics, for compute deletions. False if an export to the same workspace already exists.')
+param exportSubscriptionActivityLog bool = true
+
+@description('Create a diagnostic setting on each Azure ML workspace. False if they already send the three Aml* categories to this Log Analytics workspace.')
+param configureAmlDiagnostics bool = true
+
+@description('Create the action group, the metric alerts and the log alert that call alert_webhook.')
+param deployAlertRules bool = true
+
+@description('Metric alert: fire when "Failed Runs" (RunType PipelineRun, Total over 5 minutes) exceeds this.')
+@minValue(0)
+param failedRunsThreshold int = 0
+
+@description('Metric alert severity (0 critical .. 4 verbose).')
+@minValue(0)
+@maxValue(4)
+param failedRunsAlertSeverity int = 1
+
+@description('Log alert severity (0 critical .. 4 verbose).')
+@minValue(0)
+@maxValue(4)
+param failedRunsLogAlertSeverity int = 1
+
+@description('Entra tenant id put into the Azure ML studio links (STUDIO_TENANT_ID).')
+param studioTenantId string = tenant().tenantId
+
+@description('Region of the Azure ML workspaces whose metrics scan_metrics reads (the Metrics batch API is regional); empty means the deployment location.')
+param metricsRegion string = ''
+
+@description('Timer schedules (NCRONTAB with seconds). Defaults match local.settings.sample.json.')
+param runFailuresSchedule string = '0 */5 * * * *'
+param computeChangesSchedule string = '30 */5 * * * *'
+param metricsSchedule string = '15 */5 * * * *'
+param outboxSchedule string = '45 */2 * * * *'
+
+@description('Extra or overriding app settings, for example {"SEND_MAX_ATTEMPTS": "5"}; applied last.')
+param appSettingOverrides object = {}
+
+// ---------- Names ----------
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+var resourceGroupName = 'rg-${environmentName}'
+var functionAppName = 'func-${resourceToken}'
+var logAnalyticsName = 'log-${resourceToken}'
+var deploymentContainerName = 'app-package-${resourceToken}'
+
+// State tables of the app (one storage account with the host storage).
+var stateTables = [
+  'watermarks'
+  'incidents'
+  'history'
+  'silences'
+  'webhookdeliveries'
+]
+
+// Resource id of the Log Analytics workspace, known before deployment so modules can be scoped to it.
+var newLogAnalyticsWorkspaceId = '${subscription().id}/resourceGroups/${resourceGroupName}/providers/Microsoft.OperationalInsights/workspaces/${logAnalyticsName}'
+var logAnalyticsWorkspaceId = empty(existingLogAnalyticsWorkspaceId) ? newLogAnalyticsWorkspaceId : existingLogAnalyticsWorkspaceId
+var logAnalyticsIdParts = split(logAnalyticsWorkspaceId, '/')
+
+// ---------- Resources ----------
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: resourceGroupName
+  location: location
+  tags: tags
+}
+
+module identity 'app/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'st${resourceToken}'
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+    tableNames: stateTables
+    principalId: identity.outputs.principalId
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsName: logAnalyticsName
+    existingLogAnalyticsWorkspaceId: existingLogAnalyticsWorkspaceId
+    applicationInsightsName: 'appi-${resourceToken}'
+    principalId: identity.outputs.principalId
+  }
+}
+
+module logAnalyticsAccess 'app/log-analytics-access.bicep' = {
+  name: 'log-analytics-access'
+  scope: resourceGroup(logAnalyticsIdParts[2], logAnalyticsIdParts[4])
+  params: {
+    workspaceName: last(logAnalyticsIdParts)
+    principalId: identity.outputs.principalId
+  }
+  dependsOn: [
+    monitoring
+  ]
+}
+
+module amlWorkspaces 'app/aml-workspace.bicep' = [
+  for (workspaceId, i) in amlWorkspaceIds: {
+    name: 'aml-workspace-${i}'
+    scope: resourceGroup(split(workspaceId, '/')[2], split(workspaceId, '/')[4])
+    params: {
+      workspaceName: last(split(workspaceId, '/'))
+      logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+      configureDiagnostics: configureAmlDiagnostics
+      principalId: identity.outputs.principalId
+    }
+  }
+]
+
+module activityLog 'app/activity-log.bicep' = if (exportSubscriptionActivityLog) {
+  name: 'activity-log-export'
+  params: {
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+  }
+}
+
+module communication 'app/communication.bicep' = {
+  name: 'communication'
+  scope: rg
+  params: {
+    communicationServiceName: 'acs-${resourceToken}'
+    emailServiceName: 'acs-email-${resourceToken}'
+    tags: tags
+    dataLocation: acsDataLocation
+    customEmailDomain: customEmailDomain
+    customEmailDomainVerified: customEmailDomainVerified
+    senderUsername: senderUsername
+    senderDisplayName: senderDisplayName
+    principalId: identity.outputs.principalId
+  }
+}
+
+// Every setting the app code and its timer triggers read (shared/settings.py: SETTINGS + HOST_SETTINGS),
+// one per line; tests/infra/test_settings_contract.py checks this object against that list and
+// local.settings.sample.json. AzureWebJobsStorage and FUNCTIONS_WORKER_RUNTIME are not here: on Flex
+// Consumption they become AzureWebJobsStorage__* and functionAppConfig.runtime (app/function-app.bicep).
+var appSettings = {
+  RUN_FAILURES_SCHEDULE: runFailuresSchedule
+  COMPUTE_CHANGES_SCHEDULE: computeChangesSchedule
+  METRICS_SCHEDULE: metricsSchedule
+  OUTBOX_SCHEDULE: outboxSchedule
+  AZURE_CLIENT_ID: identity.outputs.clientId
+  AZURE_CREDENTIAL: 'default'
+  LOG_ANALYTICS_WORKSPACE_IDS: logAnalyticsAccess.outputs.customerId
+  LOG_ANALYTICS_ENDPOINT: 'https://api.loganalytics.io'
+  METRICS_ENDPOINT: 'https://${empty(metricsRegion) ? location : metricsRegion}.metrics.monitor.azure.com'
+  ACS_ENDPOINT: communication.outputs.endpoint
+  EMAIL_SENDER: communication.outputs.senderAddress
+  EMAIL_RECIPIENTS: emailRecipients
+  STUDIO_TENANT_ID: studioTenantId
+  SCAN_OVERLAP_MINUTES: '15'
+  SCAN_LOOKBACK_HOURS: '48'
+  FIRST_SCAN_LOOKBACK_MINUTES: '60'
+  GROUP_WAIT_SECONDS: '120'
+  SEND_MAX_ATTEMPTS: '8'
+  SEND_RETRY_BASE_SECONDS: '60'
+  RETENTION_DAYS: '30'
+}
+
+module functionApp 'app/function-app.bicep' = {
+  name: 'function-app'
+  scope: rg
+  params: {
+    name: functionAppName
+    location: location
+    // azd finds the app to deploy the `api` service (azure.yaml) to by this tag.
+    tags: union(tags, { 'azd-service-name': 'api' })
+    planName: 'plan-${resourceToken}'
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    appSettings: union(appSettings, appSettingOverrides)
+  }
+}
+
+module alerts 'app/alerts.bicep' = if (deployAlertRules) {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    functionAppId: functionApp.outputs.id
+    functionAppHostName: functionApp.outputs.defaultHostName
+    amlWorkspaceIds: amlWorkspaceIds
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    actionGroupName: 'ag-${resourceToken}'
+    failedRunsThreshold: failedRunsThreshold
+    failedRunsSeverity: failedRunsAlertSeverity
+    failedRunsLogAlertSeverity: failedRunsLogAlertSeverity
+  }
+}
+
+// ---------- Outputs (azd stores them in .azure/<env>/.env) ----------
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output ALERT_WEBHOOK_URL string = 'https://${functionApp.outputs.defaultHostName}/api/alerts'
+output ACTION_GROUP_ID string = deployAlertRules ? alerts.outputs.actionGroupId : ''
+output ACS_ENDPOINT string = communication.outputs.endpoint
+output EMAIL_SENDER string = communication.outputs.senderAddress
+output LOG_ANALYTICS_WORKSPACE_RESOURCE_ID string = monitoring.outputs.logAnalyticsWorkspaceId
+output CUSTOM_EMAIL_DOMAIN_VERIFICATION_RECORDS object = communication.outputs.customDomainVerificationRecords
