@@ -244,6 +244,7 @@ var appSettings = {
   SEND_MAX_ATTEMPTS: '8'
   SEND_RETRY_BASE_SECONDS: '60'
   RETENTION_DAYS: '30'
+  RULES_FILE: 'rules.yaml'
 }
 
 module functionApp 'app/function-app.bicep' = {

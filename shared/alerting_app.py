@@ -9,11 +9,15 @@ from datetime import datetime, timedelta
 from functools import cached_property
 
 from shared.acs_email import AcsEmail, Email
-from shared.email_render import render_incident
+from shared.compute_changes import ComputeChangeDetector
+from shared.email_render import render_digest, render_incident
 from shared.log_analytics import LogAnalytics
+from shared.log_scan import LogScan, ScanPolicy, WorkspaceScan
 from shared.outbox import OutboxRecord, RetryPolicy
 from shared.outbox_delivery import DeliveryReport, OutboxDelivery
-from shared.run_failure_scan import RunFailureScan, ScanPolicy, WorkspaceScan
+from shared.routing import recipients_for
+from shared.rules import Rules, Silence
+from shared.run_failures import RunFailureDetector
 from shared.settings import Settings
 from shared.state_tables import StateTables
 
@@ -42,6 +46,12 @@ class AlertingApp:
         self.settings = settings
 
     @cached_property
+    def rules(self) -> Rules:
+        from shared.rules import load_rules
+
+        return load_rules(self.settings.rules_file)
+
+    @cached_property
     def credential(self):
         from shared.credentials import azure_credential
 
@@ -61,33 +71,47 @@ class AlertingApp:
         return AcsEmail(self.settings.acs_endpoint, self.credential, self.settings.email_sender)
 
     @cached_property
-    def run_failure_scan(self) -> RunFailureScan:
+    def scan_policy(self) -> ScanPolicy:
         s = self.settings
-        policy = ScanPolicy(s.workspace_ids, s.scan_overlap, s.scan_lookback, s.first_scan_lookback, s.group_wait,
-                            self.recipients_for)
-        return RunFailureScan(self.logs, self.state, policy)
+        return ScanPolicy(s.workspace_ids, s.scan_overlap, s.scan_lookback, s.first_scan_lookback, self.recipients_for)
+
+    @cached_property
+    def run_failure_scan(self) -> LogScan:
+        watch = self.rules.run_failures
+        detector = RunFailureDetector(self.settings.group_wait, tuple(watch.statuses), tuple(watch.workspaces))
+        return LogScan(detector, self.logs, self.state, self.scan_policy)
+
+    @cached_property
+    def compute_change_scan(self) -> LogScan:
+        watch = self.rules.compute_changes
+        detector = ComputeChangeDetector(tuple(watch.operations), tuple(watch.workspaces))
+        return LogScan(detector, self.logs, self.state, self.scan_policy)
 
     @cached_property
     def delivery(self) -> OutboxDelivery:
         policy = RetryPolicy(max_attempts=self.settings.send_max_attempts, base_delay=self.settings.send_retry_base)
-        return OutboxDelivery(self.state, self.email, self.render, policy)
+        return OutboxDelivery(self.state, self.email, self.render, render_digest, policy, self.active_silences,
+                              self.rules.storm_limit)
 
     def recipients_for(self, labels: Mapping[str, str]) -> tuple[str, ...]:
         """Who hears about an incident with these labels (kind, workspace, experiment, compute, rule)."""
-        return self.settings.email_recipients
+        return recipients_for(labels, self.rules.routes, self.settings.email_recipients)
+
+    def active_silences(self, now: datetime) -> list[Silence]:
+        """Planned silences from the rules file and ad-hoc ones added from the CLI."""
+        return [*self.rules.silences, *self.state.silences(now)]
 
     def render(self, record: OutboxRecord) -> Email:
         return render_incident(record.kind, record.payload, self.settings.studio_tenant_id)
 
     # --- use cases, one per function ---------------------------------------------------------------------------
 
-    def scan_run_failures(self, now: datetime) -> TickReport:
-        return self.scan_run_failures_since(now, None)
-
-    def scan_run_failures_since(self, now: datetime, since: timedelta | None) -> TickReport:
+    def scan_run_failures(self, now: datetime, since: timedelta | None = None) -> TickReport:
         """`since` replays a past window (CLI) without moving the watermark."""
-        scans = self.run_failure_scan.run(now, since)
-        return TickReport(scans, self.delivery.deliver_due(now))
+        return TickReport(self.run_failure_scan.run(now, since), self.delivery.deliver_due(now))
+
+    def scan_compute_changes(self, now: datetime, since: timedelta | None = None) -> TickReport:
+        return TickReport(self.compute_change_scan.run(now, since), self.delivery.deliver_due(now))
 
     def deliver_outbox(self, now: datetime) -> DeliveryReport:
         report = self.delivery.deliver_due(now)

@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--settings", type=Path, help="a local.settings.json whose Values to use")
     commands = parser.add_subparsers(dest="command", required=True)
     scan = commands.add_parser("scan", help="run one scan now")
-    scan.add_argument("name", choices=["run-failures"])
+    scan.add_argument("name", choices=sorted(_SCANS))
     scan.add_argument("--dry-run", action="store_true", help="print incidents and emails; claim and send nothing")
     scan.add_argument("--since", type=_duration, help="replay this far back (30m, 6h, 2d); keeps the watermark")
     commands.add_parser("outbox", help="list incidents and their delivery state")
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     now = datetime.now(UTC)
     if args.command == "scan":
-        return _scan(app, now, args.dry_run, args.since)
+        return _scan(app, args.name, now, args.dry_run, args.since)
     if args.command == "deliver":
         report = app.delivery.deliver_due(now)
         print(f"sent {report.sent}, retrying {report.retrying}, dead {report.dead}, taken by others {report.lost_race}")
@@ -80,20 +80,28 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _scan(app, now: datetime, dry_run: bool, since: timedelta | None) -> int:
-    from shared.email_render import render_run_failure
+# scan name -> (the AlertingApp use case, the AlertingApp scan it runs)
+_SCANS = {
+    "run-failures": ("scan_run_failures", "run_failure_scan"),
+    "compute-changes": ("scan_compute_changes", "compute_change_scan"),
+}
 
+
+def _scan(app, name: str, now: datetime, dry_run: bool, since: timedelta | None) -> int:
+    from shared.email_render import render_incident
+
+    use_case, scan_name = _SCANS[name]
     if not dry_run:
-        print(app.scan_run_failures_since(now, since).summary())
+        print(getattr(app, use_case)(now, since).summary())
         return 0
-    scan = app.run_failure_scan
+    scan = getattr(app, scan_name)
     for workspace_id in app.settings.workspace_ids:
         window = scan.window(workspace_id, now, since)
         found = scan.find(workspace_id, window)
         print(f"# workspace {workspace_id}: ingested {window.start:%Y-%m-%d %H:%M} .. {window.end:%H:%M} UTC, "
               f"{found.rows} rows, {len(found.incidents)} incident(s){'' if found.complete else ' (PARTIAL result)'}")
         for incident in found.incidents:
-            email = render_run_failure(incident, app.settings.studio_tenant_id)
+            email = render_incident(incident.kind, incident.payload, app.settings.studio_tenant_id)
             recipients = ", ".join(app.recipients_for(incident.labels))
             print(f"\n## {incident.key}\nTo: {recipients}\nSubject: {email.subject}\n")
             print(email.text)

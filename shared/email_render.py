@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.acs_email import Email
 from shared.aml import studio_run_url
+from shared.outbox import OutboxRecord
 from shared.run_failures import PipelineFailure, Step
+
+if TYPE_CHECKING:
+    from shared.compute_changes import ComputeChange
 
 
 @cache
@@ -64,15 +69,43 @@ def render_run_failure(incident: PipelineFailure, tenant_id: str | None = None) 
     return Email(subject=_one_line(subject), text=text, html=html)
 
 
+def render_digest(rendered: list[tuple[OutboxRecord, Email]]) -> Email:
+    """Storm guard: one email that lists many incidents, each by its own subject, oldest first."""
+    entries = sorted(rendered, key=lambda pair: pair[0].created_at)
+    kinds = Counter(record.kind for record, _ in entries)
+    summary = ", ".join(f"{count} {_KIND_NAMES.get(kind, kind)}" for kind, count in kinds.most_common())
+    context = {"entries": [{"record": record, "email": email} for record, email in entries], "summary": summary}
+    html, text = _render("digest", context)
+    return Email(subject=_one_line(f"[AML] {len(entries)} alerts at once: {summary}"), text=text, html=html)
+
+
+_KIND_NAMES = {"run-failure": "pipeline failures", "compute-change": "compute changes", "metric": "metric notices",
+               "alert": "Azure Monitor alerts"}
+
+
 def _run_failure_email(payload: dict[str, Any], tenant_id: str | None) -> Email:
     from shared.run_failures import incident_from_payload
 
     return render_run_failure(incident_from_payload(payload), tenant_id)
 
 
+def render_compute_change(change: ComputeChange) -> Email:
+    html, text = _render("compute_change", {"change": change})
+    subject = (f"[AML] {change.verb} {change.status.lower()}: {change.target} in {change.workspace.name} "
+               f"by {change.caller}")
+    return Email(subject=_one_line(subject), text=text, html=html)
+
+
+def _compute_change_email(payload: dict[str, Any], tenant_id: str | None) -> Email:
+    from shared.compute_changes import change_from_payload
+
+    return render_compute_change(change_from_payload(payload))
+
+
 # One renderer per incident kind (`OutboxRecord.kind`): the outbox stores data, and renders it when it sends.
 _RENDERERS: dict[str, Callable[[dict[str, Any], str | None], Email]] = {
     "run-failure": _run_failure_email,
+    "compute-change": _compute_change_email,
 }
 
 

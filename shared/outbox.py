@@ -3,7 +3,8 @@ again, or not at all (after Prometheus Alertmanager's notification log).
 
     detected, no record             -> claim (insert-if-absent; losing the race means another scan owns it)
     detected, pending, changed      -> update the pending record (the email not yet sent shows the latest)
-    detected, sending/sent/dead     -> nothing (one email per incident)
+    detected, sending/sent/dead/silenced -> nothing (one email per incident)
+    pending and due, silenced       -> silenced (logged with the silence; never sent)
     pending and due                 -> lease it (status sending, attempts + 1), then send
     sending and lease expired       -> the sender died mid-send: due again
     send succeeded                  -> sent
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -29,6 +30,7 @@ class Status(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     DEAD = "dead"
+    SILENCED = "silenced"
 
 
 class Detection(StrEnum):
@@ -60,6 +62,7 @@ class OutboxRecord:
     attempts: int = 0
     last_error: str = ""
     sent_at: datetime | None = None
+    labels: dict[str, str] = field(default_factory=dict)  # what silences match on (kind, workspace, ...)
     etag: str | None = None  # the stored version this record was read at
 
     @property
@@ -73,9 +76,18 @@ def payload_fingerprint(payload: dict[str, Any], recipients: tuple[str, ...]) ->
 
 
 def new_record(
-    key: str, kind: str, payload: dict[str, Any], recipients: tuple[str, ...], now: datetime, due_at: datetime
+    key: str,
+    kind: str,
+    payload: dict[str, Any],
+    recipients: tuple[str, ...],
+    now: datetime,
+    due_at: datetime,
+    *,
+    labels: dict[str, str] | None = None,
 ) -> OutboxRecord:
-    return OutboxRecord(key, kind, payload, recipients, Status.PENDING, created_at=now, due_at=max(now, due_at))
+    return OutboxRecord(
+        key, kind, payload, recipients, Status.PENDING, created_at=now, due_at=max(now, due_at), labels=labels or {}
+    )
 
 
 def on_detected(existing: OutboxRecord | None, fresh: OutboxRecord) -> tuple[Detection, OutboxRecord | None]:
@@ -99,6 +111,10 @@ def start_attempt(record: OutboxRecord, now: datetime, policy: RetryPolicy) -> O
 
 def after_success(record: OutboxRecord, now: datetime) -> OutboxRecord:
     return replace(record, status=Status.SENT, sent_at=now, last_error="")
+
+
+def silenced(record: OutboxRecord, reason: str) -> OutboxRecord:
+    return replace(record, status=Status.SILENCED, last_error=reason)
 
 
 def after_failure(record: OutboxRecord, now: datetime, error: str, policy: RetryPolicy) -> OutboxRecord:

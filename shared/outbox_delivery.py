@@ -1,8 +1,14 @@
-"""Sends what the outbox says is due: lease, render, send, record the outcome."""
+"""Sends what the outbox says is due: check silences, lease, render, send, record the outcome.
+
+Silences are checked here, at send time (as Alertmanager does), so a silence added by on-call during a storm
+also mutes incidents that were already waiting. Past `storm_limit` due emails in one tick, each group of
+recipients gets one digest instead of many emails.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,63 +16,118 @@ from datetime import datetime
 from shared import outbox
 from shared.acs_email import AcsEmail, Email, SendFailed
 from shared.outbox import OutboxRecord, RetryPolicy, Status
+from shared.routing import silence_for
+from shared.rules import Silence
 from shared.state_tables import StateTables
 
 log = logging.getLogger(__name__)
 
 Renderer = Callable[[OutboxRecord], Email]
+DigestRenderer = Callable[[list[tuple[OutboxRecord, Email]]], Email]
 
 
 @dataclass
 class DeliveryReport:
-    sent: int = 0
+    sent: int = 0  # incidents delivered (alone or in a digest)
+    emails: int = 0  # emails accepted by ACS
+    digests: int = 0
     retrying: int = 0
     dead: int = 0
+    silenced: int = 0
     lost_race: int = 0  # another instance leased or finished it first
 
 
 class OutboxDelivery:
-    def __init__(self, state: StateTables, email: AcsEmail, render: Renderer, policy: RetryPolicy) -> None:
+    def __init__(
+        self,
+        state: StateTables,
+        email: AcsEmail,
+        render: Renderer,
+        render_digest: DigestRenderer,
+        policy: RetryPolicy,
+        silences: Callable[[datetime], list[Silence]],
+        storm_limit: int,
+    ) -> None:
         self._state = state
         self._email = email
         self._render = render
+        self._render_digest = render_digest
         self._policy = policy
+        self._silences = silences
+        self._storm_limit = storm_limit
 
     def deliver_due(self, now: datetime) -> DeliveryReport:
         report = DeliveryReport()
-        for record in self._state.due_incidents(now):
-            self._deliver(record, now, report)
+        due = self._state.due_incidents(now)
+        if not due:
+            return report
+        silences = self._silences(now)
+        to_send = [record for record in due if not self._silence(record, silences, now, report)]
+        if len(to_send) <= self._storm_limit:
+            for record in to_send:
+                self._deliver([record], now, report)
+            return report
+        log.warning("Storm guard: %d emails due (limit %d); sending digests", len(to_send), self._storm_limit)
+        by_recipients: dict[tuple[str, ...], list[OutboxRecord]] = defaultdict(list)
+        for record in to_send:
+            by_recipients[record.recipients].append(record)
+        for records in by_recipients.values():
+            self._deliver(records, now, report)
         return report
 
-    def _deliver(self, record: OutboxRecord, now: datetime, report: DeliveryReport) -> None:
-        # The lease is a compare-and-swap on the ETag: of two instances, only one sends.
-        leased = self._state.replace_incident(outbox.start_attempt(record, now, self._policy))
-        if leased is None:
-            report.lost_race += 1
-            return
-        try:
-            email = self._render(leased)
-        except Exception as err:  # a rendering bug must not wedge the outbox: it ends as dead, with the error
-            log.exception("Rendering %s failed", leased.key)
-            self._record_failure(leased, now, f"rendering failed: {err!r}", report)
-            return
-        try:
-            self._email.send(email, leased.recipients, idempotency_key=f"{leased.key}#{leased.attempts}")
-        except SendFailed as err:
-            self._record_failure(leased, now, str(err), report)
-            return
-        if self._state.replace_incident(outbox.after_success(leased, now)) is None:
-            log.warning("Incident %s was sent but its record changed meanwhile", leased.key)
-        report.sent += 1
-        log.info("Sent %s to %s", leased.key, ", ".join(leased.recipients))
+    def _silence(self, record: OutboxRecord, silences: list[Silence], now: datetime, report: DeliveryReport) -> bool:
+        silence = silence_for(record.labels, silences, now)
+        if silence is None:
+            return False
+        if self._state.replace_incident(outbox.silenced(record, silence.describe())) is not None:
+            report.silenced += 1
+            log.info("Suppressed %s by %s", record.key, silence.describe())
+        return True
 
-    def _record_failure(self, leased: OutboxRecord, now: datetime, error: str, report: DeliveryReport) -> None:
-        failed = outbox.after_failure(leased, now, error, self._policy)
-        self._state.replace_incident(failed)
-        if failed.status is Status.DEAD:
-            report.dead += 1
-            log.error("Giving up on %s after %d attempts: %s", failed.key, failed.attempts, error)
-        else:
-            report.retrying += 1
-            log.warning("Send of %s failed (attempt %d), retry at %s: %s",
-                        failed.key, failed.attempts, failed.due_at.isoformat(), error)
+    def _deliver(self, records: list[OutboxRecord], now: datetime, report: DeliveryReport) -> None:
+        """One email for one record, or one digest for several; the same lease and outcome rules for both."""
+        leased = []
+        for record in records:
+            # The lease is a compare-and-swap on the ETag: of two instances, only one sends.
+            lease = self._state.replace_incident(outbox.start_attempt(record, now, self._policy))
+            if lease is None:
+                report.lost_race += 1
+            else:
+                leased.append(lease)
+        if not leased:
+            return
+        try:
+            rendered = [(record, self._render(record)) for record in leased]
+            email = rendered[0][1] if len(rendered) == 1 else self._render_digest(rendered)
+        except Exception as err:  # a rendering bug must not wedge the outbox: it ends as dead, with the error
+            log.exception("Rendering %s failed", ", ".join(record.key for record in leased))
+            self._record_failures(leased, now, f"rendering failed: {err!r}", report)
+            return
+        try:
+            self._email.send(email, leased[0].recipients, idempotency_key=_idempotency_key(leased))
+        except SendFailed as err:
+            self._record_failures(leased, now, str(err), report)
+            return
+        report.emails += 1
+        report.digests += len(leased) > 1
+        for record in leased:
+            if self._state.replace_incident(outbox.after_success(record, now)) is None:
+                log.warning("Incident %s was sent but its record changed meanwhile", record.key)
+            report.sent += 1
+        log.info("Sent %s to %s", ", ".join(r.key for r in leased), ", ".join(leased[0].recipients))
+
+    def _record_failures(self, leased: list[OutboxRecord], now: datetime, error: str, report: DeliveryReport) -> None:
+        for record in leased:
+            failed = outbox.after_failure(record, now, error, self._policy)
+            self._state.replace_incident(failed)
+            if failed.status is Status.DEAD:
+                report.dead += 1
+                log.error("Giving up on %s after %d attempts: %s", failed.key, failed.attempts, error)
+            else:
+                report.retrying += 1
+                log.warning("Send of %s failed (attempt %d), retry at %s: %s",
+                            failed.key, failed.attempts, failed.due_at.isoformat(), error)
+
+
+def _idempotency_key(records: list[OutboxRecord]) -> str:
+    return "|".join(f"{record.key}#{record.attempts}" for record in records)

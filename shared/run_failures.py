@@ -1,6 +1,6 @@
 """Failed pipeline runs: the query, rows -> run events, and events -> one incident per pipeline run.
 
-Pure functions over plain data; the scan (run_failure_scan.py) does the I/O.
+Pure functions over plain data; `RunFailureDetector` plugs them into the generic scan (log_scan.py).
 
 A pipeline step is a child run of the pipeline run (`ParentRunId`/`RootRunId`); nested pipelines add levels.
 The root cause is the failed run that has no failed child, failing earliest: a parent fails *because* a child
@@ -10,40 +10,35 @@ failed, and downstream steps fail or are cancelled *after* it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.aml import Workspace
-from shared.kql import kql_datetime
+from shared.kql import kql_datetime, kql_string_list
+from shared.log_rows import moment, text
+from shared.log_scan import Detected, QueryWindow
+from shared.routing import is_watched
 
 ERROR_TEXT_LIMIT = 2000  # per step: enough for a stack trace's head, small enough for one email and one table row
 STEP_LIMIT = 50  # listed per incident; a 500-step fan-out still renders and still fits a table entity
 
-FAILED = "failed"
+DEFAULT_FAILURE_STATUSES = ("Failed",)
 _DOWNSTREAM_STATUSES = {"failed", "canceled", "cancelrequested", "notstarted", "notresponding"}
 _TERMINAL_STATUSES = {"completed", "failed", "canceled"}
 
 
-@dataclass(frozen=True)
-class QueryWindow:
-    """Rows ingested in (start, end]; TimeGenerated limited to the lookback for speed."""
-
-    start: datetime
-    end: datetime
-    lookback_start: datetime
-
-
-def run_failures_query(window: QueryWindow) -> str:
+def run_failures_query(window: QueryWindow, failure_statuses: Sequence[str] = DEFAULT_FAILURE_STATUSES) -> str:
     """One query per workspace and scan: the latest status of every run of each pipeline that had a run fail
     (ingested in the window), with the compute job's error text and experiment."""
     start, end = kql_datetime(window.start), kql_datetime(window.end)
+    statuses = kql_string_list(failure_statuses)
     return f"""let window_start = {start};
 let window_end = {end};
 let failed_roots = AmlRunStatusChangedEvent
     | where ingestion_time() > window_start and ingestion_time() <= window_end
-    | where Status =~ "Failed"
+    | where Status in~ {statuses}
     | extend Root = iff(isempty(RootRunId), RunId, RootRunId)
     | distinct Root;
 AmlRunStatusChangedEvent
@@ -83,39 +78,29 @@ class RunEvent:
     def is_root(self) -> bool:
         return self.run_id == self.root_run_id
 
-    @property
-    def is_failed(self) -> bool:
-        return self.status.lower() == FAILED
-
-
-def _text(row: Mapping[str, Any], column: str) -> str:
-    value = row.get(column)
-    # The SDK returns null guid/string cells as the string 'None'.
-    return "" if value is None or value == "None" else str(value).strip()
-
 
 def events_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[RunEvent]:
     events = []
     for row in rows:
-        run_id = _text(row, "RunId")
+        run_id = text(row, "RunId")
         if not run_id:
             continue
-        moment = row.get("TimeGenerated")
-        if not isinstance(moment, datetime):
-            moment = datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
+        time = moment(row.get("TimeGenerated"))
+        if time is None:
+            continue
         events.append(
             RunEvent(
                 run_id=run_id,
-                parent_run_id=_text(row, "ParentRunId"),
-                root_run_id=_text(row, "RootRunId") or run_id,
-                status=_text(row, "Status"),
-                time=moment.astimezone(UTC),
-                workspace=Workspace.from_resource_id(_text(row, "ResourceId"), _text(row, "WorkspaceName")),
-                message=_text(row, "Message"),
-                job_error=_text(row, "JobErrorMessage"),
-                error_details=_text(row, "ErrorDetails"),
-                experiment=_text(row, "ExperimentName"),
-                cluster=_text(row, "ClusterName"),
+                parent_run_id=text(row, "ParentRunId"),
+                root_run_id=text(row, "RootRunId") or run_id,
+                status=text(row, "Status"),
+                time=time,
+                workspace=Workspace.from_resource_id(text(row, "ResourceId"), text(row, "WorkspaceName")),
+                message=text(row, "Message"),
+                job_error=text(row, "JobErrorMessage"),
+                error_details=text(row, "ErrorDetails"),
+                experiment=text(row, "ExperimentName"),
+                cluster=text(row, "ClusterName"),
             )
         )
     return events
@@ -198,23 +183,25 @@ def _root_cause(failed: list[RunEvent]) -> RunEvent:
     return min(leaves, key=lambda event: (event.time, event.is_root, event.run_id))
 
 
-def _downstream_order(event: RunEvent) -> tuple[int, datetime, str]:
-    return (0 if event.is_failed else 1, event.time, event.run_id)
-
-
-def pipeline_failure(events: list[RunEvent]) -> PipelineFailure | None:
+def pipeline_failure(
+    events: list[RunEvent], failure_statuses: Sequence[str] = DEFAULT_FAILURE_STATUSES
+) -> PipelineFailure | None:
     """Events of one pipeline run (same root) -> its incident, or None if nothing in it failed."""
+    failing = {status.lower() for status in failure_statuses}
     latest: dict[str, RunEvent] = {}
     for event in sorted(events, key=lambda e: e.time):
         latest[event.run_id] = event  # one status per run, the newest
     events = list(latest.values())
-    failed = [event for event in events if event.is_failed]
+    failed = [event for event in events if event.status.lower() in failing]
     if not failed:
         return None
     cause = _root_cause(failed)
     root = next((event for event in events if event.is_root), None)
     steps = [event for event in events if event is not cause and not event.is_root]
-    downstream = sorted((e for e in steps if e.status.lower() in _DOWNSTREAM_STATUSES), key=_downstream_order)
+    downstream = sorted(
+        (e for e in steps if e.status.lower() in _DOWNSTREAM_STATUSES | failing),
+        key=lambda e: (e.status.lower() not in failing, e.time, e.run_id),  # failed first, then by time
+    )
     listed = downstream[: STEP_LIMIT - 1]
     experiment = next((event.experiment for event in [cause, *events] if event.experiment), "")
     return PipelineFailure(
@@ -230,12 +217,14 @@ def pipeline_failure(events: list[RunEvent]) -> PipelineFailure | None:
     )
 
 
-def group_pipeline_failures(events: Iterable[RunEvent]) -> list[PipelineFailure]:
+def group_pipeline_failures(
+    events: Iterable[RunEvent], failure_statuses: Sequence[str] = DEFAULT_FAILURE_STATUSES
+) -> list[PipelineFailure]:
     """All runs of one pipeline run go into one incident; incidents ordered by when they failed."""
     by_root: dict[tuple[str, str], list[RunEvent]] = defaultdict(list)
     for event in events:
         by_root[(event.workspace.name, event.root_run_id)].append(event)
-    incidents = [pipeline_failure(group) for group in by_root.values()]
+    incidents = [pipeline_failure(group, failure_statuses) for group in by_root.values()]
     return sorted((i for i in incidents if i is not None), key=lambda i: (i.failed_at, i.key))
 
 
@@ -250,3 +239,33 @@ def incident_from_payload(payload: Mapping[str, Any]) -> PipelineFailure:
     from pydantic import TypeAdapter
 
     return TypeAdapter(PipelineFailure).validate_python(dict(payload))
+
+
+KIND = "run-failure"
+
+
+def due_at(incident: PipelineFailure, group_wait: timedelta) -> datetime:
+    """A finished pipeline run is complete: send at once. A running one may still fail more steps: wait a
+    little (counted from its first failure, so late-arriving data does not add to the wait)."""
+    return incident.failed_at if incident.is_settled else incident.failed_at + group_wait
+
+
+@dataclass(frozen=True)
+class RunFailureDetector:
+    """Failed pipeline runs, for the generic Log Analytics scan."""
+
+    group_wait: timedelta
+    failure_statuses: tuple[str, ...] = DEFAULT_FAILURE_STATUSES
+    workspaces: tuple[str, ...] = ()  # Azure ML workspace name patterns; empty: all
+    scan: str = "run-failures"
+
+    def query(self, window: QueryWindow) -> str:
+        return run_failures_query(window, self.failure_statuses)
+
+    def incidents(self, rows: list[dict[str, Any]]) -> list[Detected]:
+        return [
+            Detected(incident.key, KIND, incident_payload(incident), incident.labels,
+                     due_at(incident, self.group_wait))
+            for incident in group_pipeline_failures(events_from_rows(rows), self.failure_statuses)
+            if is_watched(incident.workspace.name, self.workspaces)
+        ]

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -46,6 +47,7 @@ class Settings:
     send_max_attempts: int
     send_retry_base: timedelta
     retention: timedelta
+    rules_file: Path
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -69,6 +71,7 @@ class Settings:
             send_retry_base=reader.get("SEND_RETRY_BASE_SECONDS", _seconds(1, 3600), "60"),
             # At least a week: a re-detected incident must still find its claim, or it would be sent again.
             retention=reader.get("RETENTION_DAYS", _days(7, 365), "30"),
+            rules_file=reader.get("RULES_FILE", _app_path, "rules.yaml"),
         )
         reader.raise_if_invalid()
         return settings
@@ -100,6 +103,7 @@ SETTINGS = (
     "SEND_MAX_ATTEMPTS",
     "SEND_RETRY_BASE_SECONDS",
     "RETENTION_DAYS",
+    "RULES_FILE",
 )
 
 
@@ -139,6 +143,13 @@ class _Reader:
     def raise_if_invalid(self) -> None:
         if self._problems:
             raise SettingsError("Invalid app settings:\n  - " + "\n  - ".join(self._problems))
+
+
+APP_ROOT = Path(__file__).resolve().parent.parent  # where function_app.py and rules.yaml are deployed
+
+
+def _app_path(raw: str) -> Path:
+    return Path(raw) if Path(raw).is_absolute() else APP_ROOT / raw
 
 
 def _split(raw: str) -> list[str]:

@@ -21,10 +21,13 @@ from shared.outbox import OutboxRecord, Status
 if TYPE_CHECKING:
     from azure.data.tables import TableServiceClient
 
+    from shared.rules import Silence
+
 WATERMARKS = "watermarks"
 INCIDENTS = "incidents"
 HISTORY = "history"
-TABLES = (WATERMARKS, INCIDENTS, HISTORY)
+SILENCES = "silences"
+TABLES = (WATERMARKS, INCIDENTS, HISTORY, SILENCES)
 _BATCH = 100  # the service's limit per transaction; the SDK does not enforce it
 
 
@@ -131,6 +134,41 @@ class StateTables:
         )
         return [_record(entity) for entity in entities]
 
+    # --- silences added by on-call from the CLI (the rules file holds the planned ones) ---------------------
+
+    def add_silence(self, silence: Silence) -> Silence:
+        stored = silence.model_copy(update={"id": silence.id or uuid.uuid4().hex[:8]})
+        entity = {
+            "PartitionKey": "silence",
+            "RowKey": stored.id,
+            "Silence": stored.model_dump_json(),
+            "EndsAt": stored.ends,
+        }
+        self._table(SILENCES).create_entity(entity)
+        return stored
+
+    def silences(self, now: datetime | None = None) -> list[Silence]:
+        """All stored silences, or only those not yet ended at `now`."""
+        from shared.rules import Silence
+
+        table = self._table(SILENCES)
+        entities = table.query_entities("EndsAt gt @now", parameters={"now": now}) if now else table.list_entities()
+        return sorted((Silence.model_validate_json(e["Silence"]) for e in entities), key=lambda s: s.ends)
+
+    def expire_silence(self, silence_id: str, now: datetime) -> bool:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        table = self._table(SILENCES)
+        try:
+            entity = table.get_entity("silence", silence_id)
+        except ResourceNotFoundError:
+            return False
+        from shared.rules import Silence
+
+        ended = Silence.model_validate_json(entity["Silence"]).model_copy(update={"ends": now})
+        table.update_entity({**entity, "Silence": ended.model_dump_json(), "EndsAt": now})
+        return True
+
     # --- history: one row per scan, for people and for the retention job ------------------------------------
 
     def record_scan(self, scan: str, source: str, started: datetime, **facts: Any) -> None:
@@ -148,7 +186,7 @@ class StateTables:
     def delete_older_than(self, cutoff: datetime) -> int:
         """Retention: finished incidents and history rows older than `cutoff`, deleted in batches."""
         incidents = self._table(INCIDENTS).query_entities(
-            "(Status eq 'sent' or Status eq 'dead') and CreatedAt lt @cutoff",
+            "(Status eq 'sent' or Status eq 'dead' or Status eq 'silenced') and CreatedAt lt @cutoff",
             parameters={"cutoff": cutoff},
             select=["PartitionKey", "RowKey"],
         )
@@ -188,6 +226,7 @@ def _entity(record: OutboxRecord) -> dict[str, Any]:
         "Status": record.status.value,
         "Payload": payload,
         "Recipients": ",".join(record.recipients),
+        "Labels": json.dumps(record.labels, sort_keys=True),
         "CreatedAt": record.created_at,
         "DueAt": record.due_at,
         "Attempts": record.attempts,
@@ -210,6 +249,7 @@ def _record(entity: Any) -> OutboxRecord:
         attempts=int(entity.get("Attempts", 0)),
         last_error=entity.get("LastError", ""),
         sent_at=_utc(entity.get("SentAt")),
+        labels=json.loads(entity.get("Labels") or "{}"),
         etag=entity.metadata.get("etag"),
     )
 

@@ -1,0 +1,135 @@
+"""Risky control-plane changes (compute deletion and others) from the activity log: the query and the incidents.
+
+An ARM write/delete/action logs a start record and a final record sharing `CorrelationId`; only the final one
+(Succeeded or Failed) makes an incident, keyed by the correlation id, so the overlap and a start record in an
+earlier window never produce a second email. `AzureActivity` values may be upper-case: every comparison is
+case-insensitive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.aml import Workspace
+from shared.kql import kql_datetime, kql_string_list
+from shared.log_rows import moment, text
+from shared.log_scan import Detected, QueryWindow
+from shared.routing import is_watched
+
+KIND = "compute-change"
+FINAL_STATUSES = ("Succeeded", "Success", "Failed", "Failure")
+
+
+def compute_changes_query(window: QueryWindow, operations: tuple[str, ...]) -> str:
+    """Final records of the watched operations ingested in the window, with the pipeline runs that failed in
+    the same Azure ML workspace after the change (did the change break something already?)."""
+    start, end = kql_datetime(window.start), kql_datetime(window.end)
+    return f"""let window_start = {start};
+let window_end = {end};
+let changes = AzureActivity
+    | where ingestion_time() > window_start and ingestion_time() <= window_end
+    | where OperationNameValue in~ {kql_string_list(operations)}
+    | where ActivityStatusValue in~ {kql_string_list(FINAL_STATUSES)}
+    | summarize arg_max(TimeGenerated, OperationNameValue, ActivityStatusValue, Caller, CallerIpAddress, _ResourceId)
+        by CorrelationId
+    | extend Workspace = extract("/workspaces/([^/]+)", 1, tolower(_ResourceId));
+let failures = AmlRunStatusChangedEvent
+    | where ingestion_time() <= window_end
+    | where Status =~ "Failed" and isempty(ParentRunId)
+    | project FailedAt = TimeGenerated, Workspace = tolower(WorkspaceName);
+changes
+| join kind=leftouter failures on Workspace
+| summarize FailedPipelinesAfter = countif(FailedAt >= TimeGenerated),
+    FirstFailureAfter = min(iff(FailedAt >= TimeGenerated, FailedAt, datetime(null)))
+    by CorrelationId, TimeGenerated, OperationNameValue, ActivityStatusValue, Caller, CallerIpAddress,
+    ResourceId = _ResourceId, Workspace
+"""
+
+
+@dataclass(frozen=True)
+class ComputeChange:
+    correlation_id: str
+    operation: str
+    status: str
+    caller: str
+    caller_ip: str
+    resource_id: str
+    workspace: Workspace
+    time: datetime
+    failed_pipelines_after: int = 0
+    first_failure_after: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{KIND}:{self.correlation_id}"
+
+    @property
+    def target(self) -> str:
+        """The last segment of the resource id: the compute, datastore or workspace acted on."""
+        return self.resource_id.rstrip("/").rsplit("/", 1)[-1] if self.resource_id else ""
+
+    @property
+    def verb(self) -> str:
+        """`computes/delete` from `Microsoft.MachineLearningServices/workspaces/computes/delete`."""
+        parts = self.operation.split("/")
+        return "/".join(parts[-2:]) if len(parts) >= 2 else self.operation
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {"kind": KIND, "workspace": self.workspace.name, "compute": self.target, "operation": self.operation}
+
+
+def changes_from_rows(rows: list[dict[str, Any]]) -> list[ComputeChange]:
+    changes = []
+    for row in rows:
+        correlation_id = text(row, "CorrelationId")
+        time = moment(row.get("TimeGenerated"))
+        if not correlation_id or time is None:
+            continue
+        resource_id = text(row, "ResourceId")
+        changes.append(ComputeChange(
+            correlation_id=correlation_id,
+            operation=text(row, "OperationNameValue"),
+            status=text(row, "ActivityStatusValue"),
+            caller=text(row, "Caller"),
+            caller_ip=text(row, "CallerIpAddress"),
+            resource_id=resource_id,
+            workspace=Workspace.from_resource_id(resource_id),
+            time=time,
+            failed_pipelines_after=int(row.get("FailedPipelinesAfter") or 0),
+            first_failure_after=moment(row.get("FirstFailureAfter")),
+        ))
+    return sorted(changes, key=lambda change: (change.time, change.correlation_id))
+
+
+def change_payload(change: ComputeChange) -> dict[str, Any]:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(ComputeChange).dump_python(change, mode="json")
+
+
+def change_from_payload(payload: dict[str, Any]) -> ComputeChange:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(ComputeChange).validate_python(payload)
+
+
+@dataclass(frozen=True)
+class ComputeChangeDetector:
+    """Risky activity-log operations, for the generic Log Analytics scan."""
+
+    operations: tuple[str, ...]
+    workspaces: tuple[str, ...] = ()
+    scan: str = "compute-changes"
+
+    def query(self, window: QueryWindow) -> str:
+        return compute_changes_query(window, self.operations)
+
+    def incidents(self, rows: list[dict[str, Any]]) -> list[Detected]:
+        return [
+            Detected(change.key, KIND, change_payload(change), change.labels, change.time)
+            for change in changes_from_rows(rows)
+            if is_watched(change.workspace.name, self.workspaces)
+        ]

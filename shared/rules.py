@@ -1,0 +1,224 @@
+"""The rules file (config as code): what is watched and who hears about it.
+
+Validated as a whole when the app first needs it (and in CI by tests/unit/test_rules.py over the repo's
+rules.yaml); a mistake is reported with the file, the line and the field, for example
+
+    rules.yaml:14: metric_rules[0].operator: Input should be 'GreaterThan', 'GreaterThanOrEqual', ...
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+_EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
+LABELS = ("kind", "workspace", "experiment", "compute", "rule", "operation")
+KINDS = ("run-failure", "compute-change", "metric", "alert")
+
+
+class RulesError(ValueError):
+    """The rules file is invalid; the message names file, line and field for each problem."""
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+Email = Annotated[str, AfterValidator(_email)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Match(_Strict):
+    """Label matchers with shell-style wildcards (`ws-churn-*`), case-insensitive; all given must match."""
+
+    kind: str | None = None
+    workspace: str | None = None
+    experiment: str | None = None
+    compute: str | None = None
+    rule: str | None = None
+    operation: str | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Match:
+        if not self.matchers():
+            raise ValueError(f"give at least one of {', '.join(LABELS)}")
+        return self
+
+    def matchers(self) -> dict[str, str]:
+        return {label: value for label in LABELS if (value := getattr(self, label)) is not None}
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        return all(
+            fnmatch.fnmatchcase((labels.get(label) or "").lower(), pattern.lower())
+            for label, pattern in self.matchers().items()
+        )
+
+
+class Route(_Strict):
+    match: Match
+    recipients: list[Email] = Field(min_length=1)
+    also_default: bool = False  # also send to the default recipients
+
+
+class Silence(_Strict):
+    match: Match
+    starts: datetime | None = None
+    ends: datetime
+    reason: str = Field(min_length=3)
+    id: str = ""  # set for silences stored in Table Storage (added from the CLI)
+
+    @model_validator(mode="after")
+    def _aware_and_ordered(self) -> Silence:
+        for moment in (self.starts, self.ends):
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError("times need a timezone, e.g. 2026-12-01T00:00:00Z")
+        if self.starts is not None and self.starts >= self.ends:
+            raise ValueError("starts must be before ends")
+        return self
+
+    def active(self, now: datetime) -> bool:
+        return (self.starts is None or self.starts <= now) and now < self.ends
+
+    def describe(self) -> str:
+        matchers = ", ".join(f"{k}={v}" for k, v in self.match.matchers().items())
+        name = f"silence {self.id}" if self.id else "silence"
+        return f"{name} [{matchers}] until {self.ends:%Y-%m-%d %H:%M} UTC: {self.reason}"
+
+
+class RunFailureRules(_Strict):
+    workspaces: list[str] = []  # Azure ML workspace names (wildcards); empty: every workspace
+    statuses: list[str] = Field(default=["Failed"], min_length=1)  # run statuses that make an incident
+
+
+COMPUTE_DELETE = "Microsoft.MachineLearningServices/workspaces/computes/delete"
+
+
+class ComputeChangeRules(_Strict):
+    operations: list[str] = Field(default=[COMPUTE_DELETE], min_length=1)
+    workspaces: list[str] = []
+
+
+Operator = Literal["GreaterThan", "GreaterThanOrEqual", "LessThan", "LessThanOrEqual"]
+Aggregation = Literal["Total", "Average", "Minimum", "Maximum", "Count"]
+
+
+class MetricRule(_Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
+    resource_ids: list[Annotated[str, Field(pattern=r"(?i)^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/")]] = (
+        Field(min_length=1)
+    )
+    namespace: str = Field(min_length=3)
+    metric: str = Field(min_length=1)
+    aggregation: Aggregation
+    operator: Operator
+    threshold: float
+    filter: str | None = None  # Metrics API $filter on dimensions, e.g. "RunType eq 'PipelineRun'"
+    interval: timedelta = timedelta(minutes=5)
+    consecutive: int = Field(default=3, ge=1, le=60)  # breaching points in a row before firing (and OK to resolve)
+    repeat_every: timedelta | None = timedelta(hours=4)  # remind while it keeps firing; null: never
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _sane_interval(self) -> MetricRule:
+        if not timedelta(minutes=1) <= self.interval <= timedelta(days=1):
+            raise ValueError("interval must be between PT1M and P1D")
+        return self
+
+    def breaches(self, value: float) -> bool:
+        return {
+            "GreaterThan": value > self.threshold,
+            "GreaterThanOrEqual": value >= self.threshold,
+            "LessThan": value < self.threshold,
+            "LessThanOrEqual": value <= self.threshold,
+        }[self.operator]
+
+
+class Rules(_Strict):
+    storm_limit: int = Field(default=20, ge=1)  # emails per tick; above it, one digest replaces them
+    run_failures: RunFailureRules = RunFailureRules()
+    compute_changes: ComputeChangeRules = ComputeChangeRules()
+    metric_rules: list[MetricRule] = []
+    routes: list[Route] = []  # first match wins; no match: the default recipients (EMAIL_RECIPIENTS)
+    silences: list[Silence] = []
+
+    @model_validator(mode="after")
+    def _unique_rule_names(self) -> Rules:
+        names = [rule.name for rule in self.metric_rules]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"metric rule names must be unique: {', '.join(duplicates)}")
+        return self
+
+
+def load_rules(path: str | Path) -> Rules:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise RulesError(f"{path}: cannot read the rules file: {err.strerror or err}") from err
+    return parse_rules(text, str(path))
+
+
+def parse_rules(text: str, source: str = "rules.yaml") -> Rules:
+    import yaml
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise RulesError(f"{where}: not valid YAML: {getattr(err, 'problem', None) or err}") from err
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise RulesError(f"{source}:1: the rules file must be a mapping (storm_limit:, routes:, ...)")
+    try:
+        return Rules.model_validate(data)
+    except ValidationError as err:
+        lines = _lines(node)
+        problems = [
+            f"{source}:{_line_for(lines, error['loc'])}: {_field(error['loc']) or '(top level)'}: {error['msg']}"
+            for error in err.errors()
+        ]
+        raise RulesError("Invalid rules file:\n  " + "\n  ".join(problems)) from None
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _lines(node: Any, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
+    """Path in the document -> 1-based line, from PyYAML's node tree."""
+    import yaml
+
+    lines = {path: node.start_mark.line + 1} if node is not None else {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            lines[(*path, key.value)] = key.start_mark.line + 1
+            lines.update({p: line for p, line in _lines(value, (*path, key.value)).items() if p != (*path, key.value)})
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines.update(_lines(item, (*path, index)))
+    return lines
+
+
+def _line_for(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int:
+    # Pydantic's loc may name a field that is missing (no line of its own): use its nearest parent.
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return 1
