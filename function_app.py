@@ -17,6 +17,18 @@ def scan_run_failures(timer: func.TimerRequest) -> None:
     log.info("scan_run_failures: %s", report.summary())
 
 
+@app.timer_trigger(schedule="%COMPUTE_CHANGES_SCHEDULE%", arg_name="timer", use_monitor=True)
+def scan_compute_changes(timer: func.TimerRequest) -> None:
+    report = alerting_app().scan_compute_changes(datetime.now(UTC))
+    log.info("scan_compute_changes: %s", report.summary())
+
+
+@app.timer_trigger(schedule="%METRICS_SCHEDULE%", arg_name="timer", use_monitor=True)
+def scan_metrics(timer: func.TimerRequest) -> None:
+    report = alerting_app().scan_metrics(datetime.now(UTC))
+    log.info("scan_metrics: %s", report.summary())
+
+
 @app.timer_trigger(schedule="%OUTBOX_SCHEDULE%", arg_name="timer", use_monitor=True)
 def deliver_outbox(timer: func.TimerRequest) -> None:
     report = alerting_app().deliver_outbox(datetime.now(UTC))

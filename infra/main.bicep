@@ -120,6 +120,7 @@ var stateTables = [
   'history'
   'silences'
   'webhookdeliveries'
+  'metricstates'
 ]
 
 // Resource id of the Log Analytics workspace, known before deployment so modules can be scoped to it.

@@ -13,12 +13,14 @@ from shared.compute_changes import ComputeChangeDetector
 from shared.email_render import render_digest, render_incident
 from shared.log_analytics import LogAnalytics
 from shared.log_scan import LogScan, ScanPolicy, WorkspaceScan
+from shared.metric_scan import MetricScan, RuleScan
+from shared.metrics_api import MetricsApi
 from shared.outbox import OutboxRecord, RetryPolicy
 from shared.outbox_delivery import DeliveryReport, OutboxDelivery
 from shared.routing import recipients_for
 from shared.rules import Rules, Silence
 from shared.run_failures import RunFailureDetector
-from shared.settings import Settings
+from shared.settings import Settings, SettingsError
 from shared.state_tables import StateTables
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,19 @@ class TickReport:
             f"sent {self.delivery.sent}, retrying {self.delivery.retrying}, dead {self.delivery.dead}"
         )
         return text + (f"; partial results from {', '.join(incomplete)}" if incomplete else "")
+
+
+@dataclass
+class MetricTickReport:
+    rules: list[RuleScan]
+    delivery: DeliveryReport
+
+    def summary(self) -> str:
+        notices = [notice for rule in self.rules for notice in rule.notices]
+        kinds = ", ".join(f"{notice.rule} {notice.kind}" for notice in notices) or "no notices"
+        series = sum(rule.series for rule in self.rules)
+        return (f"{len(self.rules)} rule(s), {series} series: {kinds}; "
+                f"sent {self.delivery.sent}, retrying {self.delivery.retrying}, dead {self.delivery.dead}")
 
 
 class AlertingApp:
@@ -88,6 +103,16 @@ class AlertingApp:
         return LogScan(detector, self.logs, self.state, self.scan_policy)
 
     @cached_property
+    def metrics(self) -> MetricsApi:
+        if not self.settings.metrics_endpoint:
+            raise SettingsError("METRICS_ENDPOINT is not set (https://<region>.metrics.monitor.azure.com expected)")
+        return MetricsApi(self.settings.metrics_endpoint, self.credential)
+
+    @cached_property
+    def metric_scan(self) -> MetricScan:
+        return MetricScan(self.rules.metric_rules, self.metrics, self.state, self.recipients_for)
+
+    @cached_property
     def delivery(self) -> OutboxDelivery:
         policy = RetryPolicy(max_attempts=self.settings.send_max_attempts, base_delay=self.settings.send_retry_base)
         return OutboxDelivery(self.state, self.email, self.render, render_digest, policy, self.active_silences,
@@ -112,6 +137,10 @@ class AlertingApp:
 
     def scan_compute_changes(self, now: datetime, since: timedelta | None = None) -> TickReport:
         return TickReport(self.compute_change_scan.run(now, since), self.delivery.deliver_due(now))
+
+    def scan_metrics(self, now: datetime) -> MetricTickReport:
+        rules = self.metric_scan.run(now) if self.rules.metric_rules else []
+        return MetricTickReport(rules, self.delivery.deliver_due(now))
 
     def deliver_outbox(self, now: datetime) -> DeliveryReport:
         report = self.delivery.deliver_due(now)

@@ -1,9 +1,13 @@
-"""`python -m shared`: run a scan once, preview what it would send, and look at the outbox.
+"""`python -m shared`: run a scan once, preview what it would send, look at the outbox, manage silences.
 
     python -m shared scan run-failures --dry-run --since 6h   # what would be sent for the last 6 hours
     python -m shared scan run-failures                        # one real tick: claim, send, move the watermark
+    python -m shared scan compute-changes | metrics           # the other scans
     python -m shared outbox                                   # incidents and their delivery state
     python -m shared deliver                                  # send what is due now
+    python -m shared silence add --match workspace=ws-scratch --for 4h --reason "load test"
+    python -m shared silence list | expire ID
+    python -m shared rules check                              # validate the rules file
 
 Settings come from the environment, or from a Functions settings file with --settings local.settings.json.
 """
@@ -19,15 +23,31 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 _DURATION = re.compile(r"^(\d+)([mhd])$")
+# scan name -> (AlertingApp use case, AlertingApp log scan for --dry-run, or None)
+_SCANS = {
+    "run-failures": ("scan_run_failures", "run_failure_scan"),
+    "compute-changes": ("scan_compute_changes", "compute_change_scan"),
+    "metrics": ("scan_metrics", None),
+}
 
 
 def _duration(text: str) -> timedelta:
     match = _DURATION.match(text.strip())
     if not match:
         raise argparse.ArgumentTypeError(f"expected a duration such as 30m, 6h or 2d, got {text!r}")
-    amount, unit = int(match[1]), match[2]
-    unit_name = {"m": "minutes", "h": "hours", "d": "days"}[unit]
-    return timedelta(**{unit_name: amount})
+    unit_name = {"m": "minutes", "h": "hours", "d": "days"}[match[2]]
+    return timedelta(**{unit_name: int(match[1])})
+
+
+def _matcher(text: str) -> tuple[str, str]:
+    from shared.rules import LABELS
+
+    label, _, pattern = text.partition("=")
+    if not label or not pattern:
+        raise argparse.ArgumentTypeError(f"expected LABEL=PATTERN such as workspace=ws-scratch, got {text!r}")
+    if label not in LABELS:
+        raise argparse.ArgumentTypeError(f"unknown label {label!r}: use one of {', '.join(LABELS)}")
+    return label, pattern
 
 
 def _load_settings_file(path: Path) -> None:
@@ -45,11 +65,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--settings", type=Path, help="a local.settings.json whose Values to use")
     commands = parser.add_subparsers(dest="command", required=True)
     scan = commands.add_parser("scan", help="run one scan now")
-    scan.add_argument("name", choices=sorted(_SCANS))
+    scan.add_argument("name", choices=list(_SCANS))
     scan.add_argument("--dry-run", action="store_true", help="print incidents and emails; claim and send nothing")
     scan.add_argument("--since", type=_duration, help="replay this far back (30m, 6h, 2d); keeps the watermark")
     commands.add_parser("outbox", help="list incidents and their delivery state")
     commands.add_parser("deliver", help="send the incidents that are due")
+    silence = commands.add_parser("silence", help="mute known problems without a deploy")
+    silence_commands = silence.add_subparsers(dest="silence_command", required=True)
+    add = silence_commands.add_parser("add", help="add a silence")
+    add.add_argument("--match", type=_matcher, action="append", required=True, metavar="LABEL=PATTERN",
+                     help="kind, workspace, experiment, compute, rule or operation; wildcards allowed; repeatable")
+    add.add_argument("--for", dest="duration", type=_duration, required=True, help="how long (30m, 4h, 2d)")
+    add.add_argument("--reason", required=True)
+    silence_commands.add_parser("list", help="silences that have not ended")
+    expire = silence_commands.add_parser("expire", help="end a silence now")
+    expire.add_argument("id")
+    rules = commands.add_parser("rules", help="the rules file")
+    rules.add_argument("rules_command", choices=["check"])
     return parser
 
 
@@ -59,11 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         _load_settings_file(args.settings)
 
     from shared.alerting_app import AlertingApp
+    from shared.rules import RulesError
     from shared.settings import Settings, SettingsError
 
     try:
         app = AlertingApp(Settings.from_environ())
-    except SettingsError as err:
+        app.rules  # noqa: B018 - validate the rules file before doing anything
+    except (SettingsError, RulesError) as err:
         print(err, file=sys.stderr)
         return 2
     now = datetime.now(UTC)
@@ -71,7 +105,15 @@ def main(argv: list[str] | None = None) -> int:
         return _scan(app, args.name, now, args.dry_run, args.since)
     if args.command == "deliver":
         report = app.delivery.deliver_due(now)
-        print(f"sent {report.sent}, retrying {report.retrying}, dead {report.dead}, taken by others {report.lost_race}")
+        print(f"sent {report.sent} in {report.emails} email(s), retrying {report.retrying}, dead {report.dead}, "
+              f"silenced {report.silenced}")
+        return 0
+    if args.command == "silence":
+        return _silence(app, args, now)
+    if args.command == "rules":
+        rules = app.rules
+        print(f"{app.settings.rules_file}: valid ({len(rules.metric_rules)} metric rule(s), {len(rules.routes)} "
+              f"route(s), {len(rules.silences)} silence(s), storm limit {rules.storm_limit})")
         return 0
     for record in sorted(app.state.incidents(), key=lambda r: r.created_at):
         error = f"  last error: {record.last_error}" if record.last_error else ""
@@ -80,19 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-# scan name -> (the AlertingApp use case, the AlertingApp scan it runs)
-_SCANS = {
-    "run-failures": ("scan_run_failures", "run_failure_scan"),
-    "compute-changes": ("scan_compute_changes", "compute_change_scan"),
-}
-
-
 def _scan(app, name: str, now: datetime, dry_run: bool, since: timedelta | None) -> int:
     from shared.email_render import render_incident
 
     use_case, scan_name = _SCANS[name]
+    if scan_name is None and (dry_run or since):
+        print(f"--dry-run and --since apply to the log scans, not to {name}", file=sys.stderr)
+        return 2
     if not dry_run:
-        print(getattr(app, use_case)(now, since).summary())
+        report = getattr(app, use_case)(now) if since is None else getattr(app, use_case)(now, since)
+        print(report.summary())
         return 0
     scan = getattr(app, scan_name)
     for workspace_id in app.settings.workspace_ids:
@@ -105,4 +144,28 @@ def _scan(app, name: str, now: datetime, dry_run: bool, since: timedelta | None)
             recipients = ", ".join(app.recipients_for(incident.labels))
             print(f"\n## {incident.key}\nTo: {recipients}\nSubject: {email.subject}\n")
             print(email.text)
+    return 0
+
+
+def _silence(app, args: argparse.Namespace, now: datetime) -> int:
+    from pydantic import ValidationError
+
+    from shared.rules import Match, Silence
+
+    if args.silence_command == "add":
+        try:
+            silence = Silence(match=Match(**dict(args.match)), starts=now, ends=now + args.duration,
+                              reason=args.reason)
+        except ValidationError as err:
+            print(f"invalid silence: {err.errors()[0]['msg']}", file=sys.stderr)
+            return 2
+        stored = app.state.add_silence(silence)
+        print(f"added {stored.describe()}")
+        return 0
+    if args.silence_command == "expire":
+        found = app.state.expire_silence(args.id, now)
+        print(f"silence {args.id} {'ended' if found else 'not found'}")
+        return 0 if found else 1
+    for silence in app.active_silences(now):
+        print(silence.describe() + ("" if silence.id else "  (rules file)"))
     return 0

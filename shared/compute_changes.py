@@ -73,8 +73,8 @@ class ComputeChange:
     @property
     def verb(self) -> str:
         """`computes/delete` from `Microsoft.MachineLearningServices/workspaces/computes/delete`."""
-        parts = self.operation.split("/")
-        return "/".join(parts[-2:]) if len(parts) >= 2 else self.operation
+        parts = self.operation.lower().split("/")  # the activity log often upper-cases it
+        return "/".join(parts[-2:])
 
     @property
     def labels(self) -> dict[str, str]:

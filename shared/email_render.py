@@ -102,10 +102,26 @@ def _compute_change_email(payload: dict[str, Any], tenant_id: str | None) -> Ema
     return render_compute_change(change_from_payload(payload))
 
 
+def render_metric_notice(payload: dict[str, Any], tenant_id: str | None = None) -> Email:
+    recent = [{"at": _parse(at), "value": value, "breaching": breaching} for at, value, breaching in payload["recent"]]
+    context = {"n": payload, "episode_start": _parse(payload["episode_start"]), "at": _parse(payload["at"]),
+               "recent": recent}
+    html, text = _render("metric_notice", context)
+    state = {"firing": "FIRING", "repeat": "STILL FIRING", "resolved": "RESOLVED"}[payload["notice"]]
+    resource = payload["resource_id"].rstrip("/").rsplit("/", 1)[-1]
+    subject = f"[AML] {state}: {payload['rule']} on {resource} ({payload['metric']} = {payload['value']:g})"
+    return Email(subject=_one_line(subject), text=text, html=html)
+
+
+def _parse(moment: str) -> datetime:
+    return datetime.fromisoformat(moment)
+
+
 # One renderer per incident kind (`OutboxRecord.kind`): the outbox stores data, and renders it when it sends.
 _RENDERERS: dict[str, Callable[[dict[str, Any], str | None], Email]] = {
     "run-failure": _run_failure_email,
     "compute-change": _compute_change_email,
+    "metric": render_metric_notice,
 }
 
 

@@ -21,13 +21,15 @@ from shared.outbox import OutboxRecord, Status
 if TYPE_CHECKING:
     from azure.data.tables import TableServiceClient
 
+    from shared.metric_rules import SeriesState
     from shared.rules import Silence
 
 WATERMARKS = "watermarks"
 INCIDENTS = "incidents"
 HISTORY = "history"
 SILENCES = "silences"
-TABLES = (WATERMARKS, INCIDENTS, HISTORY, SILENCES)
+METRIC_STATES = "metricstates"
+TABLES = (WATERMARKS, INCIDENTS, HISTORY, SILENCES, METRIC_STATES)
 _BATCH = 100  # the service's limit per transaction; the SDK does not enforce it
 
 
@@ -168,6 +170,42 @@ class StateTables:
         ended = Silence.model_validate_json(entity["Silence"]).model_copy(update={"ends": now})
         table.update_entity({**entity, "Silence": ended.model_dump_json(), "EndsAt": now})
         return True
+
+    # --- metric rules: one state machine per rule and series ---------------------------------------------------
+
+    def metric_states(self, rule: str) -> dict[str, SeriesState]:
+        """series key hash -> state, for every series of a rule (one partition, one round trip)."""
+        from shared.metric_rules import SeriesState, SeriesStatus
+
+        entities = self._table(METRIC_STATES).query_entities("PartitionKey eq @rule", parameters={"rule": rule})
+        return {
+            entity["RowKey"]: SeriesState(
+                status=SeriesStatus(entity["Status"]),
+                streak=int(entity.get("Streak", 0)),
+                streak_start=_utc(entity.get("StreakStart")),
+                episode_start=_utc(entity.get("EpisodeStart")),
+                last_point=_utc(entity.get("LastPoint")),
+                last_notified=_utc(entity.get("LastNotified")),
+            )
+            for entity in entities
+        }
+
+    def save_metric_states(self, rule: str, states: dict[str, tuple[str, SeriesState]]) -> None:
+        """Upsert series states (key hash -> (series key, state)) in batches. Identical results from two
+        instances make the last write harmless, so no compare-and-swap is needed here."""
+        table = self._table(METRIC_STATES)
+        operations = []
+        for key_hash, (series_key, state) in states.items():
+            entity = {
+                "PartitionKey": rule, "RowKey": key_hash, "Series": series_key[:4000],
+                "Status": state.status.value, "Streak": state.streak,
+            }
+            moments = {"StreakStart": state.streak_start, "EpisodeStart": state.episode_start,
+                       "LastPoint": state.last_point, "LastNotified": state.last_notified}
+            entity.update({name: value for name, value in moments.items() if value is not None})
+            operations.append(("upsert", entity, {"mode": "replace"}))
+        for start in range(0, len(operations), _BATCH):
+            table.submit_transaction(operations[start : start + _BATCH])
 
     # --- history: one row per scan, for people and for the retention job ------------------------------------
 

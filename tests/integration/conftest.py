@@ -4,6 +4,7 @@ reached by the app's real SDK clients over HTTP(S), configured only through app 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -23,7 +24,9 @@ def sandbox_server() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def sandbox(sandbox_server: Sandbox) -> Sandbox:
+    """Empty, with its clock back at the wall clock (the timer functions read the real time)."""
     sandbox_server.reset()
+    sandbox_server.set_clock(datetime.now(UTC).replace(microsecond=0))
     return sandbox_server
 
 

@@ -78,3 +78,48 @@ def test_without_a_workspace_resource_id_there_are_no_broken_links():
     email = render_run_failure(_incident([row]))
     assert "ml.azure.com" not in email.html and "ml.azure.com" not in email.text
     assert not re.search(r"\bNone\b", email.text)
+
+
+def test_compute_change_email_says_who_did_what_to_which_resource():
+    from shared.compute_changes import changes_from_rows
+    from shared.email_render import render_compute_change
+
+    [change] = changes_from_rows([{
+        "CorrelationId": "c-1", "TimeGenerated": START, "Caller": "alice@contoso.com", "CallerIpAddress": "203.0.113.7",
+        "OperationNameValue": "MICROSOFT.MACHINELEARNINGSERVICES/WORKSPACES/COMPUTES/DELETE",
+        "ActivityStatusValue": "Succeeded", "FailedPipelinesAfter": 2, "FirstFailureAfter": START,
+        "ResourceId": "/subscriptions/s/resourcegroups/rg/providers/microsoft.machinelearningservices/workspaces/ws-a"
+                      "/computes/gpu-cluster",
+    }])
+    email = render_compute_change(change)
+    assert email.subject == "[AML] computes/delete succeeded: gpu-cluster in ws-a by alice@contoso.com"
+    assert "PIPELINES FAILED AFTERWARDS: 2 pipeline run(s)" in email.text
+    assert "alice@contoso.com" in email.html and "gpu-cluster" in email.html
+
+
+def test_metric_notice_shows_the_breaching_points():
+    from shared.email_render import render_metric_notice
+
+    payload = {
+        "notice": "firing", "rule": "churn-drift", "description": "Drift <of> churn", "metric": "drift",
+        "namespace": "azure.applicationinsights", "aggregation": "Maximum", "operator": "GreaterThan",
+        "threshold": 0.3, "filter": "feature eq '*'", "interval_minutes": 5.0, "consecutive": 3,
+        "resource_id": "/subscriptions/s/resourceGroups/g/providers/microsoft.insights/components/appi",
+        "dimensions": {"feature": "age"}, "episode_start": START.isoformat(), "at": START.isoformat(),
+        "value": 0.71, "recent": [[START.isoformat(), 0.1, False], [START.isoformat(), 0.71, True]],
+    }
+    email = render_metric_notice(payload)
+    assert email.subject == "[AML] FIRING: churn-drift on appi (drift = 0.71)"
+    assert "0.71  <- breaching" in email.text and "0.1\n" in email.text
+    assert "Drift &lt;of&gt; churn" in email.html
+
+
+def test_digest_lists_every_incident_once():
+    from shared import outbox
+    from shared.email_render import render_digest
+
+    records = [outbox.new_record(f"run-failure:ws:p{i}", "run-failure", {}, (), START, START) for i in range(3)]
+    rendered = [(r, render_run_failure(_incident())) for r in records]
+    email = render_digest(rendered)
+    assert email.subject == "[AML] 3 alerts at once: 3 pipeline failures"
+    assert email.text.count("[AML] Pipeline failed") == 3

@@ -74,7 +74,7 @@ def test_broken_yaml_gives_the_line():
 
 
 def test_a_missing_file_is_named(tmp_path):
-    with pytest.raises(RulesError, match="missing.yaml: cannot read the rules file"):
+    with pytest.raises(RulesError, match=r"missing\.yaml: cannot read the rules file"):
         load_rules(tmp_path / "missing.yaml")
 
 
