@@ -1,7 +1,8 @@
-"""`make demo`: the whole run-failure path offline, with the app's real code and SDK clients.
+"""`make demo`: the alerting app offline, with its real code and SDK clients.
 
-Starts Azurite (Table Storage) and the sandbox (Log Analytics, ACS Email), seeds a realistic failing pipeline,
-runs the `scan_run_failures` Azure Function twice as the host would, and shows the one email it sent.
+Starts Azurite (Table Storage) and the sandbox (Log Analytics, Metrics, ACS Email), then shows three stories:
+a failing 6-step pipeline (the `scan_run_failures` function, run twice: one email), a deleted compute cluster
+(`scan_compute_changes`), and a drift metric that fires and resolves (`scan_metrics` over simulated time).
 """
 
 from __future__ import annotations
@@ -14,9 +15,14 @@ from pathlib import Path
 
 from sandbox import DEFAULT_WORKSPACE_ID, Sandbox
 from sandbox.azurite import AzuriteNotAvailable, azurite_tables
-from sandbox.scenarios import six_step_pipeline
+from sandbox.scenarios import activity_rows, six_step_pipeline
 
 OUT = Path(".sandbox") / "demo"
+HERE = Path(__file__).resolve().parent
+DRIFT_RESOURCE = (
+    "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg-ml-prod"
+    "/providers/microsoft.insights/components/appi-churn"
+)
 
 
 def _settings(sandbox: Sandbox, storage: str) -> dict[str, str]:
@@ -25,17 +31,39 @@ def _settings(sandbox: Sandbox, storage: str) -> dict[str, str]:
         "AzureWebJobsStorage": storage,
         "LOG_ANALYTICS_WORKSPACE_IDS": DEFAULT_WORKSPACE_ID,
         "LOG_ANALYTICS_ENDPOINT": sandbox.endpoint,
+        "METRICS_ENDPOINT": sandbox.endpoint,
         "ACS_ENDPOINT": sandbox.endpoint,
         "EMAIL_SENDER": "DoNotReply@alerts.contoso.com",
         "EMAIL_RECIPIENTS": "ml-oncall@contoso.com",
         "AZURE_CREDENTIAL": "emulator",
         "REQUESTS_CA_BUNDLE": sandbox.ca_bundle,
         "STUDIO_TENANT_ID": "00000000-0000-0000-0000-0000000000bb",
+        "RULES_FILE": str(HERE / "demo-rules.yaml"),
     }
 
 
 def _banner(text: str) -> None:
     print(f"\n\033[1m== {text}\033[0m")
+
+
+def _show(sandbox: Sandbox, already_shown: int, name: str) -> int:
+    emails = sandbox.emails[already_shown:]
+    _banner(f"ACS Email received {len(emails)} new email(s)")
+    OUT.mkdir(parents=True, exist_ok=True)
+    for index, email in enumerate(emails):
+        content = email["content"]
+        recipients = ", ".join(r["address"] for r in email["recipients"]["to"])
+        print(f"From: {email['senderAddress']}\nTo: {recipients}\nSubject: {content['subject']}\n")
+        print(content["plainText"])
+        html = OUT / f"{name}{'-' + str(index + 1) if len(emails) > 1 else ''}.html"
+        html.write_text(content["html"])
+        print(f"(HTML version: {html})")
+    return len(sandbox.emails)
+
+
+def _seed(sandbox: Sandbox, tables: dict[str, list[dict]]) -> None:
+    for table, rows in tables.items():
+        sandbox.add_rows(table, rows)
 
 
 def main() -> int:
@@ -47,33 +75,43 @@ def main() -> int:
             from azure.functions.timer import TimerRequest
 
             import function_app
+            from shared.entrypoints import alerting_app
 
-            started = sandbox.now - timedelta(minutes=25)
-            tables = six_step_pipeline("ws-churn-prod", "churn_train_pipeline_7f3a", started)
-            for table, rows in tables.items():
-                sandbox.add_rows(table, rows)
-            _banner(f"Seeded Log Analytics: a 6-step pipeline in ws-churn-prod ({sum(map(len, tables.values()))} rows)")
+            def tick(function) -> None:
+                function.build().get_user_function()(TimerRequest(past_due=False))
+
+            shown = 0
+            _banner("1. A pipeline fails: 6 steps in ws-churn-prod")
             print("prep completes; train fails (NaN in input); evaluate fails later; register/deploy cancelled; "
                   "report never starts")
+            _seed(sandbox, six_step_pipeline("ws-churn-prod", "churn_train_pipeline_7f3a",
+                                             sandbox.now - timedelta(minutes=25)))
+            tick(function_app.scan_run_failures)
+            print("Second tick (same data, overlapping window):")
+            tick(function_app.scan_run_failures)
+            shown = _show(sandbox, shown, "run-failure")
 
-            scan = function_app.scan_run_failures.build().get_user_function()
-            _banner("Timer tick 1: scan_run_failures")
-            scan(TimerRequest(past_due=False))
-            _banner("Timer tick 2: scan_run_failures (same data, overlapping window)")
-            scan(TimerRequest(past_due=False))
+            _banner("2. Someone deletes the GPU cluster in ws-churn-prod")
+            delete = "Microsoft.MachineLearningServices/workspaces/computes/delete"
+            sandbox.add_rows("AzureActivity", activity_rows(
+                "ws-churn-prod", "gpu-cluster", delete, "mallory@contoso.com", sandbox.now - timedelta(minutes=27),
+                "6f1c2a9e-0000-4000-8000-00000000c0de"))
+            print("The activity log holds a start and a final record of the delete.")
+            tick(function_app.scan_compute_changes)
+            tick(function_app.scan_compute_changes)
+            shown = _show(sandbox, shown, "compute-change")
 
-            emails = sandbox.emails
-            _banner(f"ACS Email received {len(emails)} email(s)")
-            for email in emails:
-                content = email["content"]
-                recipients = ", ".join(r["address"] for r in email["recipients"]["to"])
-                print(f"From: {email['senderAddress']}\nTo: {recipients}\nSubject: {content['subject']}\n")
-                print(content["plainText"])
-                OUT.mkdir(parents=True, exist_ok=True)
-                html = OUT / "run-failure.html"
-                html.write_text(content["html"])
-                print(f"(HTML version written to {html}; open it in a browser)")
-            return 0 if len(emails) == 1 else 1
+            _banner("3. Drift: churn_drift_score breaches 0.3 for 3 points, then recovers (simulated 75 minutes)")
+            start = sandbox.now
+            values = [0.12, 0.18, 0.41, 0.47, 0.52, 0.55, 0.24, 0.16, 0.11, 0.09, 0.1, 0.12, 0.08, 0.1, 0.09]
+            points = [(start + timedelta(minutes=5 * i, seconds=20), v) for i, v in enumerate(values)]
+            sandbox.add_metric_series(DRIFT_RESOURCE, "azure.applicationinsights", "churn_drift_score", points,
+                                      {"feature": "tenure_months"})
+            for _ in values:  # the scan_metrics timer, every 5 simulated minutes
+                sandbox.advance(timedelta(minutes=5))
+                alerting_app().scan_metrics(sandbox.now)
+            _show(sandbox, shown, "drift")
+            return 0 if len(sandbox.emails) == 4 else 1
     except AzuriteNotAvailable as err:
         print(err, file=sys.stderr)
         return 2
