@@ -72,6 +72,22 @@ class AlertingApp:
         policy = RetryPolicy(max_attempts=self.settings.send_max_attempts, base_delay=self.settings.send_retry_base)
         return OutboxDelivery(self.state, self.email, self.render, policy)
 
+    @cached_property
+    def secure_webhook(self):
+        """The Secure Webhook token check, when WEBHOOK_AUTH=entra; None means the function key alone."""
+        if self.settings.webhook_auth != "entra":
+            return None
+        from shared.secure_webhook import SecureWebhook
+
+        return SecureWebhook(self.settings.webhook_tenant_id, self.settings.webhook_audience)
+
+    @cached_property
+    def alert_webhook(self):
+        from shared.alert_webhook import AlertWebhook
+
+        return AlertWebhook(settings=self.settings, state=self.state, logs=self.logs, delivery=self.delivery,
+                            route=self.recipients_for, secure=self.secure_webhook)
+
     def recipients_for(self, labels: Mapping[str, str]) -> tuple[str, ...]:
         """Who hears about an incident with these labels (kind, workspace, experiment, compute, rule)."""
         return self.settings.email_recipients
@@ -88,6 +104,10 @@ class AlertingApp:
         """`since` replays a past window (CLI) without moving the watermark."""
         scans = self.run_failure_scan.run(now, since)
         return TickReport(scans, self.delivery.deliver_due(now))
+
+    def receive_alert(self, body: bytes, headers: Mapping[str, str], now: datetime):
+        """One action-group delivery -> a WebhookAnswer (status, JSON body, headers); never raises."""
+        return self.alert_webhook.receive(body, headers, now)
 
     def deliver_outbox(self, now: datetime) -> DeliveryReport:
         report = self.delivery.deliver_due(now)

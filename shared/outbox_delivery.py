@@ -38,6 +38,16 @@ class OutboxDelivery:
             self._deliver(record, now, report)
         return report
 
+    def deliver_now(self, keys: list[str], now: datetime) -> DeliveryReport:
+        """Send these incidents if they are due (the webhook sends what it just recorded within its request);
+        what is not due, or fails, stays in the outbox for `deliver_due`."""
+        report = DeliveryReport()
+        for key in keys:
+            record = self._state.get_incident(key)
+            if record is not None and outbox.is_due(record, now):
+                self._deliver(record, now, report)
+        return report
+
     def _deliver(self, record: OutboxRecord, now: datetime, report: DeliveryReport) -> None:
         # The lease is a compare-and-swap on the ETag: of two instances, only one sends.
         leased = self._state.replace_incident(outbox.start_attempt(record, now, self._policy))
