@@ -521,7 +521,7 @@ def summarise(alert: Alert) -> dict[str, Any]:
     targets = [_shorten(target, 500) for target in (e.alert_target_ids or [])[:10]]
     return {
         "alert_id": _shorten(e.alert_id, 1000),
-        "rule": _text(e.alert_rule) or _text(e.configuration_items[0] if e.configuration_items else "") or e.service,
+        "rule": _rule_name(alert),
         "severity": e.severity or "",
         "condition": e.monitor_condition,
         "service": _text(e.monitoring_service),
@@ -535,6 +535,15 @@ def summarise(alert: Alert) -> dict[str, Any]:
         "note": "",
         "context_problem": _shorten(alert.context_problem, 500),
     }
+
+
+def _rule_name(alert: Alert) -> str:
+    e = alert.essentials
+    if e.alert_rule:
+        return _text(e.alert_rule)
+    if isinstance(alert.context, CostContext) and (alert.context.alert_data or {}).get("BudgetName"):
+        return "Budget " + _text(alert.context.alert_data["BudgetName"])
+    return _text(e.configuration_items[0] if e.configuration_items else "") or _text(e.monitoring_service)
 
 
 def _portal_alert_link(alert_id: str) -> str | None:
