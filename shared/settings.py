@@ -194,7 +194,7 @@ def _scope_list(raw: str) -> tuple[str, ...]:
     for value in _split(raw):
         if _GUID.match(value):
             scopes.append(f"/subscriptions/{value.lower()}")
-        elif re.match(r"^/subscriptions/[0-9a-fA-F-]{36}(/[^/\s]+)*$", value):
+        elif re.match(r"^/subscriptions/[0-9a-fA-F-]{36}(/[^/\s]+)*$", value.rstrip("/")):
             scopes.append(value.rstrip("/").lower())
         else:
             raise ValueError(f"expected subscription ids or resource id prefixes (/subscriptions/...), got {value!r}")
