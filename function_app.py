@@ -1,5 +1,6 @@
 """Azure Functions entry points: wiring only. Each function parses its trigger, calls one use case, logs the result."""
 
+import json
 import logging
 from datetime import UTC, datetime
 
@@ -33,3 +34,10 @@ def scan_metrics(timer: func.TimerRequest) -> None:
 def deliver_outbox(timer: func.TimerRequest) -> None:
     report = alerting_app().deliver_outbox(datetime.now(UTC))
     log.info("deliver_outbox: sent %d, retrying %d, dead %d", report.sent, report.retrying, report.dead)
+
+
+@app.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def alert_webhook(req: func.HttpRequest) -> func.HttpResponse:
+    answer = alerting_app().receive_alert(req.get_body(), dict(req.headers), datetime.now(UTC))
+    return func.HttpResponse(json.dumps(answer.body), status_code=answer.status, headers=answer.headers,
+                             mimetype="application/json")

@@ -246,6 +246,11 @@ var appSettings = {
   SEND_RETRY_BASE_SECONDS: '60'
   RETENTION_DAYS: '30'
   RULES_FILE: 'rules.yaml'
+  WEBHOOK_AUTH: 'function-key'
+  WEBHOOK_AUDIENCE: ''
+  WEBHOOK_TENANT_ID: ''
+  WEBHOOK_ALLOWED_SCOPES: ''
+  ENRICHMENT_MARGIN_MINUTES: '15'
 }
 
 module functionApp 'app/function-app.bicep' = {

@@ -118,6 +118,22 @@ class AlertingApp:
         return OutboxDelivery(self.state, self.email, self.render, render_digest, policy, self.active_silences,
                               self.rules.storm_limit)
 
+    @cached_property
+    def secure_webhook(self):
+        """The Secure Webhook token check, when WEBHOOK_AUTH=entra; None means the function key alone."""
+        if self.settings.webhook_auth != "entra":
+            return None
+        from shared.secure_webhook import SecureWebhook
+
+        return SecureWebhook(self.settings.webhook_tenant_id, self.settings.webhook_audience)
+
+    @cached_property
+    def alert_webhook(self):
+        from shared.alert_webhook import AlertWebhook
+
+        return AlertWebhook(settings=self.settings, state=self.state, logs=self.logs, delivery=self.delivery,
+                            route=self.recipients_for, secure=self.secure_webhook)
+
     def recipients_for(self, labels: Mapping[str, str]) -> tuple[str, ...]:
         """Who hears about an incident with these labels (kind, workspace, experiment, compute, rule)."""
         return recipients_for(labels, self.rules.routes, self.settings.email_recipients)
@@ -141,6 +157,10 @@ class AlertingApp:
     def scan_metrics(self, now: datetime) -> MetricTickReport:
         rules = self.metric_scan.run(now) if self.rules.metric_rules else []
         return MetricTickReport(rules, self.delivery.deliver_due(now))
+
+    def receive_alert(self, body: bytes, headers: Mapping[str, str], now: datetime):
+        """One action-group delivery -> a WebhookAnswer (status, JSON body, headers); never raises."""
+        return self.alert_webhook.receive(body, headers, now)
 
     def deliver_outbox(self, now: datetime) -> DeliveryReport:
         report = self.delivery.deliver_due(now)

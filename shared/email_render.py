@@ -54,7 +54,9 @@ def _step_view(incident: PipelineFailure, step: Step, tenant_id: str | None) -> 
     }
 
 
-def render_run_failure(incident: PipelineFailure, tenant_id: str | None = None) -> Email:
+def render_run_failure(incident: PipelineFailure, tenant_id: str | None = None,
+                       alert: dict[str, Any] | None = None) -> Email:
+    """`alert`: the Azure Monitor alert that led to this incident (webhook), shown with its rule and links."""
     cause = incident.root_cause
     subject_what = incident.experiment or incident.pipeline_run_id
     subject = f"[AML] Pipeline failed: {subject_what} in {incident.workspace.name} (root cause {cause.run_id})"
@@ -64,6 +66,7 @@ def render_run_failure(incident: PipelineFailure, tenant_id: str | None = None) 
         "pipeline_url": studio_run_url(incident.workspace, incident.pipeline_run_id, tenant_id),
         "cause": _step_view(incident, cause, tenant_id),
         "downstream": [_step_view(incident, step, tenant_id) for step in incident.downstream],
+        "alert": _alert_view(alert) if alert else None,
     }
     html, text = _render("run_failure", context)
     return Email(subject=_one_line(subject), text=text, html=html)
@@ -86,7 +89,44 @@ _KIND_NAMES = {"run-failure": "pipeline failures", "compute-change": "compute ch
 def _run_failure_email(payload: dict[str, Any], tenant_id: str | None) -> Email:
     from shared.run_failures import incident_from_payload
 
-    return render_run_failure(incident_from_payload(payload), tenant_id)
+    payload = dict(payload)
+    alert = payload.pop("alert", None)
+    return render_run_failure(incident_from_payload(payload), tenant_id, alert)
+
+
+def _alert_view(alert: dict[str, Any]) -> dict[str, Any]:
+    from shared.alert_payload import safe_link
+
+    fired = alert.get("fired_at") or ""
+    try:
+        fired_text = _when(datetime.fromisoformat(fired)) if fired else ""
+    except ValueError:
+        fired_text = str(fired)
+    return {
+        **alert,
+        "fired_text": fired_text,
+        # Links were checked when the alert arrived; checked again because stored data is read back.
+        "links": [(label, url) for label, url in alert.get("links") or [] if safe_link(url)],
+    }
+
+
+def render_alert(summary: dict[str, Any]) -> Email:
+    """Any Azure Monitor alert the webhook could not turn into pipeline incidents: its rule, what fired, links."""
+    view = _alert_view(summary)
+    resolved = summary.get("condition") == "Resolved"
+    state = "Resolved" if resolved else "Fired"
+    severity = f"{summary['severity']} " if summary.get("severity") else ""
+    where = ""
+    targets = summary.get("targets") or []
+    if targets:
+        where = " on " + targets[0].rstrip("/").rsplit("/", 1)[-1]
+    subject = f"[Azure Monitor] {state}: {severity}{summary.get('rule') or summary.get('service')}{where}"
+    html, text = _render("alert", {"alert": view, "resolved": resolved, "state": state})
+    return Email(subject=_one_line(subject), text=text, html=html)
+
+
+def _alert_email(payload: dict[str, Any], tenant_id: str | None) -> Email:
+    return render_alert(payload)
 
 
 def render_compute_change(change: ComputeChange) -> Email:
@@ -122,6 +162,7 @@ _RENDERERS: dict[str, Callable[[dict[str, Any], str | None], Email]] = {
     "run-failure": _run_failure_email,
     "compute-change": _compute_change_email,
     "metric": render_metric_notice,
+    "alert": _alert_email,
 }
 
 

@@ -84,6 +84,20 @@ class OutboxDelivery:
             log.info("Suppressed %s by %s", record.key, silence.describe())
         return True
 
+    def deliver_now(self, keys: list[str], now: datetime) -> DeliveryReport:
+        """Send these incidents if they are due (the webhook sends what it just recorded within its request);
+        what is not due, or fails, stays in the outbox for `deliver_due`."""
+        report = DeliveryReport()
+        silences: list[Silence] | None = None
+        for key in keys:
+            record = self._state.get_incident(key)
+            if record is None or not outbox.is_due(record, now):
+                continue
+            silences = self._silences(now) if silences is None else silences
+            if not self._silence(record, silences, now, report):
+                self._deliver([record], now, report)
+        return report
+
     def _deliver(self, records: list[OutboxRecord], now: datetime, report: DeliveryReport) -> None:
         """One email for one record, or one digest for several; the same lease and outcome rules for both."""
         leased = []

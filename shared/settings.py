@@ -48,6 +48,11 @@ class Settings:
     send_retry_base: timedelta
     retention: timedelta
     rules_file: Path
+    webhook_auth: str = "function-key"
+    webhook_audience: str | None = None
+    webhook_tenant_id: str | None = None
+    webhook_allowed_scopes: tuple[str, ...] = ()
+    enrichment_margin: timedelta = timedelta(minutes=15)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -72,7 +77,17 @@ class Settings:
             # At least a week: a re-detected incident must still find its claim, or it would be sent again.
             retention=reader.get("RETENTION_DAYS", _days(7, 365), "30"),
             rules_file=reader.get("RULES_FILE", _app_path, "rules.yaml"),
+            webhook_auth=reader.get("WEBHOOK_AUTH", _one_of("function-key", "entra"), "function-key"),
+            webhook_audience=reader.get("WEBHOOK_AUDIENCE", _optional_text, ""),
+            webhook_tenant_id=reader.get("WEBHOOK_TENANT_ID", _optional_guid, ""),
+            webhook_allowed_scopes=reader.get("WEBHOOK_ALLOWED_SCOPES", _scope_list, ""),
+            enrichment_margin=reader.get("ENRICHMENT_MARGIN_MINUTES", _minutes(0, 360), "15"),
         )
+        if settings.webhook_auth == "entra":
+            for name, value in (("WEBHOOK_TENANT_ID", settings.webhook_tenant_id),
+                                ("WEBHOOK_AUDIENCE", settings.webhook_audience)):
+                if not value:
+                    reader.problem(f"{name} is required when WEBHOOK_AUTH=entra")
         reader.raise_if_invalid()
         return settings
 
@@ -104,6 +119,11 @@ SETTINGS = (
     "SEND_RETRY_BASE_SECONDS",
     "RETENTION_DAYS",
     "RULES_FILE",
+    "WEBHOOK_AUTH",
+    "WEBHOOK_AUDIENCE",
+    "WEBHOOK_TENANT_ID",
+    "WEBHOOK_ALLOWED_SCOPES",
+    "ENRICHMENT_MARGIN_MINUTES",
 )
 
 
@@ -140,6 +160,9 @@ class _Reader:
         )
         return StateStorage()
 
+    def problem(self, message: str) -> None:
+        self._problems.append(message)
+
     def raise_if_invalid(self) -> None:
         if self._problems:
             raise SettingsError("Invalid app settings:\n  - " + "\n  - ".join(self._problems))
@@ -170,6 +193,23 @@ def _optional_guid(raw: str) -> str | None:
     if not _GUID.match(raw):
         raise ValueError("expected a GUID")
     return raw
+
+
+def _optional_text(raw: str) -> str | None:
+    return raw or None
+
+
+def _scope_list(raw: str) -> tuple[str, ...]:
+    """Subscription GUIDs or resource id prefixes (/subscriptions/<guid>/resourceGroups/...), lower-cased."""
+    scopes = []
+    for value in _split(raw):
+        if _GUID.match(value):
+            scopes.append(f"/subscriptions/{value.lower()}")
+        elif re.match(r"^/subscriptions/[0-9a-fA-F-]{36}(/[^/\s]+)*$", value.rstrip("/")):
+            scopes.append(value.rstrip("/").lower())
+        else:
+            raise ValueError(f"expected subscription ids or resource id prefixes (/subscriptions/...), got {value!r}")
+    return tuple(scopes)
 
 
 def _https_url(raw: str) -> str | None:

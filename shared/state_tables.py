@@ -13,7 +13,7 @@ import uuid
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.outbox import OutboxRecord, Status
@@ -29,7 +29,8 @@ INCIDENTS = "incidents"
 HISTORY = "history"
 SILENCES = "silences"
 METRIC_STATES = "metricstates"
-TABLES = (WATERMARKS, INCIDENTS, HISTORY, SILENCES, METRIC_STATES)
+WEBHOOK_DELIVERIES = "webhookdeliveries"
+TABLES = (WATERMARKS, INCIDENTS, HISTORY, SILENCES, METRIC_STATES, WEBHOOK_DELIVERIES)
 _BATCH = 100  # the service's limit per transaction; the SDK does not enforce it
 
 
@@ -231,7 +232,52 @@ class StateTables:
         history = self._table(HISTORY).query_entities(
             "StartedAt lt @cutoff", parameters={"cutoff": cutoff}, select=["PartitionKey", "RowKey"]
         )
-        return self._delete_all(INCIDENTS, incidents) + self._delete_all(HISTORY, history)
+        deliveries = self._table(WEBHOOK_DELIVERIES).query_entities(
+            "ReceivedAt lt @cutoff", parameters={"cutoff": cutoff}, select=["PartitionKey", "RowKey"]
+        )
+        return (self._delete_all(INCIDENTS, incidents) + self._delete_all(HISTORY, history)
+                + self._delete_all(WEBHOOK_DELIVERIES, deliveries))
+
+    # --- webhook deliveries: one row per alertId + monitorCondition, so a repeated delivery is recognised ---------
+
+    def begin_delivery(self, key: str, now: datetime, lease: timedelta) -> str:
+        """Claim a webhook delivery: "new" (process it), "duplicate" (already processed) or "in-progress"
+        (another copy is being processed right now). A claim whose processing died is taken over after `lease`."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
+        table = self._table(WEBHOOK_DELIVERIES)
+        entity = {"PartitionKey": key.split(":", 1)[0], "RowKey": row_key(key), "Key": key,
+                  "Status": "processing", "ReceivedAt": now, "LeaseUntil": now + lease, "Deliveries": 1}
+        try:
+            table.create_entity(entity)
+            return "new"
+        except ResourceExistsError:
+            pass
+        try:
+            existing = table.get_entity(entity["PartitionKey"], entity["RowKey"])
+        except ResourceNotFoundError:  # removed by retention in between: treat as in progress, Azure retries
+            return "in-progress"
+        if existing.get("Status") == "done":
+            return "duplicate"
+        if _utc(existing.get("LeaseUntil")) > now:
+            return "in-progress"
+        taken = {**entity, "ReceivedAt": existing.get("ReceivedAt", now),
+                 "Deliveries": int(existing.get("Deliveries", 1)) + 1}
+        try:
+            table.update_entity(taken, mode=UpdateMode.REPLACE, etag=existing.metadata.get("etag"),
+                                match_condition=MatchConditions.IfNotModified)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return "in-progress"
+        return "new"
+
+    def finish_delivery(self, key: str, incident_keys: Iterable[str], now: datetime) -> None:
+        from azure.data.tables import UpdateMode
+
+        entity = {"PartitionKey": key.split(":", 1)[0], "RowKey": row_key(key), "Status": "done",
+                  "FinishedAt": now, "Incidents": "\n".join(incident_keys)[:30000]}
+        self._table(WEBHOOK_DELIVERIES).upsert_entity(entity, mode=UpdateMode.MERGE)
 
     def _delete_all(self, table_name: str, entities: Iterable[dict]) -> int:
         table = self._table(table_name)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from shared.alert_enrichment import EnrichmentPlan, enrichment_query
 from shared.compute_changes import compute_changes_query
 from shared.log_scan import QueryWindow
 from shared.rules import load_rules
 from shared.run_failures import run_failures_query
+from tests.unit.test_alert_enrichment import HOSTILE_RUN_ID, hostile_plan
 
 from .analyser import assert_clean
 
@@ -20,15 +22,35 @@ def app_queries() -> list[tuple[str, str]]:
     window = QueryWindow(start=END - timedelta(minutes=20), end=END, lookback_start=END - timedelta(hours=48))
     alert_rules = [(f"infra: {path.name}", path.read_text()) for path in sorted(ROOT.glob("infra/**/*.kql"))]
     rules = load_rules(ROOT / "rules.yaml")
+    start = END - timedelta(minutes=30)
+    metric = EnrichmentPlan(start, END, start - timedelta(hours=48), resource_ids=(
+        "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg/providers/"
+        "Microsoft.MachineLearningServices/workspaces/ws-prod",))
+    log = EnrichmentPlan(start, END, start - timedelta(hours=48), run_ids=("pipe1", "pipe1_train"),
+                         workspace_names=("ws-prod",))
     return [
         ("run_failures_query", run_failures_query(window)),
         ("run_failures_query with the rules' statuses", run_failures_query(window, rules.run_failures.statuses)),
         ("run_failures_query with several statuses", run_failures_query(window, ["Failed", "NotResponding"])),
         ("compute_changes_query with the rules' operations",
          compute_changes_query(window, tuple(rules.compute_changes.operations))),
+        ("enrichment_query: metric alert", enrichment_query(metric)),
+        ("enrichment_query: log alert", enrichment_query(log)),
+        ("enrichment_query: hostile dimensions", enrichment_query(hostile_plan())),
         *alert_rules,
     ]
 
 
 def test_every_app_query_is_clean():
     assert_clean(app_queries(), fail_on_warnings=True)
+
+
+def test_hostile_dimension_values_do_not_change_the_enrichment_query():
+    reports = assert_clean([("plain", enrichment_query(EnrichmentPlan(
+        END, END, END, run_ids=("pipe1",), workspace_names=("ws-prod",)))),
+        ("hostile", enrichment_query(hostile_plan()))])
+    plain, hostile = reports["plain"], reports["hostile"]
+    assert hostile.operators == plain.operators  # same pipeline stages, nothing added
+    assert hostile.columns == plain.columns
+    assert HOSTILE_RUN_ID in hostile.string_literals  # decoded back to exactly the value, as one literal
+    assert 'ws"; AzureActivity | take 1' in hostile.string_literals

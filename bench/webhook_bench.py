@@ -1,0 +1,116 @@
+"""Webhook figures for `make bench`: answer time of a burst of deliveries, and a long hypothesis run.
+
+Runs the real function (`function_app.alert_webhook`) against Azurite and the sandbox, as the integration tests do.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SAMPLES = ROOT / "tests" / "data" / "alerts"
+
+
+@contextmanager
+def local_stack():
+    """Azurite + the sandbox, with the app settings pointing at them (as tests/integration/conftest.py)."""
+    from sandbox import DEFAULT_WORKSPACE_ID, Sandbox
+    from sandbox.azurite import azurite_tables
+    from shared.entrypoints import alerting_app
+
+    logging.disable(logging.WARNING)  # thousands of deliberate 400s would flood the table
+    with azurite_tables() as connection, Sandbox() as sandbox:
+        os.environ.update({
+            "AzureWebJobsStorage": connection, "LOG_ANALYTICS_WORKSPACE_IDS": DEFAULT_WORKSPACE_ID,
+            "EMAIL_SENDER": "DoNotReply@alerts.contoso.com", "EMAIL_RECIPIENTS": "ml-oncall@contoso.com",
+            **sandbox.env(),
+        })
+        alerting_app.cache_clear()
+        yield sandbox, connection
+
+
+def _post(body: bytes) -> tuple[int, float]:
+    import azure.functions as func
+
+    import function_app
+
+    handler = function_app.alert_webhook.build().get_user_function()
+    started = time.perf_counter()
+    response = handler(func.HttpRequest("POST", "/api/alerts", body=body,
+                                        headers={"Content-Type": "application/json"}))
+    return response.status_code, (time.perf_counter() - started) * 1000
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def burst(sandbox, connection: str, deliveries: int = 200, duplicates: int = 50, workers: int = 8) -> dict:
+    """`deliveries` POSTs, of which `duplicates` repeat an earlier alert, from `workers` threads at once."""
+    from azure.data.tables import TableServiceClient
+
+    from shared.entrypoints import alerting_app
+
+    samples = sorted(SAMPLES.glob("*.json"))
+    distinct = []
+    for i in range(deliveries - duplicates):
+        document = json.loads(samples[i % len(samples)].read_text())
+        document["data"]["essentials"]["alertId"] += f"-bench-{i}"
+        document["data"]["essentials"]["firedDateTime"] = sandbox.now.isoformat()
+        distinct.append(json.dumps(document).encode())
+    rng = random.Random(7)
+    bodies = distinct + [rng.choice(distinct) for _ in range(duplicates)]
+    rng.shuffle(bodies)
+    alerting_app().state.ensure_tables()  # a warm instance: tables exist, clients built
+    _post(b"[]")
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(_post, bodies))
+    times = [ms for _, ms in results]
+    # Reference: one Table Storage point read against the same Azurite, the floor of any claim.
+    table = TableServiceClient.from_connection_string(connection).get_table_client("webhookdeliveries")
+    reads = []
+    for _ in range(50):
+        started = time.perf_counter()
+        list(table.query_entities("PartitionKey eq 'none'"))
+        reads.append((time.perf_counter() - started) * 1000)
+    return {
+        "p50": _percentile(times, 0.50), "p99": _percentile(times, 0.99), "read_p50": statistics.median(reads),
+        "statuses": sorted({status for status, _ in results}), "emails": len(sandbox.emails),
+        "expected_emails": len(distinct),
+    }
+
+
+def fuzz(examples: int) -> tuple[int, float, int]:
+    """Hypothesis-generated deliveries through the function: (examples run, seconds, answers >= 500)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from tests.integration.test_alert_webhook_flow import _fresh_alert_id
+    from tests.unit.test_alert_payload import payloads
+
+    counts = {"run": 0, "5xx": 0}
+
+    @settings(max_examples=examples, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(body=payloads(), suffix=st.uuids())
+    def run(body, suffix):
+        status, _ = _post(_fresh_alert_id(body, str(suffix)))
+        counts["run"] += 1
+        counts["5xx"] += status >= 500
+        assert status < 500
+
+    started = time.perf_counter()
+    run()
+    return counts["run"], time.perf_counter() - started, counts["5xx"]

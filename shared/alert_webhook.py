@@ -1,0 +1,230 @@
+"""The alert webhook use case: one Azure Monitor action-group delivery -> at most one email per incident.
+
+    size / content type / (Secure Webhook token) / parse / allow-list   -> 413, 415, 401, 403, 400
+    claim the delivery (alertId + monitorCondition) in `webhookdeliveries` -> a repeat is answered 200, no email
+    Fired on Azure ML runs: one query -> pipeline incidents keyed like the scan (`run-failure:<ws>:<run>`),
+        so what the scan already emailed is not emailed again (and the other way round)
+    anything else, or nothing found yet: one alert incident `alert:<hash>:<condition>`
+    record in the outbox (claim), mark the delivery done, send what is due now; a failed send stays pending
+    Table Storage unreachable -> 503 + Retry-After (Azure retries 503, not 500)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared import outbox
+from shared.outbox import Detection, OutboxRecord
+
+log = logging.getLogger(__name__)
+
+ALERT_KIND = "alert"
+RUN_FAILURE_KIND = "run-failure"
+DELIVERY_LEASE = timedelta(seconds=60)  # a copy arriving later than this after a crashed attempt takes over
+RETRY_AFTER_SECONDS = "10"
+
+Router = Callable[[Mapping[str, str]], tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class WebhookAnswer:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def delivery_key(alert_id: str, condition: str) -> str:
+    return f"{ALERT_KIND}:{hashlib.sha256(alert_id.encode()).hexdigest()[:32]}:{condition}"
+
+
+def in_allowed_scopes(targets: list[str], scopes: tuple[str, ...]) -> bool:
+    """Every target resource must be inside one allowed scope (a path prefix, compared case-insensitively)."""
+    if not scopes:
+        return True
+    if not targets:
+        return False
+    for target in targets:
+        lowered = target.lower().rstrip("/")
+        if not any(lowered == scope or lowered.startswith(scope + "/") for scope in scopes):
+            return False
+    return True
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+class AlertWebhook:
+    def __init__(self, *, settings: Any, state: Any, logs: Any, delivery: Any, route: Router,
+                 secure: Any = None) -> None:
+        self._settings = settings
+        self._state = state
+        self._logs = logs
+        self._delivery = delivery
+        self._route = route
+        self._secure = secure
+
+    def receive(self, body: bytes, headers: Mapping[str, str], now: datetime) -> WebhookAnswer:
+        started = time.perf_counter()
+        answer = self._receive(body, headers, now)
+        elapsed = round((time.perf_counter() - started) * 1000, 1)
+        answer.body["ms"] = elapsed
+        level = logging.INFO if answer.status < 400 else logging.WARNING
+        log.log(level, "alert_webhook: %d %s in %.1f ms", answer.status, answer.body.get("status"), elapsed)
+        return answer
+
+    def _receive(self, body: bytes, headers: Mapping[str, str], now: datetime) -> WebhookAnswer:
+        from shared.alert_payload import PayloadError, parse_alert
+
+        rejected = self._check_request(body, headers)
+        if rejected is not None:
+            return rejected
+        try:
+            alert = parse_alert(body)
+        except PayloadError as err:
+            return _error(err.status, err.message)
+        targets = alert.essentials.alert_target_ids or []
+        if not in_allowed_scopes(targets, self._settings.webhook_allowed_scopes):
+            return _error(403, "The alert's target resources are outside WEBHOOK_ALLOWED_SCOPES: "
+                               + (", ".join(t[:300] for t in targets[:5]) or "(no alertTargetIDs)"))
+        try:
+            return self._process(alert, now)
+        except Exception as err:
+            if _is_state_unavailable(err):
+                log.warning("alert_webhook: state store unavailable, asking Azure to retry: %r", err)
+                return _error(503, "The state store is unreachable; retry later.", {"Retry-After": RETRY_AFTER_SECONDS})
+            # Not the caller's fault and possibly transient: a 503 makes Azure retry; the error is in the log.
+            log.exception("alert_webhook: processing failed")
+            return _error(503, "The alert could not be processed now; retry later.",
+                          {"Retry-After": RETRY_AFTER_SECONDS})
+
+    def _check_request(self, body: bytes, headers: Mapping[str, str]) -> WebhookAnswer | None:
+        """Size, content type and (Secure Webhook) token, before the body is even parsed."""
+        from shared.alert_payload import MAX_BODY_BYTES
+
+        if len(body) > MAX_BODY_BYTES:
+            return _error(413, f"The body is {len(body)} bytes; a common alert schema payload is at most "
+                               f"{MAX_BODY_BYTES} bytes (256 KB).")
+        content_type = (_header(headers, "content-type") or "").split(";")[0].strip().lower()
+        if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+            return _error(415, f"Content-Type {content_type!r} is not accepted; send application/json.")
+        if self._secure is None:
+            return None
+        from shared.secure_webhook import AuthError
+
+        try:
+            self._secure.validate(_header(headers, "authorization"))
+        except AuthError as err:
+            if err.status == 503:
+                return _error(503, err.message, {"Retry-After": RETRY_AFTER_SECONDS})
+            extra = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if err.status == 401 else {}
+            return _error(err.status, err.message, extra)
+        return None
+
+    def _process(self, alert: Any, now: datetime) -> WebhookAnswer:
+        from shared.alert_payload import summarise
+
+        key = delivery_key(alert.essentials.alert_id, alert.condition)
+        claim = self._state.begin_delivery(key, now, DELIVERY_LEASE)
+        if claim != "new":
+            return WebhookAnswer(200, {"status": "duplicate", "delivery": key, "detail": claim})
+        summary = summarise(alert)
+        records, pipelines = self._enriched_records(alert, summary, now)
+        if not pipelines:
+            labels = {"kind": ALERT_KIND, "workspace": _workspace_name(alert), "experiment": "", "compute": "",
+                      "rule": summary["rule"]}
+            records = [outbox.new_record(key, ALERT_KIND, summary, self._route(labels), now, now, labels=labels)]
+        recorded = [self._record(record) for record in records]
+        keys = [record.key for record in records]
+        self._state.finish_delivery(key, keys, now)
+        sent = pending = 0
+        try:
+            report = self._delivery.deliver_now(keys, now)
+            sent = report.sent
+            pending = report.retrying
+        except Exception:  # recorded already: the outbox timer sends it; the caller must not retry
+            log.exception("alert_webhook: immediate delivery failed; the outbox will retry")
+        return WebhookAnswer(200, {
+            "status": "processed", "delivery": key, "incidents": keys,
+            "new": sum(detection is Detection.CLAIM for detection in recorded),
+            "enriched_pipelines": pipelines, "sent": sent, "pending": pending,
+        })
+
+    def _enriched_records(self, alert: Any, summary: dict[str, Any], now: datetime
+                          ) -> tuple[list[OutboxRecord], int]:
+        from shared.alert_enrichment import enrichment_query, plan_enrichment
+        from shared.run_failures import due_at, events_from_rows, group_pipeline_failures, incident_payload
+
+        s = self._settings
+        plan = plan_enrichment(alert, now, s.enrichment_margin, s.scan_lookback)
+        if plan is None:
+            return [], 0
+        workspace = plan.log_analytics_workspace
+        workspace = workspace if workspace in s.workspace_ids else s.workspace_ids[0]
+        try:
+            result = self._logs.query(workspace, enrichment_query(plan), plan.lookback_start, plan.end)
+            incidents = group_pipeline_failures(events_from_rows(result.rows))
+        except Exception as err:  # no details is still an email: the plain alert, saying why
+            log.warning("alert_webhook: enrichment query failed: %r", err)
+            summary["note"] = "Step-level details could not be read from Log Analytics now; the run-failure " \
+                              "scan will email each failed pipeline with its steps."
+            return [], 0
+        if not incidents:
+            summary["note"] = ("No failed run of this alert is in Log Analytics yet (Azure ML logs arrive minutes "
+                               "late); the run-failure scan will email each failed pipeline with its steps.")
+            return [], 0
+        alert_view = {k: summary[k] for k in ("rule", "severity", "condition", "service", "fired_at", "links")}
+        records = []
+        for incident in incidents:
+            payload = {**incident_payload(incident), "alert": alert_view}
+            labels = {**incident.labels, "rule": summary["rule"]}
+            records.append(outbox.new_record(incident.key, RUN_FAILURE_KIND, payload, self._route(labels), now,
+                                             due_at(incident, s.group_wait), labels=labels))
+        return records, len(incidents)
+
+    def _record(self, fresh: OutboxRecord) -> Detection:
+        """Claim, or update a still-pending record; an incident already sent (by the scan) is left alone."""
+        for _ in range(2):
+            existing = self._state.get_incident(fresh.key)
+            if existing is not None and fresh.kind == RUN_FAILURE_KIND and "alert" not in existing.payload:
+                # The scan's pending record: keep its content (the same incident), do not churn the fingerprint.
+                return Detection.UNCHANGED
+            detection, record = outbox.on_detected(existing, fresh)
+            if record is None:
+                return detection
+            written = (self._state.claim_incident(record) if detection is Detection.CLAIM
+                       else self._state.replace_incident(record) is not None)
+            if written:
+                return detection
+        return Detection.UNCHANGED
+
+
+def _workspace_name(alert: Any) -> str:
+    for target in alert.essentials.alert_target_ids or []:
+        parts = target.rstrip("/").split("/")
+        if len(parts) >= 2 and parts[-2].lower() == "workspaces":
+            return parts[-1]
+    return ""
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> WebhookAnswer:
+    return WebhookAnswer(status, {"status": "rejected" if status < 500 else "retry", "error": message},
+                         headers or {})
+
+
+def _is_state_unavailable(err: Exception) -> bool:
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
+    if isinstance(err, (ServiceRequestError, ServiceResponseError)):
+        return True
+    status = getattr(err, "status_code", None)
+    return isinstance(err, HttpResponseError) and (status is None or status >= 500 or status in (408, 429))
