@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
 from shared.alert_payload import Alert, Dimension, LogV2Context, MetricContext
-from shared.kql import kql_datetime, kql_string_list
+from shared.kql import kql_string_list
+from shared.run_failures import failed_pipelines_query
 
 _AML_WORKSPACE = re.compile(
     r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.machinelearningservices/workspaces/[^/]+$",
@@ -115,27 +116,5 @@ def enrichment_query(plan: EnrichmentPlan) -> str:
         scope.append(f"| where WorkspaceName in~ {kql_string_list(plan.workspace_names)}")
     if not scope:
         raise ValueError("an enrichment query needs a scope (resource ids or run ids)")
-    scope_text = "\n    ".join(scope)
-    return f"""let window_start = {kql_datetime(plan.start)};
-let window_end = {kql_datetime(plan.end)};
-let failed_roots = AmlRunStatusChangedEvent
-    | where TimeGenerated >= window_start and TimeGenerated <= window_end
-    {scope_text}
-    | where Status =~ "Failed"
-    | extend Root = iff(isempty(RootRunId), RunId, RootRunId)
-    | distinct Root;
-AmlRunStatusChangedEvent
-| where TimeGenerated <= window_end
-| extend Root = iff(isempty(RootRunId), RunId, RootRunId)
-| where Root in (failed_roots)
-| summarize arg_max(TimeGenerated, Status, Message, ParentRunId, WorkspaceName, _ResourceId) by RunId, Root
-| join kind=leftouter (
-    AmlComputeJobEvent
-    | where TimeGenerated <= window_end
-    | where EventType =~ "JobFailed"
-    | summarize arg_max(TimeGenerated, JobErrorMessage, ErrorDetails, ExperimentName, ClusterName) by JobName
-    | project RunId = JobName, JobErrorMessage, ErrorDetails, ExperimentName, ClusterName
-  ) on RunId
-| project RunId, ParentRunId, RootRunId = Root, Status, Message, WorkspaceName, ResourceId = _ResourceId,
-    TimeGenerated, JobErrorMessage, ErrorDetails, ExperimentName, ClusterName
-"""
+    return failed_pipelines_query(plan.start, plan.end, clock="TimeGenerated",
+                                  selection=[*scope, '| where Status =~ "Failed"'])

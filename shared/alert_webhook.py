@@ -14,13 +14,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import outbox
 from shared.outbox import Detection, OutboxRecord
+from shared.routing import Router
+
+if TYPE_CHECKING:
+    from shared.log_analytics import LogAnalytics
+    from shared.outbox_delivery import OutboxDelivery
+    from shared.secure_webhook import SecureWebhook
+    from shared.settings import Settings
+    from shared.state_tables import StateTables
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +37,6 @@ RUN_FAILURE_KIND = "run-failure"
 DELIVERY_LEASE = timedelta(seconds=60)  # a copy arriving later than this after a crashed attempt takes over
 RETRY_AFTER_SECONDS = "10"
 
-Router = Callable[[Mapping[str, str]], tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -64,8 +71,8 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 class AlertWebhook:
-    def __init__(self, *, settings: Any, state: Any, logs: Any, delivery: Any, route: Router,
-                 secure: Any = None) -> None:
+    def __init__(self, *, settings: Settings, state: StateTables, logs: LogAnalytics, delivery: OutboxDelivery,
+                 route: Router, secure: SecureWebhook | None = None) -> None:
         self._settings = settings
         self._state = state
         self._logs = logs
@@ -193,20 +200,11 @@ class AlertWebhook:
 
     def _record(self, fresh: OutboxRecord) -> Detection:
         """Claim, or update a still-pending record; an incident already sent (by the scan) is left alone."""
-        for _ in range(2):
-            existing = self._state.get_incident(fresh.key)
-            if existing is not None and fresh.kind == RUN_FAILURE_KIND and "alert" not in existing.payload:
-                # The scan's pending record: keep its content (the same incident), do not churn the fingerprint.
-                return Detection.UNCHANGED
-            detection, record = outbox.on_detected(existing, fresh)
-            if record is None:
-                return detection
-            written = (self._state.claim_incident(record) if detection is Detection.CLAIM
-                       else self._state.replace_incident(record) is not None)
-            if written:
-                return detection
-        return Detection.UNCHANGED
+        # The scan's own pending record of this pipeline: keep its content (the same incident), no churn.
+        def scan_pending(existing: OutboxRecord) -> bool:
+            return fresh.kind == RUN_FAILURE_KIND and "alert" not in existing.payload
 
+        return self._state.record_detected(fresh, keep=scan_pending)
 
 def _workspace_name(alert: Any) -> str:
     for target in alert.essentials.alert_target_ids or []:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -21,11 +20,11 @@ from typing import Any, Protocol
 from shared import outbox
 from shared.log_analytics import LogAnalytics
 from shared.outbox import Detection
+from shared.routing import Router
 from shared.state_tables import StateTables
 
 log = logging.getLogger(__name__)
 
-Router = Callable[[Mapping[str, str]], tuple[str, ...]]  # incident labels -> recipients
 
 
 @dataclass(frozen=True)
@@ -126,17 +125,4 @@ class LogScan:
             incident.key, incident.kind, incident.payload, self._policy.route(incident.labels), now, incident.due_at,
             labels=incident.labels,
         )
-        # Two tries: a lost compare-and-swap means another instance just wrote it; read again and decide again.
-        for _ in range(2):
-            existing = self._state.get_incident(incident.key)
-            detection, record = outbox.on_detected(existing, fresh)
-            if record is None:
-                return detection
-            written = (
-                self._state.claim_incident(record)
-                if detection is Detection.CLAIM
-                else self._state.replace_incident(record) is not None
-            )
-            if written:
-                return detection
-        return Detection.UNCHANGED
+        return self._state.record_detected(fresh)

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from shared import outbox
-from shared.log_scan import Router
 from shared.metric_rules import KIND, Notice, SeriesState, evaluate, notice_labels, notice_payload
 from shared.metrics_api import MetricsApi
+from shared.routing import Router
 from shared.rules import MetricRule
 from shared.state_tables import StateTables
 

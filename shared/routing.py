@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from shared.rules import Route, Silence
+
+Router = Callable[[Mapping[str, str]], tuple[str, ...]]  # incident labels -> recipients
 
 
 def recipients_for(labels: Mapping[str, str], routes: Iterable[Route], default: tuple[str, ...]) -> tuple[str, ...]:

@@ -30,25 +30,33 @@ _TERMINAL_STATUSES = {"completed", "failed", "canceled"}
 
 
 def run_failures_query(window: QueryWindow, failure_statuses: Sequence[str] = DEFAULT_FAILURE_STATUSES) -> str:
-    """One query per workspace and scan: the latest status of every run of each pipeline that had a run fail
-    (ingested in the window), with the compute job's error text and experiment."""
-    start, end = kql_datetime(window.start), kql_datetime(window.end)
-    statuses = kql_string_list(failure_statuses)
-    return f"""let window_start = {start};
-let window_end = {end};
+    """One query per workspace and scan: every pipeline that had a run fail, ingested in the window."""
+    return failed_pipelines_query(
+        window.start, window.end, clock="ingestion_time()",
+        selection=[f"| where Status in~ {kql_string_list(failure_statuses)}"],
+    )
+
+
+def failed_pipelines_query(start: datetime, end: datetime, *, clock: str, selection: Sequence[str]) -> str:
+    """The latest status of every run of each pipeline that had a run selected by `selection` in (start, end],
+    with the compute job's error text and experiment. `clock` windows the rows: `ingestion_time()` for the
+    scans (late data), `TimeGenerated` for an alert's window. `selection` lines hold only quoted literals."""
+    where = "\n    ".join(selection)
+    return f"""let window_start = {kql_datetime(start)};
+let window_end = {kql_datetime(end)};
 let failed_roots = AmlRunStatusChangedEvent
-    | where ingestion_time() > window_start and ingestion_time() <= window_end
-    | where Status in~ {statuses}
+    | where {clock} > window_start and {clock} <= window_end
+    {where}
     | extend Root = iff(isempty(RootRunId), RunId, RootRunId)
     | distinct Root;
 AmlRunStatusChangedEvent
-| where ingestion_time() <= window_end
+| where {clock} <= window_end
 | extend Root = iff(isempty(RootRunId), RunId, RootRunId)
 | where Root in (failed_roots)
 | summarize arg_max(TimeGenerated, Status, Message, ParentRunId, WorkspaceName, _ResourceId) by RunId, Root
 | join kind=leftouter (
     AmlComputeJobEvent
-    | where ingestion_time() <= window_end
+    | where {clock} <= window_end
     | where EventType =~ "JobFailed"
     | summarize arg_max(TimeGenerated, JobErrorMessage, ErrorDetails, ExperimentName, ClusterName) by JobName
     | project RunId = JobName, JobErrorMessage, ErrorDetails, ExperimentName, ClusterName

@@ -11,12 +11,13 @@ import hashlib
 import json
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.outbox import OutboxRecord, Status
+from shared import outbox
+from shared.outbox import Detection, OutboxRecord, Status
 
 if TYPE_CHECKING:
     from azure.data.tables import TableServiceClient
@@ -105,6 +106,28 @@ class StateTables:
         except ResourceExistsError:
             return False
         return True
+
+    def record_detected(
+        self, fresh: OutboxRecord, keep: Callable[[OutboxRecord], bool] = lambda existing: False
+    ) -> Detection:
+        """Claim a detected incident, or update its pending record (outbox.on_detected decides); `keep` says
+        which existing records must stay as they are."""
+        # Two tries: a lost compare-and-swap means another instance just wrote it; read again and decide again.
+        for _ in range(2):
+            existing = self.get_incident(fresh.key)
+            if existing is not None and keep(existing):
+                return Detection.UNCHANGED
+            detection, record = outbox.on_detected(existing, fresh)
+            if record is None:
+                return detection
+            written = (
+                self.claim_incident(record)
+                if detection is Detection.CLAIM
+                else self.replace_incident(record) is not None
+            )
+            if written:
+                return detection
+        return Detection.UNCHANGED
 
     def replace_incident(self, record: OutboxRecord) -> OutboxRecord | None:
         """Write `record` if nobody changed it since it was read; the stored record (new ETag) or None."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from hypothesis import strategies as st
 
 from shared.alert_payload import MAX_BODY_BYTES, PayloadError, parse_alert, summarise
 from shared.email_render import render_alert, render_incident
+from tests.html_parts import HtmlParts
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SAMPLES = DATA / "alerts"
@@ -161,18 +161,6 @@ def test_an_oversized_body_is_413():
     assert error.value.status == 413 and "256 KB" in error.value.message
 
 
-class _Collect(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.tags, self.links, self.text = [], [], []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
-        self.links += [value for name, value in attrs if name == "href"]
-
-    def handle_data(self, data):
-        self.text.append(data)
-
 
 def test_hostile_values_are_escaped_and_unsafe_links_dropped():
     hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -183,7 +171,7 @@ def test_hostile_values_are_escaped_and_unsafe_links_dropped():
     criterion["linkToFilteredSearchResultsUI"] = "javascript:alert(1)"
     criterion["linkToSearchResultsUI"] = "javascript:alert(2)"
     email = _email(document)
-    parser = _Collect()
+    parser = HtmlParts()
     parser.feed(email.html)
     assert "script" not in parser.tags and "img" not in parser.tags
     assert not any(link.startswith("javascript") for link in parser.links)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 
 from sandbox.scenarios import six_step_pipeline, status_row
 from shared.email_render import render_run_failure
 from shared.run_failures import events_from_rows, group_pipeline_failures
+from tests.html_parts import HtmlParts
 from tests.unit.test_run_failures import _query_rows
 
 START = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -20,18 +20,6 @@ def _incident(rows=None):
     [incident] = group_pipeline_failures(events_from_rows(rows))
     return incident
 
-
-class _Collect(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.tags, self.links, self.text = [], [], []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
-        self.links += [value for name, value in attrs if name == "href"]
-
-    def handle_data(self, data):
-        self.text.append(data)
 
 
 def test_subject_and_text_name_the_root_cause_first():
@@ -46,7 +34,7 @@ def test_subject_and_text_name_the_root_cause_first():
 
 def test_links_open_the_pipeline_and_each_step_in_studio():
     email = render_run_failure(_incident(), TENANT)
-    parser = _Collect()
+    parser = HtmlParts()
     parser.feed(email.html)
     wsid = "wsid=/subscriptions/00000000-0000-0000-0000-0000000000aa/resourcegroups/RG-ML-PROD/workspaces/ws-prod"
     expected = {f"https://ml.azure.com/runs/{run}?{wsid}&tid={TENANT}" for run in
@@ -59,7 +47,7 @@ def test_hostile_error_text_is_escaped_in_html_and_kept_readable_in_text():
     hostile = '<script>alert("x")</script><a href="https://evil.example">click</a> & more'
     row = {**status_row("ws", "p_step", "p", "p", "Failed", START, hostile), "ResourceId": ""}
     email = render_run_failure(_incident([row]))
-    parser = _Collect()
+    parser = HtmlParts()
     parser.feed(email.html)
     assert "script" not in parser.tags
     assert "https://evil.example" not in parser.links
