@@ -199,12 +199,8 @@ class AlertWebhook:
         return records, len(incidents)
 
     def _record(self, fresh: OutboxRecord) -> Detection:
-        """Claim, or update a still-pending record; an incident already sent (by the scan) is left alone."""
-        # The scan's own pending record of this pipeline: keep its content (the same incident), no churn.
-        def scan_pending(existing: OutboxRecord) -> bool:
-            return fresh.kind == RUN_FAILURE_KIND and "alert" not in existing.payload
-
-        return self._state.record_detected(fresh, keep=scan_pending)
+        """Claim, or add the alert to the scan's still-pending record; an incident already sent is left alone."""
+        return self._state.record_detected(fresh)
 
 def _workspace_name(alert: Any) -> str:
     for target in alert.essentials.alert_target_ids or []:

@@ -94,10 +94,12 @@ def on_detected(existing: OutboxRecord | None, fresh: OutboxRecord) -> tuple[Det
     """What a scan does with an incident it (re)detected; the record to write, if any."""
     if existing is None:
         return Detection.CLAIM, fresh
-    if existing.status is Status.PENDING and existing.fingerprint != fresh.fingerprint:
+    # Keys only the existing record has were added by another source (the webhook's `alert` block): keep them.
+    payload = {**existing.payload, **fresh.payload}
+    if existing.status is Status.PENDING and existing.fingerprint != payload_fingerprint(payload, fresh.recipients):
         # Keep the retry state; a settled incident may become due sooner than the group wait said.
         due_at = min(existing.due_at, fresh.due_at) if existing.attempts == 0 else existing.due_at
-        return Detection.UPDATE, replace(existing, payload=fresh.payload, recipients=fresh.recipients, due_at=due_at)
+        return Detection.UPDATE, replace(existing, payload=payload, recipients=fresh.recipients, due_at=due_at)
     return Detection.UNCHANGED, None
 
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -107,16 +107,11 @@ class StateTables:
             return False
         return True
 
-    def record_detected(
-        self, fresh: OutboxRecord, keep: Callable[[OutboxRecord], bool] = lambda existing: False
-    ) -> Detection:
-        """Claim a detected incident, or update its pending record (outbox.on_detected decides); `keep` says
-        which existing records must stay as they are."""
+    def record_detected(self, fresh: OutboxRecord) -> Detection:
+        """Claim a detected incident, or update its pending record (outbox.on_detected decides)."""
         # Two tries: a lost compare-and-swap means another instance just wrote it; read again and decide again.
         for _ in range(2):
             existing = self.get_incident(fresh.key)
-            if existing is not None and keep(existing):
-                return Detection.UNCHANGED
             detection, record = outbox.on_detected(existing, fresh)
             if record is None:
                 return detection

@@ -32,6 +32,14 @@ def test_a_pending_incident_that_changed_is_updated_keeping_its_due_time():
     assert record.due_at == NOW + timedelta(minutes=2)
 
 
+def test_an_update_keeps_what_another_source_added():
+    existing = _fresh({"steps": 1, "alert": {"rule": "Failed Runs"}})
+    detection, record = outbox.on_detected(existing, _fresh({"steps": 2}))
+    assert detection is Detection.UPDATE
+    assert record.payload == {"steps": 2, "alert": {"rule": "Failed Runs"}}
+    assert outbox.on_detected(existing, _fresh({"steps": 1})) == (Detection.UNCHANGED, None)
+
+
 def test_a_settled_update_can_make_it_due_sooner():
     existing = _fresh({"steps": 1}, due=NOW + timedelta(minutes=2))
     _, record = outbox.on_detected(existing, _fresh({"steps": 2}, due=NOW))
