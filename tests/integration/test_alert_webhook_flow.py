@@ -93,14 +93,16 @@ def test_the_scan_does_not_email_a_pipeline_the_webhook_already_emailed(sandbox,
 
 
 def test_the_alert_joins_a_pipeline_email_the_scan_has_not_sent_yet_and_the_scan_keeps_it(sandbox, make_app):
-    _seed_failed_pipeline(sandbox)
+    # Failed a minute ago: the next scan's overlap re-reads it and re-detects the pipeline.
+    for table, rows in six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=16)).items():
+        sandbox.add_rows(table, rows)
     app = make_app()
     sandbox.fail_next("email", 500, count=3)  # the scan's send fails: its record waits in the outbox
     assert app.scan_run_failures(sandbox.now).delivery.retrying == 1
     status, body, _ = _post(_sample("platform-static-aml-failed-runs", sandbox))
     assert (status, body["incidents"], body["sent"]) == (200, ["run-failure:ws-prod:pipe1"], 0)  # backing off
     sandbox.advance(timedelta(minutes=5))
-    app.scan_run_failures(sandbox.now)  # re-detects the pipeline: must not drop the alert block
+    assert app.scan_run_failures(sandbox.now).scans[0].incidents  # re-detected: must not drop the alert block
     [email] = sandbox.emails
     assert email["content"]["subject"] == PIPELINE_SUBJECT
     assert "Alert:         aml-failed-pipeline-runs (Sev2)" in email["content"]["plainText"]
