@@ -33,7 +33,7 @@ def scan_metrics(timer: func.TimerRequest) -> None:
 @app.timer_trigger(schedule="%OUTBOX_SCHEDULE%", arg_name="timer", use_monitor=True)
 def deliver_outbox(timer: func.TimerRequest) -> None:
     report = alerting_app().deliver_outbox(datetime.now(UTC))
-    log.info("deliver_outbox: sent %d, retrying %d, dead %d", report.sent, report.retrying, report.dead)
+    log.info("deliver_outbox: %s", report.summary())
 
 
 @app.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)

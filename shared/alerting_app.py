@@ -36,9 +36,8 @@ class TickReport:
         incidents = sum(len(scan.incidents) for scan in self.scans)
         claimed = sum(scan.claimed for scan in self.scans)
         incomplete = [scan.workspace_id for scan in self.scans if not scan.complete]
-        text = (
-            f"{len(self.scans)} workspace(s), {rows} rows, {incidents} incident(s), {claimed} new; "
-            f"sent {self.delivery.sent}, retrying {self.delivery.retrying}, dead {self.delivery.dead}"
+        text = f"{len(self.scans)} workspace(s), {rows} rows, {incidents} incident(s), {claimed} new; " + (
+            self.delivery.summary()
         )
         return text + (f"; partial results from {', '.join(incomplete)}" if incomplete else "")
 
@@ -52,8 +51,7 @@ class MetricTickReport:
         notices = [notice for rule in self.rules for notice in rule.notices]
         kinds = ", ".join(f"{notice.rule} {notice.kind}" for notice in notices) or "no notices"
         series = sum(rule.series for rule in self.rules)
-        return (f"{len(self.rules)} rule(s), {series} series: {kinds}; "
-                f"sent {self.delivery.sent}, retrying {self.delivery.retrying}, dead {self.delivery.dead}")
+        return f"{len(self.rules)} rule(s), {series} series: {kinds}; {self.delivery.summary()}"
 
 
 class AlertingApp:

@@ -105,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         return _scan(app, args.name, now, args.dry_run, args.since)
     if args.command == "deliver":
         report = app.delivery.deliver_due(now)
-        print(f"sent {report.sent} in {report.emails} email(s), retrying {report.retrying}, dead {report.dead}, "
-              f"silenced {report.silenced}")
+        print(report.summary())
         return 0
     if args.command == "silence":
         return _silence(app, args, now)

@@ -36,6 +36,11 @@ class DeliveryReport:
     silenced: int = 0
     lost_race: int = 0  # another instance leased or finished it first
 
+    def summary(self) -> str:
+        digests = f" ({self.digests} digest(s))" if self.digests else ""
+        return (f"sent {self.sent} in {self.emails} email(s){digests}, retrying {self.retrying}, dead {self.dead}, "
+                f"silenced {self.silenced}")
+
 
 class OutboxDelivery:
     def __init__(
