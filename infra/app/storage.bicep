@@ -92,7 +92,7 @@ resource blobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 // Storage Table Data Contributor on the account: the app reads and writes its state tables (watermarks,
-// incident claims and outbox, history, silences, webhook deliveries). The account holds nothing else of
+// incident claims and outbox, history, silences, metric states, webhook deliveries). The account holds nothing else of
 // value, so account scope grants no more than the tables themselves.
 resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, principalId, storageTableDataContributorRoleId)
