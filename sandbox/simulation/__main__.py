@@ -40,7 +40,9 @@ def report(result: Result) -> list[str]:
         "",
         "Unmatched email entries (emails about no incident): "
         + ", ".join(f"{s.approach}: {s.unmatched}" for s in result.scores) + ".",
-        f"Wall time: {result.wall_seconds:.0f} s for {result.ticks} simulated minutes on {os.cpu_count()} cores.",
+        f"Wall time: {result.wall_seconds:.0f} s for {result.ticks} simulated minutes on {os.cpu_count()} cores "
+        "(calls, mean wall time: " + ", ".join(f"{name} {len(times)}x {1000 * sum(times) / len(times):.0f} ms"
+                                              for name, times in result.call_seconds.items()) + ").",
     ]
 
 

@@ -107,14 +107,23 @@ class MetricSeries:
 
 def plan_faults(day: Day, seed: int) -> list[Fault]:
     """ACS throttling bursts (429, 10-25 min), ACS failures (500, 2-5 min) and table outages (5-12 min), scaled
-    to the length of the day (at least one of each), inside the day."""
+    to the length of the day (at least one of each), inside the day. Faults strike when there is work: the
+    first of each kind starts a few minutes after an incident (the first 429 burst right after a compute
+    deletion, when its storm of failing pipelines is being emailed); the others at random times."""
     rng = random.Random(seed * 7919)
     hours = (day.end - day.start).total_seconds() / 3600
+    latest = day.start + timedelta(hours=hours * 0.9) - timedelta(minutes=25)
+    deletions = sorted(i.at for i in day.incidents if i.kind == "compute-change")
+    failures = sorted(i.at for i in day.incidents if i.kind == "run-failure")
+    anchors = {"email 429": deletions[:1], "tables down": deletions[1:2] or failures[len(failures) // 2:][:1],
+               "email 500": failures[len(failures) // 3:][:1]}
     faults = []
     for what, per_day, minutes in (("email 429", 3, (10, 25)), ("email 500", 3, (2, 5)), ("tables down", 2, (5, 12))):
-        for _ in range(max(1, round(per_day * hours / 24))):
+        for index in range(max(1, round(per_day * hours / 24))):
             length = timedelta(minutes=rng.randint(*minutes))
             start = day.start + timedelta(minutes=rng.randint(int(hours * 6), int(hours * 60 * 0.9) - 25))
+            if index == 0 and anchors[what] and anchors[what][0] + timedelta(minutes=3) <= latest:
+                start = (anchors[what][0] + timedelta(minutes=rng.randint(2, 6))).replace(second=0)
             faults.append(Fault(what, start, start + length))
     return sorted(faults, key=lambda fault: fault.start)
 

@@ -46,6 +46,7 @@ class Score:
     lost: int = 0
     duplicated: int = 0
     emails: int = 0
+    digests: int = 0
     unmatched: int = 0
     worst_delay: timedelta | None = None
     lost_keys: list[str] = field(default_factory=list)
@@ -86,7 +87,8 @@ def naive_entries(email: dict, day: Day) -> list[tuple[str, str] | None]:
 
 
 def score(approach: str, emails: list[dict], day: Day, naive: bool) -> Score:
-    result = Score(approach, should=len(day.incidents), emails=len(emails))
+    result = Score(approach, should=len(day.incidents), emails=len(emails),
+                   digests=sum(bool(_DIGEST.match(email["content"]["subject"])) for email in emails))
     received: dict[tuple[str, str], list[datetime]] = defaultdict(list)
     for email in emails:
         accepted = parse_datetime(email["accepted_at"])
@@ -126,7 +128,8 @@ def table(scores: list[Score]) -> list[str]:
     lines = ["| approach | should be alerted | alerted | lost | duplicated | emails sent | worst detection delay |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for s in scores:
-        lines.append(f"| {s.approach} | {s.should} | {s.alerted} | {s.lost} | {s.duplicated} | {s.emails} | "
+        emails = f"{s.emails} ({s.digests} digests)" if s.digests else f"{s.emails}"
+        lines.append(f"| {s.approach} | {s.should} | {s.alerted} | {s.lost} | {s.duplicated} | {emails} | "
                      f"{_minutes(s.worst_delay)} |")
     return lines
 
