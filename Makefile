@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test lint bench setup infra-tools clean
+.PHONY: demo test lint bench simulate setup infra-tools clean
 
 demo: setup  ## the whole run-failure path offline: Azurite + sandbox + the real function
 	$(PY) -m sandbox.demo
@@ -14,8 +14,11 @@ test: setup infra-tools lint  ## lint, unit, integration (Azurite + sandbox), KQ
 lint: setup
 	$(VENV)/bin/ruff check .
 
-bench: setup  ## performance figures against their references, measured in one run
-	$(PY) bench/bench.py
+bench: setup  ## performance figures against their references, measured in one run (also docs/benchmarks.md)
+	$(PY) bench/bench.py --out docs/benchmarks.md
+
+simulate: setup  ## a simulated day under load and faults: this app against the naive approach
+	$(PY) -m sandbox.simulation
 
 setup: $(VENV)/.installed node_modules/.installed
 

@@ -13,7 +13,6 @@ import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,22 +21,18 @@ sys.path.insert(0, str(ROOT))
 SAMPLES = ROOT / "tests" / "data" / "alerts"
 
 
-@contextmanager
-def local_stack():
-    """Azurite + the sandbox, with the app settings pointing at them (as tests/integration/conftest.py)."""
-    from sandbox import DEFAULT_WORKSPACE_ID, Sandbox
-    from sandbox.azurite import azurite_tables
+def configure(sandbox, connection: str) -> None:
+    """App settings pointing at Azurite + the sandbox (as tests/integration/conftest.py), for the function."""
+    from sandbox import DEFAULT_WORKSPACE_ID
     from shared.entrypoints import alerting_app
 
-    logging.disable(logging.WARNING)  # thousands of deliberate 400s would flood the table
-    with azurite_tables() as connection, Sandbox() as sandbox:
-        os.environ.update({
-            "AzureWebJobsStorage": connection, "LOG_ANALYTICS_WORKSPACE_IDS": DEFAULT_WORKSPACE_ID,
-            "EMAIL_SENDER": "DoNotReply@alerts.contoso.com", "EMAIL_RECIPIENTS": "ml-oncall@contoso.com",
-            **sandbox.env(),
-        })
-        alerting_app.cache_clear()
-        yield sandbox, connection
+    logging.disable(logging.WARNING)  # thousands of deliberate 400s would flood the output
+    os.environ.update({
+        "AzureWebJobsStorage": connection, "LOG_ANALYTICS_WORKSPACE_IDS": DEFAULT_WORKSPACE_ID,
+        "EMAIL_SENDER": "DoNotReply@alerts.contoso.com", "EMAIL_RECIPIENTS": "ml-oncall@contoso.com",
+        **sandbox.env(),
+    })
+    alerting_app.cache_clear()
 
 
 def _post(body: bytes) -> tuple[int, float]:

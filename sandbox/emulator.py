@@ -178,6 +178,10 @@ class Sandbox:
     def fail_next(self, service: str, status: int, count: int = 1) -> None:
         self.faults.fail_next(service, status, count)
 
+    def fail_during(self, service: str, status: int, start: datetime, end: datetime) -> None:
+        """Every call to *service* answers *status* while the sandbox clock is in [start, end)."""
+        self.faults.fail_during(service, status, start, end)
+
     def fail_next_partial(self, count: int = 1) -> None:
         self.faults.fail_next_partial(count)
 

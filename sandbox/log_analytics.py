@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 import duckdb_kql
+import duckdb_kql.engine
 
 from .errors import ServiceError
 from .timeutil import format_datetime, format_timespan_kusto, parse_datetime, parse_timespan
@@ -37,6 +38,8 @@ _KUSTO_TYPES = {
     "BOOLEAN": "bool", "INTERVAL": "timespan", "UUID": "guid", "JSON": "dynamic",
 }
 _INGESTION_TIME_CALL = re.compile(r"\bingestion_time\s*\(\s*\)")
+_DATETIME_LITERAL = re.compile(r"\bdatetime\(\s*(\d{4}-\d{2}-\d{2}T[0-9:.]+Z?)\s*\)")
+_CLOCK_CALL = re.compile(r"\b(now|ago)\s*\(")
 # A result column the hidden _IngestedAt produced (``*``, or a join's ``_IngestedAt1``) is not shown.
 _HIDDEN_RESULT_COLUMN = re.compile(r"^_IngestedAt\d*$")
 
@@ -77,6 +80,8 @@ class Workspace:
         self._schemas = schemas
         self._lock = threading.Lock()
         self._con = duckdb_kql.connect()
+        self._con.execute("SET TimeZone='UTC'")
+        self._translations: dict[str, tuple[str, dict[str, int]]] = {}
         self._con.execute("ATTACH ':memory:' AS store")
         for table, columns in schemas.items():
             ddl = ", ".join(f'"{name}" {_DUCKDB_TYPES[kind]}' for name, kind in columns)
@@ -100,6 +105,29 @@ class Workspace:
         with self._lock:
             self._con.close()
 
+    def _run(self, text: str, now: datetime) -> duckdb.DuckDBPyRelation:
+        """Execute KQL; a query whose only varying parts are datetime literals (every scan's query: the same text
+        with a new window) is translated once and re-run with those literals as bound parameters."""
+        literals = _DATETIME_LITERAL.findall(text)
+        if not literals or _CLOCK_CALL.search(text) or "declare" in text:
+            return duckdb_kql.kql(self._con, text, query_now=now)
+        template = _DATETIME_LITERAL.sub(lambda _: "\x00", text)
+        cached = self._translations.get(template)
+        if cached is None:
+            names = [f"sbdt{i}" for i in range(len(literals))]
+            parts = template.split("\x00")
+            body = parts[0] + "".join(name + part for name, part in zip(names, parts[1:], strict=True))
+            declared = "declare query_parameters(" + ", ".join(f"{n}:datetime" for n in names) + ");\n" + body
+            # Distinct sentinel values reveal which SQL placeholder stands for which literal.
+            sentinels = {name: datetime(2000 + i, 1, 1) for i, name in enumerate(names)}
+            translated = duckdb_kql.to_sql(declared, schema=duckdb_kql.engine.schema(self._con), parameters=sentinels)
+            by_value = {value: name for name, value in sentinels.items()}
+            slots = {slot: names.index(by_value[value]) for slot, value in translated.parameters.items()}
+            cached = self._translations[template] = (str(translated), slots)
+        sql, slots = cached
+        values = [parse_datetime(literal).replace(tzinfo=None) for literal in literals]
+        return self._con.sql(sql, params={slot: values[index] for slot, index in slots.items()})
+
     def query(self, kql: str, now: datetime, window: tuple[datetime, datetime] | None) -> dict[str, Any]:
         """Run *kql* as the service would at *now*; the answer is the ``tables`` JSON body."""
         text = _INGESTION_TIME_CALL.sub(INGESTED_AT, kql)
@@ -113,7 +141,7 @@ class Workspace:
                 view = f'CREATE OR REPLACE VIEW main."{table}" AS SELECT * FROM store.main."{table}"'  # noqa: S608
                 self._con.execute(f"{view} WHERE {condition}")
             try:
-                relation = duckdb_kql.kql(self._con, text, query_now=now)
+                relation = self._run(text, now)
                 names, types, rows = relation.columns, [str(t) for t in relation.types], relation.fetchall()
             except duckdb_kql.KqlSyntaxError as exc:
                 raise _bad_argument("SyntaxError", str(exc)) from exc

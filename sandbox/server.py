@@ -128,7 +128,7 @@ class _Handler(BaseHTTPRequestHandler):
         for route_method, pattern, service, handler in _SERVICE_ROUTES:
             match = pattern.fullmatch(path)
             if match and route_method == method:
-                sb.faults.raise_if_armed(service)
+                sb.faults.raise_if_armed(service, sb.now)
                 params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
                 request = {"match": match.groupdict(), "params": params, "body": body, "headers": self.headers,
                            "base_url": f"https://{self.headers.get('Host', self.server.host_port)}"}

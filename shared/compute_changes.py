@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from shared.aml import Workspace
@@ -104,16 +105,19 @@ def changes_from_rows(rows: list[dict[str, Any]]) -> list[ComputeChange]:
     return sorted(changes, key=lambda change: (change.time, change.correlation_id))
 
 
-def change_payload(change: ComputeChange) -> dict[str, Any]:
+@cache
+def _adapter():
     from pydantic import TypeAdapter
 
-    return TypeAdapter(ComputeChange).dump_python(change, mode="json")
+    return TypeAdapter(ComputeChange)
+
+
+def change_payload(change: ComputeChange) -> dict[str, Any]:
+    return _adapter().dump_python(change, mode="json")
 
 
 def change_from_payload(payload: dict[str, Any]) -> ComputeChange:
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(ComputeChange).validate_python(payload)
+    return _adapter().validate_python(payload)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from shared import outbox
 from shared.log_analytics import LogAnalytics
-from shared.outbox import Detection
+from shared.outbox import Detection, OutboxRecord
 from shared.routing import Router
 from shared.state_tables import StateTables
 
@@ -106,8 +106,7 @@ class LogScan:
         for workspace_id in self._policy.workspace_ids:
             window = self.window(workspace_id, now, since)
             scan = self.find(workspace_id, window)
-            for incident in scan.incidents:
-                detection = self._record(incident, now)
+            for detection in self._record_all(scan.incidents, now):
                 scan.claimed += detection is Detection.CLAIM
                 scan.updated += detection is Detection.UPDATE
             if scan.complete and since is None:
@@ -120,9 +119,44 @@ class LogScan:
             scans.append(scan)
         return scans
 
-    def _record(self, incident: Detected, now: datetime) -> Detection:
-        fresh = outbox.new_record(
-            incident.key, incident.kind, incident.payload, self._policy.route(incident.labels), now, incident.due_at,
-            labels=incident.labels,
-        )
-        return self._state.record_detected(fresh)
+    def _record_all(self, incidents: list[Detected], now: datetime) -> list[Detection]:
+        """Claim first, in batches (the usual case: the incidents are new); a batch refused because some of its
+        incidents already exist is read back (one query per 14 keys) and decided incident by incident."""
+        fresh = list({
+            incident.key: outbox.new_record(
+                incident.key, incident.kind, incident.payload, self._policy.route(incident.labels), now,
+                incident.due_at, labels=incident.labels,
+            )
+            for incident in incidents
+        }.values())
+        detections: dict[str, Detection] = {}
+        claimed = self._claim(fresh)
+        refused = [record for record in fresh if not claimed[record.key]]
+        detections.update({record.key: Detection.CLAIM for record in fresh if claimed[record.key]})
+        if refused:
+            existing = self._state.get_incidents([record.key for record in refused])
+            new = [record for record in refused if record.key not in existing]
+            claimed = self._claim(new)
+            for record in new:  # not there a moment ago; if the claim still fails, another instance just made it
+                detections[record.key] = (
+                    Detection.CLAIM if claimed[record.key] else self._state.record_detected(record)
+                )
+            for record in refused:
+                if record.key in existing:
+                    detections[record.key] = self._decide(existing[record.key], record)
+        return [detections[record.key] for record in fresh]
+
+    def _claim(self, records: list[OutboxRecord]) -> dict[str, bool | None]:
+        claimed: dict[str, bool | None] = {}
+        for kind in sorted({record.kind for record in records}):  # a batch holds one kind (one partition)
+            same_kind = [record for record in records if record.kind == kind]
+            claimed.update(zip((r.key for r in same_kind), self._state.claim_incidents(same_kind), strict=True))
+        return claimed
+
+    def _decide(self, existing: OutboxRecord, fresh: OutboxRecord) -> Detection:
+        detection, record = outbox.on_detected(existing, fresh)
+        if record is None:
+            return detection
+        if self._state.replace_incident(record) is not None:
+            return detection
+        return self._state.record_detected(fresh)  # changed meanwhile: read again and decide again

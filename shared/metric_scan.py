@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from shared import outbox
 from shared.metric_rules import KIND, Notice, SeriesState, evaluate, notice_labels, notice_payload
@@ -16,6 +16,7 @@ from shared.state_tables import StateTables
 
 log = logging.getLogger(__name__)
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_CATCH_UP = timedelta(days=1)  # after an outage, replay at most this much history
 
 
@@ -32,7 +33,10 @@ def query_start(rule: MetricRule, states: list[SeriesState], now: datetime) -> d
     one (evaluate() ignores points it has already seen)."""
     fresh_start = now - rule.interval * (rule.consecutive + 2)
     known = [state.last_point for state in states if state.last_point is not None]
-    return max(min([fresh_start, *known]), now - MAX_CATCH_UP)
+    start = max(min([fresh_start, *known]), now - MAX_CATCH_UP)
+    # On the interval's grid (from the epoch): the service buckets from the start time, so every instance and
+    # every schedule (a timer at :00, another at :04, a CLI run) sees the same buckets and the same points.
+    return start - (start - _EPOCH) % rule.interval
 
 
 class MetricScan:

@@ -105,14 +105,11 @@ class OutboxDelivery:
 
     def _deliver(self, records: list[OutboxRecord], now: datetime, report: DeliveryReport) -> None:
         """One email for one record, or one digest for several; the same lease and outcome rules for both."""
-        leased = []
-        for record in records:
-            # The lease is a compare-and-swap on the ETag: of two instances, only one sends.
-            lease = self._state.replace_incident(outbox.start_attempt(record, now, self._policy))
-            if lease is None:
-                report.lost_race += 1
-            else:
-                leased.append(lease)
+        # The lease is a compare-and-swap on each record's ETag (in batches): of two instances, only one sends.
+        leases = self._state.replace_incidents(
+            [outbox.start_attempt(record, now, self._policy) for record in records], status_only=True)
+        leased = [lease for lease in leases if lease is not None]
+        report.lost_race += len(leases) - len(leased)
         if not leased:
             return
         try:
@@ -129,16 +126,17 @@ class OutboxDelivery:
             return
         report.emails += 1
         report.digests += len(leased) > 1
-        for record in leased:
-            if self._state.replace_incident(outbox.after_success(record, now)) is None:
+        outcomes = self._state.replace_incidents([outbox.after_success(r, now) for r in leased], status_only=True)
+        for record, outcome in zip(leased, outcomes, strict=True):
+            if outcome is None:
                 log.warning("Incident %s was sent but its record changed meanwhile", record.key)
             report.sent += 1
         log.info("Sent %s to %s", ", ".join(r.key for r in leased), ", ".join(leased[0].recipients))
 
     def _record_failures(self, leased: list[OutboxRecord], now: datetime, error: str, report: DeliveryReport) -> None:
-        for record in leased:
-            failed = outbox.after_failure(record, now, error, self._policy)
-            self._state.replace_incident(failed)
+        failures = [outbox.after_failure(record, now, error, self._policy) for record in leased]
+        self._state.replace_incidents(failures, status_only=True)
+        for failed in failures:
             if failed.status is Status.DEAD:
                 report.dead += 1
                 log.error("Giving up on %s after %d attempts: %s", failed.key, failed.attempts, error)

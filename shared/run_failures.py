@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from shared.aml import Workspace
@@ -236,17 +237,21 @@ def group_pipeline_failures(
     return sorted((i for i in incidents if i is not None), key=lambda i: (i.failed_at, i.key))
 
 
-def incident_payload(incident: PipelineFailure) -> dict[str, Any]:
-    """JSON-ready form stored in the outbox; `incident_from_payload` reads it back."""
+@cache
+def _adapter():
+    # Built once: building a TypeAdapter costs milliseconds (schema generation), using one microseconds.
     from pydantic import TypeAdapter
 
-    return TypeAdapter(PipelineFailure).dump_python(incident, mode="json")
+    return TypeAdapter(PipelineFailure)
+
+
+def incident_payload(incident: PipelineFailure) -> dict[str, Any]:
+    """JSON-ready form stored in the outbox; `incident_from_payload` reads it back."""
+    return _adapter().dump_python(incident, mode="json")
 
 
 def incident_from_payload(payload: Mapping[str, Any]) -> PipelineFailure:
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(PipelineFailure).validate_python(dict(payload))
+    return _adapter().validate_python(dict(payload))
 
 
 KIND = "run-failure"

@@ -11,7 +11,7 @@ import hashlib
 import json
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,8 @@ METRIC_STATES = "metricstates"
 WEBHOOK_DELIVERIES = "webhookdeliveries"
 TABLES = (WATERMARKS, INCIDENTS, HISTORY, SILENCES, METRIC_STATES, WEBHOOK_DELIVERIES)
 _BATCH = 100  # the service's limit per transaction; the SDK does not enforce it
+_BATCH_BYTES = 3 * 2**20  # a transaction's body may not exceed 4 MiB; binary properties travel as base64
+_FILTER_KEYS = 14  # a filter may hold 15 comparisons: the partition and 14 row keys
 
 
 def row_key(text: str) -> str:
@@ -123,6 +125,77 @@ class StateTables:
             if written:
                 return detection
         return Detection.UNCHANGED
+
+    def claim_incidents(self, records: list[OutboxRecord]) -> list[bool | None]:
+        """Claim new incidents of one kind with one round trip per batch (<= 100 entities, < 4 MiB).
+
+        A batch is atomic: if any of its incidents is already claimed (the overlap, another instance), the
+        whole batch is refused and its records are None (the caller decides those one by one); True: claimed.
+        """
+        from azure.data.tables import TableTransactionError
+
+        results: list[bool | None] = []
+        table = self._table(INCIDENTS)
+        for batch in _write_batches([_entity(record) for record in records]):
+            try:
+                table.submit_transaction([("create", entity) for entity in batch])
+            except TableTransactionError as err:
+                if err.status_code != 409:
+                    raise
+                results.extend([None] * len(batch))
+            else:
+                results.extend([True] * len(batch))
+        return results
+
+    def get_incidents(self, keys: list[str]) -> dict[str, OutboxRecord]:
+        """The stored records of `keys` (absent keys are left out), one query per 14 keys of one kind: the
+        service allows 15 comparisons per filter."""
+        found: dict[str, OutboxRecord] = {}
+        by_kind: dict[str, list[str]] = {}
+        for key in keys:
+            by_kind.setdefault(key.split(":", 1)[0], []).append(key)
+        table = self._table(INCIDENTS)
+        for kind, kind_keys in by_kind.items():
+            for start in range(0, len(kind_keys), _FILTER_KEYS):
+                chunk = kind_keys[start : start + _FILTER_KEYS]
+                names = {f"k{i}": row_key(key) for i, key in enumerate(chunk)}
+                rows = " or ".join(f"RowKey eq @{name}" for name in names)
+                query = f"PartitionKey eq @kind and ( {rows} )"  # spaces: the SDK finds @names between them
+                for entity in table.query_entities(query, parameters={"kind": kind, **names}):
+                    record = _record(entity)
+                    found[record.key] = record
+        return found
+
+    def replace_incidents(self, records: list[OutboxRecord], *, status_only: bool = False) -> list[OutboxRecord | None]:
+        """`replace_incident` for many records in batches (each entity compare-and-swaps on its own ETag).
+
+        A batch with one changed record is refused as a whole; that record is dropped (None: someone else
+        changed it first) and the rest of the batch is sent again. `status_only`: the transition changed only
+        the outbox fields (lease, outcome), so only those are written (a merge; the payload stays as stored)."""
+        from azure.data.tables import TableTransactionError
+
+        results: list[OutboxRecord | None] = [None] * len(records)
+        by_kind: dict[str, list[int]] = {}
+        for index, record in enumerate(records):
+            by_kind.setdefault(record.kind, []).append(index)
+        table = self._table(INCIDENTS)
+        for indexes in by_kind.values():
+            entities = [(i, _status_entity(records[i]) if status_only else _entity(records[i])) for i in indexes]
+            for batch in _write_batches(entities, entity=lambda pair: pair[1]):
+                pending = list(batch)
+                while pending:
+                    operations = [("update", entity, _cas(records[i], status_only)) for i, entity in pending]
+                    try:
+                        metadata = table.submit_transaction(operations)
+                    except TableTransactionError as err:
+                        if err.status_code not in (404, 412):
+                            raise
+                        del pending[err.index]  # changed or removed by someone else: not ours to write
+                        continue
+                    for (i, _), meta in zip(pending, metadata, strict=True):
+                        results[i] = replace(records[i], etag=meta.get("etag"))
+                    pending = []
+        return results
 
     def replace_incident(self, record: OutboxRecord) -> OutboxRecord | None:
         """Write `record` if nobody changed it since it was read; the stored record (new ETag) or None."""
@@ -315,6 +388,40 @@ def _batches_by_partition(entities: Iterable[dict]) -> Iterator[list[dict]]:
             yield batch
             by_partition[entity["PartitionKey"]] = []
     yield from (batch for batch in by_partition.values() if batch)
+
+
+def _write_batches(items: list[Any], entity: Callable[[Any], dict[str, Any]] = lambda e: e) -> Iterator[list[Any]]:
+    """Consecutive batches of at most 100 entities and about 3 MiB (estimated from the payload sizes)."""
+    batch: list[Any] = []
+    size = 0
+    for item in items:
+        estimate = 1024 + len(entity(item).get("Payload", b"")) * 4 // 3
+        if batch and (len(batch) == _BATCH or size + estimate > _BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += estimate
+    if batch:
+        yield batch
+
+
+def _cas(record: OutboxRecord, merge: bool = False) -> dict[str, Any]:
+    from azure.core import MatchConditions
+    from azure.data.tables import UpdateMode
+
+    mode = UpdateMode.MERGE if merge else UpdateMode.REPLACE
+    return {"mode": mode, "etag": record.etag, "match_condition": MatchConditions.IfNotModified}
+
+
+def _status_entity(record: OutboxRecord) -> dict[str, Any]:
+    """The outbox fields of a record: what a lease or an outcome changes."""
+    entity: dict[str, Any] = {
+        "PartitionKey": record.kind, "RowKey": row_key(record.key), "Status": record.status.value,
+        "DueAt": record.due_at, "Attempts": record.attempts, "LastError": record.last_error[:4000],
+    }
+    if record.sent_at is not None:
+        entity["SentAt"] = record.sent_at
+    return entity
 
 
 def _entity(record: OutboxRecord) -> dict[str, Any]:

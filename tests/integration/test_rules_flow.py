@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -88,8 +88,11 @@ def _drift_rules(consecutive=3):
 
 
 def _publish(sandbox, values, feature="age"):
-    """The pipeline step publishes one drift value per 5 minutes, up to the sandbox clock."""
-    start = sandbox.now - timedelta(minutes=5 * len(values))
+    """The pipeline step publishes one drift value per 5 minutes, up to the sandbox clock: one per interval of the
+    rule's 5-minute grid (the metric scan reads buckets on that grid), the last in the latest finished one."""
+    now = sandbox.now
+    grid = now - (now - datetime(1970, 1, 1, tzinfo=UTC)) % timedelta(minutes=5)
+    start = grid - timedelta(minutes=5 * len(values))
     points = [(start + timedelta(minutes=5 * i, seconds=30), v) for i, v in enumerate(values)]
     sandbox.add_metric_series(DRIFT_RESOURCE, "azure.applicationinsights", "churn_drift_score", points,
                               {"feature": feature})

@@ -71,3 +71,34 @@ def test_retention_deletes_only_finished_old_rows_in_batches(state):
     assert state.delete_older_than(NOW - timedelta(days=30)) == 121
     assert len(state.incidents()) == 10
     assert all(r.status is Status.PENDING for r in state.incidents())
+
+
+def test_batch_claims_are_all_or_nothing_per_batch(state):
+    records = [_record(f"run-failure:ws:pipe-{i:03d}") for i in range(150)]
+    assert state.claim_incidents(records[:120]) == [True] * 120  # two batches: 100 + 20
+    # 100..149: the first batch holds 100..119 (already claimed), so all of it is refused; 20 more are new.
+    results = state.claim_incidents(records[100:])
+    assert results[:50] == [None] * 50
+    assert len(state.get_incidents([r.key for r in records])) == 120
+    assert set(state.get_incidents(["run-failure:ws:pipe-005", "run-failure:ws:none"])) == {"run-failure:ws:pipe-005"}
+
+
+def test_batch_leases_drop_only_the_record_someone_else_changed(state):
+    policy = RetryPolicy()
+    keys = [f"run-failure:ws:pipe-{i:03d}" for i in range(30)]
+    state.claim_incidents([_record(key) for key in keys])
+    read = [state.get_incident(key) for key in keys]
+    state.replace_incident(outbox.start_attempt(read[7], NOW, policy))  # another instance leased pipe-007 first
+    leases = state.replace_incidents([outbox.start_attempt(record, NOW, policy) for record in read])
+    assert [lease is None for lease in leases] == [i == 7 for i in range(30)]
+    assert all(state.get_incident(key).status is Status.SENDING for key in keys)
+    sent = state.replace_incidents([outbox.after_success(lease, NOW) for lease in leases if lease is not None])
+    assert all(sent) and len(state.incidents(Status.SENT)) == 29
+
+
+def test_concurrent_batch_claims_have_exactly_one_winner_each(state):
+    state.ensure_tables()
+    records = [_record(f"run-failure:ws:pipe-{i:03d}") for i in range(40)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: state.claim_incidents(records), range(4)))
+    assert sum(result == [True] * 40 for result in results) == 1

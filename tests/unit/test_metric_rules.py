@@ -94,3 +94,14 @@ def test_evaluating_in_several_scans_gives_the_same_notices_as_one(values, cuts)
         notices += found
     assert [n.key for n in notices] == [n.key for n in whole]
     assert state == whole_state
+
+
+def test_the_query_starts_on_the_interval_grid_whatever_the_schedule():
+    from shared.metric_scan import query_start
+
+    rule = RULE
+    for minute in range(10):
+        now = datetime(2026, 3, 2, 10, minute, 7, tzinfo=UTC)
+        start = query_start(rule, [], now)
+        assert (start - datetime(1970, 1, 1, tzinfo=UTC)) % rule.interval == timedelta(0)
+        assert now - start >= rule.interval * (rule.consecutive + 2)

@@ -1,0 +1,78 @@
+"""`make simulate`: python -m sandbox.simulation [--hours 24] [--seed 7] [--pipelines 600] ..."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from .run import Result, simulate
+from .score import kinds_table, table
+from .world import DayPlan
+
+
+def report(result: Result) -> list[str]:
+    day, plan_hours = result.day, (result.day.end - result.day.start).total_seconds() / 3600
+    kinds: dict[str, int] = {}
+    for incident in day.incidents:
+        kinds[incident.kind] = kinds.get(incident.kind, 0) + 1
+    fault_minutes: dict[str, float] = {}
+    for fault in result.faults:
+        fault_minutes[fault.what] = fault_minutes.get(fault.what, 0) + (fault.end - fault.start).total_seconds() / 60
+    counts = {what: sum(f.what == what for f in result.faults) for what in fault_minutes}
+    faults = ", ".join(f"{what}: {counts[what]}x, {minutes:.0f} min" for what, minutes in fault_minutes.items())
+    failed = len(result.failed_calls)
+    return [
+        f"Simulated {plan_hours:g} h (+{result.drain.total_seconds() / 60:g} min drain) on the sandbox clock, "
+        f"instances scanning every {result.cadence[0]} and {result.cadence[1]} min: "
+        f"{day.pipelines} pipeline runs ({day.steps} steps) in 5 workspaces; incidents: "
+        + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) + ".",
+        f"Faults: {faults}. ACS answered {result.email_faults_answered} sends with an error; the table service "
+        f"refused {result.table_requests_refused} requests; {failed} app calls failed loudly "
+        f"(all during table outages: {_all_in_outages(result)}). The app's outbox at the end: "
+        + ", ".join(f"{n} {status}" for status, n in sorted(result.outbox.items()))
+        + f"; {result.retried} incidents needed more than one send attempt.",
+        "",
+        *table(result.scores),
+        "",
+        *kinds_table(result.scores),
+        "",
+        "Unmatched email entries (emails about no incident): "
+        + ", ".join(f"{s.approach}: {s.unmatched}" for s in result.scores) + ".",
+        f"Wall time: {result.wall_seconds:.0f} s for {result.ticks} simulated minutes on {os.cpu_count()} cores "
+        "(calls, mean wall time: " + ", ".join(f"{name} {len(times)}x {1000 * sum(times) / len(times):.0f} ms"
+                                              for name, times in result.call_seconds.items()) + ").",
+    ]
+
+
+def _all_in_outages(result: Result) -> str:
+    outages = [f for f in result.faults if f.what == "tables down"]
+    ok = all(any(f.start <= when < f.end for f in outages) for _, _, when, _ in result.failed_calls)
+    return "yes" if ok else "NO"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.simulation", description=__doc__)
+    parser.add_argument("--hours", type=float, default=24)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--pipelines", type=int, default=600, help="pipeline runs per 24 hours")
+    parser.add_argument("--fail-rate", type=float, default=0.04)
+    parser.add_argument("--every", default="10,8", help="minutes between scans of instance A and B (default 10,8)")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.CRITICAL)
+    plan = DayPlan(hours=args.hours, seed=args.seed, pipelines=args.pipelines, fail_rate=args.fail_rate)
+    a, b = (int(part) for part in args.every.split(","))
+    result = simulate(plan, None if args.quiet else lambda line: print(line, flush=True), cadence=(a, b))
+    print("\n".join(report(result)))
+    app = result.scores[0]
+    if app.lost or app.duplicated or app.unmatched:
+        print(f"\nFAILED: this app lost {app.lost_keys}, duplicated {app.duplicated_keys}, "
+              f"{app.unmatched} unmatched", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

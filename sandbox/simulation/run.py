@@ -1,0 +1,261 @@
+"""The runner: Azurite (behind a gate that can take the table service down) + the sandbox, two real app
+instances and two naive alerters, driven minute by minute on the sandbox clock (never wall time).
+
+Schedules (minutes of the simulated clock), overlapping on purpose, `cadence` = (A, B) minutes:
+
+    instance A: scan_run_failures every A minutes (at :00), scan_compute_changes (:01), scan_metrics (:02);
+                deliver_outbox every 2
+    instance B: the same every B minutes, deliver_outbox every 3
+    naive A / naive B: every 5 / every 4 minutes, each over the last 5 / 4 minutes by TimeGenerated
+
+The deployed schedule is every 5 minutes; `make simulate` scans every 10 and 8 (a scan against the sandbox
+costs ~0.1-0.2 s of wall time, and a day has 1,500 minutes), the test every 5 and 4. Coarser ticks make the
+app's detection delay longer, nothing else: the naive alerters keep their 5 and 4 minutes.
+
+In a minute where both instances have work they run at the same time, in two threads. A call that fails (the
+table service is down) raises, as the Functions host would see it; it is recorded as a failed call, and the
+next tick must catch up (the score shows whether it did).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from sandbox import DEFAULT_WORKSPACE_ID, Sandbox
+from sandbox.azurite import azurite_tables
+from sandbox.table_gate import TableGate
+
+from .naive import NaiveAlerter
+from .score import Score, score
+from .world import Day, DayPlan, generate
+
+RULES = Path(__file__).with_name("rules.yaml")
+RECIPIENT = "ml-oncall@contoso.com"
+DRAIN = timedelta(hours=1)  # activity stops at the end of the day; scans go on this long so late rows land
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Fault:
+    what: str  # "email 429", "email 500", "tables down"
+    start: datetime
+    end: datetime
+
+
+@dataclass
+class Result:
+    day: Day
+    faults: list[Fault]
+    scores: list[Score]
+    failed_calls: list[tuple[str, str, datetime, str]] = field(default_factory=list)  # instance, use case, when
+    table_requests_refused: int = 0
+    email_faults_answered: int = 0
+    naive_failed_sends: int = 0
+    wall_seconds: float = 0.0
+    ticks: int = 0
+    outbox: dict[str, int] = field(default_factory=dict)  # the app's incident records by status, at the end
+    retried: int = 0  # incidents whose email needed more than one attempt
+    cadence: tuple[int, int] = (10, 8)
+    drain: timedelta = DRAIN
+    call_seconds: dict[str, list[float]] = field(default_factory=dict)  # use case -> wall seconds of each call
+
+
+class EventSource(Protocol):
+    """Something that happens during the day. Rows and series are seeded up front (Log Analytics shows them
+    only once ingested); a source that must act at a moment (the webhook receiving Azure Monitor's retried
+    deliveries, issue 3) does it in `tick`."""
+
+    def seed(self, sandbox: Sandbox) -> None: ...
+
+    def tick(self, now: datetime) -> None: ...
+
+
+@dataclass
+class LogRows:
+    day: Day
+
+    def seed(self, sandbox: Sandbox) -> None:
+        for table, rows in self.day.rows.items():
+            sandbox.add_rows(table, rows, DEFAULT_WORKSPACE_ID)
+
+    def tick(self, now: datetime) -> None:
+        """Nothing: ingestion delays are in the rows."""
+
+
+@dataclass
+class MetricSeries:
+    day: Day
+
+    def seed(self, sandbox: Sandbox) -> None:
+        for series in self.day.series:
+            sandbox.add_metric_series(series["resource_id"], series["namespace"], series["metric"],
+                                      series["points"], series["dimensions"], unit="Unspecified")
+
+    def tick(self, now: datetime) -> None:
+        """Nothing: a point is visible once its time has passed."""
+
+
+def plan_faults(day: Day, seed: int) -> list[Fault]:
+    """ACS throttling bursts (429, 10-25 min), ACS failures (500, 2-5 min) and table outages (5-12 min), scaled
+    to the length of the day (at least one of each), inside the day. Faults strike when there is work: the
+    first of each kind starts a few minutes after an incident (the first 429 burst right after a compute
+    deletion, when its storm of failing pipelines is being emailed); the others at random times."""
+    rng = random.Random(seed * 7919)
+    hours = (day.end - day.start).total_seconds() / 3600
+    latest = day.start + timedelta(hours=hours * 0.9) - timedelta(minutes=25)
+    deletions = sorted(i.at for i in day.incidents if i.kind == "compute-change")
+    failures = sorted(i.at for i in day.incidents if i.kind == "run-failure")
+    anchors = {"email 429": deletions[:1], "tables down": deletions[1:2] or failures[len(failures) // 2:][:1],
+               "email 500": failures[len(failures) // 3:][:1]}
+    faults = []
+    for what, per_day, minutes in (("email 429", 3, (10, 25)), ("email 500", 3, (2, 5)), ("tables down", 2, (5, 12))):
+        for index in range(max(1, round(per_day * hours / 24))):
+            length = timedelta(minutes=rng.randint(*minutes))
+            start = day.start + timedelta(minutes=rng.randint(int(hours * 6), int(hours * 60 * 0.9) - 25))
+            if index == 0 and anchors[what] and anchors[what][0] + timedelta(minutes=3) <= latest:
+                start = (anchors[what][0] + timedelta(minutes=rng.randint(2, 6))).replace(second=0)
+            faults.append(Fault(what, start, start + length))
+    return sorted(faults, key=lambda fault: fault.start)
+
+
+def _due(minute: int, every: int, offset: int) -> bool:
+    return minute % every == offset
+
+
+def _instance_calls(app: Any, minute: int, every: int, outbox_every: int) -> list[tuple[str, Callable]]:
+    calls = []
+    if _due(minute, every, 0):
+        calls.append(("scan_run_failures", app.scan_run_failures))
+    if _due(minute, every, 1):
+        calls.append(("scan_compute_changes", app.scan_compute_changes))
+    if _due(minute, every, 2):
+        calls.append(("scan_metrics", app.scan_metrics))
+    if _due(minute, outbox_every, 0):
+        calls.append(("deliver_outbox", app.deliver_outbox))
+    return calls
+
+
+def _settings(sandbox: Sandbox, storage: str) -> dict[str, str]:
+    return {
+        "AzureWebJobsStorage": storage,
+        "LOG_ANALYTICS_WORKSPACE_IDS": DEFAULT_WORKSPACE_ID,
+        "LOG_ANALYTICS_ENDPOINT": sandbox.endpoint,
+        "METRICS_ENDPOINT": sandbox.endpoint,
+        "ACS_ENDPOINT": sandbox.endpoint,
+        "EMAIL_SENDER": "DoNotReply@alerts.contoso.com",
+        "EMAIL_RECIPIENTS": RECIPIENT,
+        "AZURE_CREDENTIAL": "emulator",
+        "REQUESTS_CA_BUNDLE": sandbox.ca_bundle,
+        "RULES_FILE": str(RULES),
+    }
+
+
+def simulate(plan: DayPlan, progress: Callable[[str], None] | None = None, cadence: tuple[int, int] = (10, 8),
+             drain: timedelta = DRAIN) -> Result:
+    from shared.alerting_app import AlertingApp
+    from shared.settings import Settings
+
+    wall = time.perf_counter()
+    day = generate(plan)
+    faults = plan_faults(day, plan.seed)
+    result = Result(day, faults, [], cadence=cadence, drain=drain)
+    with azurite_tables() as azurite, Sandbox(now=day.start) as sandbox:
+        gate = TableGate(int(azurite.split("TableEndpoint=http://127.0.0.1:")[1].split("/", 1)[0]))
+        try:
+            os.environ.update(_settings(sandbox, gate.connection_string(azurite)))
+            sandbox.faults.retry_after_ms = 1
+            sources: list[EventSource] = [LogRows(day), MetricSeries(day)]  # + the webhook's source (issue 3)
+            for source in sources:
+                source.seed(sandbox)
+            for fault in faults:
+                if fault.what.startswith("email"):
+                    sandbox.fail_during("email", int(fault.what.split()[1]), fault.start, fault.end)
+            apps = {"A": AlertingApp(Settings.from_environ()), "B": AlertingApp(Settings.from_environ())}
+            for app in apps.values():
+                app.state.ensure_tables()
+            rule = apps["A"].rules.metric_rules[0]
+            naive = [NaiveAlerter("A", timedelta(minutes=5), sandbox.endpoint, DEFAULT_WORKSPACE_ID, rule,
+                                  (RECIPIENT,)),
+                     NaiveAlerter("B", timedelta(minutes=4), sandbox.endpoint, DEFAULT_WORKSPACE_ID, rule,
+                                  (RECIPIENT,))]
+            _run_clock(day, faults, sandbox, gate, apps, naive, sources, result, progress, cadence, drain)
+            result.table_requests_refused = gate.refused
+            records = apps["A"].state.incidents()
+            result.outbox = dict(Counter(record.status.value for record in records))
+            result.retried = sum(record.attempts > 1 for record in records)
+        finally:
+            gate.stop()
+        emails = sandbox.emails
+        result.email_faults_answered = sandbox.faults.raised.get("email", 0)
+    result.naive_failed_sends = sum(n.failed_sends for n in naive)
+    app_emails = [e for e in emails if e["senderAddress"].startswith("DoNotReply@")]
+    naive_a = [e for e in emails if e["senderAddress"].startswith("naive-a@")]
+    naive_b = [e for e in emails if e["senderAddress"].startswith("naive-b@")]
+    result.scores = [
+        score("this app, 2 instances", app_emails, day, naive=False),
+        score("naive, 1 instance (every 5 min)", naive_a, day, naive=True),
+        score("naive, 2 instances (every 5 and 4 min)", naive_a + naive_b, day, naive=True),
+    ]
+    result.wall_seconds = time.perf_counter() - wall
+    return result
+
+
+def _run_clock(day: Day, faults: list[Fault], sandbox: Sandbox, gate: TableGate, apps: dict[str, Any],
+               naive: list[NaiveAlerter], sources: list[EventSource], result: Result,
+               progress: Callable[[str], None] | None, cadence: tuple[int, int], drain: timedelta) -> None:
+    now, end = day.start, day.end + drain
+    every = {"A": (cadence[0], 2), "B": (cadence[1], 3)}
+    while now <= end:
+        sandbox.set_clock(now)
+        minute = int((now - day.start).total_seconds() // 60)
+        down = any(f.what == "tables down" and f.start <= now < f.end for f in faults)
+        if down and gate.is_open:
+            gate.close_gate()
+        elif not down and not gate.is_open:
+            gate.open_gate()
+        for source in sources:
+            source.tick(now)
+        threads = []
+        for name, app in apps.items():
+            calls = _instance_calls(app, minute, *every[name])
+            if calls:
+                threads.append(threading.Thread(target=_run_calls, args=(name, calls, now, result)))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        started = time.perf_counter()
+        for alerter in naive:
+            if minute % int(alerter.every.total_seconds() // 60) == 0:
+                alerter.tick(now)
+        result.call_seconds.setdefault("naive", []).append(time.perf_counter() - started)
+        result.ticks += 1
+        if progress and minute % 60 == 0:
+            progress(f"  {now:%H:%M} simulated, {len(sandbox.emails)} emails so far")
+        now += timedelta(minutes=1)
+
+
+_lock = threading.Lock()
+
+
+def _run_calls(instance: str, calls: list[tuple[str, Callable]], now: datetime, result: Result) -> None:
+    for name, call in calls:
+        started = time.perf_counter()
+        try:
+            call(now)
+        except Exception as err:  # the Functions host logs a failed invocation; the next tick must catch up
+            log.info("instance %s: %s failed at %s: %s", instance, name, now, str(err).splitlines()[0])
+            with _lock:
+                result.failed_calls.append((instance, name, now, type(err).__name__))
+        with _lock:
+            result.call_seconds.setdefault(name, []).append(time.perf_counter() - started)
