@@ -28,6 +28,8 @@ def report(result: Result) -> list[str]:
         f"instances scanning every {result.cadence[0]} and {result.cadence[1]} min: "
         f"{day.pipelines} pipeline runs ({day.steps} steps) in 5 workspaces; incidents: "
         + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) + ".",
+        "Webhook: " + ", ".join(f"{n} {what}" for what, n in result.webhook.items()) + " (the log alert rule "
+        "fires for failures ingested within its 15-minute window; repeats go to either instance).",
         f"Faults: {faults}. ACS answered {result.email_faults_answered} sends with an error; the table service "
         f"refused {result.table_requests_refused} requests; {failed} app calls failed loudly "
         f"(all during table outages: {_all_in_outages(result)}). The app's outbox at the end: "

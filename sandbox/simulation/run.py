@@ -35,6 +35,7 @@ from sandbox import DEFAULT_WORKSPACE_ID, Sandbox
 from sandbox.azurite import azurite_tables
 from sandbox.table_gate import TableGate
 
+from .alerts import AlertDeliveries
 from .naive import NaiveAlerter
 from .score import Score, score
 from .world import Day, DayPlan, generate
@@ -68,12 +69,13 @@ class Result:
     cadence: tuple[int, int] = (10, 8)
     drain: timedelta = DRAIN
     call_seconds: dict[str, list[float]] = field(default_factory=dict)  # use case -> wall seconds of each call
+    webhook: dict[str, int] = field(default_factory=dict)  # alerts fired, deliveries, answers by status
 
 
 class EventSource(Protocol):
     """Something that happens during the day. Rows and series are seeded up front (Log Analytics shows them
     only once ingested); a source that must act at a moment (the webhook receiving Azure Monitor's retried
-    deliveries, issue 3) does it in `tick`."""
+    deliveries, alerts.py) does it in `tick`."""
 
     def seed(self, sandbox: Sandbox) -> None: ...
 
@@ -174,15 +176,16 @@ def simulate(plan: DayPlan, progress: Callable[[str], None] | None = None, caden
         try:
             os.environ.update(_settings(sandbox, gate.connection_string(azurite)))
             sandbox.faults.retry_after_ms = 1
-            sources: list[EventSource] = [LogRows(day), MetricSeries(day)]  # + the webhook's source (issue 3)
+            apps = {"A": AlertingApp(Settings.from_environ()), "B": AlertingApp(Settings.from_environ())}
+            for app in apps.values():
+                app.state.ensure_tables()
+            alerts = AlertDeliveries(day, apps, plan.seed)
+            sources: list[EventSource] = [LogRows(day), MetricSeries(day), alerts]
             for source in sources:
                 source.seed(sandbox)
             for fault in faults:
                 if fault.what.startswith("email"):
                     sandbox.fail_during("email", int(fault.what.split()[1]), fault.start, fault.end)
-            apps = {"A": AlertingApp(Settings.from_environ()), "B": AlertingApp(Settings.from_environ())}
-            for app in apps.values():
-                app.state.ensure_tables()
             rule = apps["A"].rules.metric_rules[0]
             naive = [NaiveAlerter("A", timedelta(minutes=5), sandbox.endpoint, DEFAULT_WORKSPACE_ID, rule,
                                   (RECIPIENT,)),
@@ -190,6 +193,8 @@ def simulate(plan: DayPlan, progress: Callable[[str], None] | None = None, caden
                                   (RECIPIENT,))]
             _run_clock(day, faults, sandbox, gate, apps, naive, sources, result, progress, cadence, drain)
             result.table_requests_refused = gate.refused
+            result.webhook = {"alerts": alerts.alerts, "deliveries": alerts.delivered,
+                              **{f"answered {status}": n for status, n in sorted(alerts.answers.items())}}
             records = apps["A"].state.incidents()
             result.outbox = dict(Counter(record.status.value for record in records))
             result.retried = sum(record.attempts > 1 for record in records)

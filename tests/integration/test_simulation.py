@@ -2,8 +2,9 @@
 where the naive approach ("every N minutes, the last N minutes by TimeGenerated, one email per row") does.
 
 The same code as `make simulate` (sandbox/simulation/), smaller: two hours of activity plus a drain, two app
-instances scanning every 5 and 4 minutes, ACS answering 429 and 500 for a while, the table service down for
-a while. Runs its own Azurite and sandbox.
+instances scanning every 5 and 4 minutes, Azure Monitor's log alert delivering (and re-delivering) to either
+instance's webhook, ACS answering 429 and 500 for a while, the table service down for a while. Runs its own
+Azurite and sandbox.
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ def test_the_faults_really_happened_and_failed_calls_were_caught_up(result):
     assert all(any(f.start <= when < f.end for f in outages) for _, _, when, _ in result.failed_calls)
     assert result.table_requests_refused > 0
     assert result.email_faults_answered > 0
+
+
+def test_the_webhook_took_retried_deliveries_while_the_scans_ran(result):
+    webhook = result.webhook
+    assert webhook["alerts"] >= 5
+    assert webhook["deliveries"] > webhook["alerts"]  # repeats, to both instances
+    assert webhook["answered 200"] >= webhook["alerts"]
+    assert set(webhook) <= {"alerts", "deliveries", "answered 200", "answered 503"}  # 503 only in table outages
 
 
 def test_the_naive_approach_loses_or_duplicates(result):
