@@ -257,9 +257,16 @@ def incident_from_payload(payload: Mapping[str, Any]) -> PipelineFailure:
 KIND = "run-failure"
 
 
+# Only the pipeline run's own failure is in Log Analytics yet: its steps' rows are usually minutes behind (they
+# are ingested in other batches), and an email without the failing step is of little use. Wait this long for them.
+STEP_DETAIL_WAIT = timedelta(minutes=10)
+
+
 def due_at(incident: PipelineFailure, group_wait: timedelta) -> datetime:
-    """A finished pipeline run is complete: send at once. A running one may still fail more steps: wait a
-    little (counted from its first failure, so late-arriving data does not add to the wait)."""
+    """A finished pipeline run whose failing step is known is complete: send at once. A running one may still
+    fail more steps: wait a little. Both waits count from the first failure, so late data does not add to them."""
+    if incident.root_cause.run_id == incident.pipeline_run_id:
+        return incident.failed_at + max(group_wait, STEP_DETAIL_WAIT)
     return incident.failed_at if incident.is_settled else incident.failed_at + group_wait
 
 

@@ -141,3 +141,13 @@ def test_any_run_tree_gives_one_incident_per_failed_pipeline_with_a_failed_leaf_
         assert cause.run_id not in failed_children  # no failed child: the failure started here
         listed = {cause.run_id, *(s.run_id for s in incidents[0].downstream)}
         assert len(listed) == 1 + len(incidents[0].downstream)  # nobody listed twice
+
+
+def test_a_pipeline_failure_seen_before_its_steps_waits_for_them():
+    from shared.run_failures import STEP_DETAIL_WAIT, due_at
+
+    root_only = {**status_row("ws", "p", "", "p", "Failed", START), "ResourceId": ""}
+    [early] = group_pipeline_failures(events_from_rows([root_only]))
+    assert due_at(early, timedelta(minutes=2)) == START + STEP_DETAIL_WAIT
+    [complete] = group_pipeline_failures(events_from_rows(_query_rows(six_step_pipeline("ws", "p", START))))
+    assert due_at(complete, timedelta(minutes=2)) == complete.failed_at  # settled, step known: at once
