@@ -40,6 +40,8 @@ def report(result: Result) -> list[str]:
         "",
         *kinds_table(result.scores),
         "",
+        f"Root cause: {result.root_causes[0]} of the app's {result.root_causes[1]} pipeline-failure emails name the "
+        "step that failed first.",
         "Unmatched email entries (emails about no incident): "
         + ", ".join(f"{s.approach}: {s.unmatched}" for s in result.scores) + ".",
         f"Wall time: {result.wall_seconds:.0f} s for {result.ticks} simulated minutes on {os.cpu_count()} cores "

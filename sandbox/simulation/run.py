@@ -37,7 +37,7 @@ from sandbox.table_gate import TableGate
 
 from .alerts import AlertDeliveries
 from .naive import NaiveAlerter
-from .score import Score, score
+from .score import Score, root_causes_named, score
 from .world import Day, DayPlan, generate
 
 RULES = Path(__file__).with_name("rules.yaml")
@@ -70,6 +70,7 @@ class Result:
     drain: timedelta = DRAIN
     call_seconds: dict[str, list[float]] = field(default_factory=dict)  # use case -> wall seconds of each call
     webhook: dict[str, int] = field(default_factory=dict)  # alerts fired, deliveries, answers by status
+    root_causes: tuple[int, int] = (0, 0)  # app pipeline emails naming the true first failing step / all
 
 
 class EventSource(Protocol):
@@ -211,6 +212,7 @@ def simulate(plan: DayPlan, progress: Callable[[str], None] | None = None, caden
         score("naive, 1 instance (every 5 min)", naive_a, day, naive=True),
         score("naive, 2 instances (every 5 and 4 min)", naive_a + naive_b, day, naive=True),
     ]
+    result.root_causes = root_causes_named(app_emails, day)
     result.wall_seconds = time.perf_counter() - wall
     return result
 

@@ -86,6 +86,21 @@ def naive_entries(email: dict, day: Day) -> list[tuple[str, str] | None]:
     return [None]
 
 
+def root_causes_named(emails: list[dict], day: Day) -> tuple[int, int]:
+    """(right, all): of the app's pipeline-failure emails (and digest entries), how many name as root cause the
+    step that really failed first (the generator knows it)."""
+    right = named = 0
+    for email in emails:
+        subject = email["content"]["subject"]
+        for entry in _ENTRY.findall(email["content"]["plainText"]) if _DIGEST.match(subject) else [subject]:
+            match = _RUN.search(entry)
+            key = day.run_to_incident.get(match["run"]) if match else None
+            if key:
+                named += 1
+                right += match["run"] == day.root_causes.get(key)
+    return right, named
+
+
 def score(approach: str, emails: list[dict], day: Day, naive: bool) -> Score:
     result = Score(approach, should=len(day.incidents), emails=len(emails),
                    digests=sum(bool(_DIGEST.match(email["content"]["subject"])) for email in emails))

@@ -60,6 +60,7 @@ class Day:
     run_to_incident: dict[str, str] = field(default_factory=dict)
     change_subjects: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (target, ws, caller)
     drift_subjects: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (notice, resource, value)
+    root_causes: dict[str, str] = field(default_factory=dict)  # run-failure key -> the step that failed first
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,7 @@ def _pipeline(day: Day, rng: random.Random, delay: _Delays, index: int, workspac
         key = f"run-failure:{workspace}:{root}"
         first = min(failures, key=lambda failure: failure[1])
         day.incidents.append(Incident(key, "run-failure", first[1], f"{root} failed at {first[0]}"))
+        day.root_causes[key] = first[0]
         for run in [root, *(f"{root}_{name}" for name in names)]:
             day.run_to_incident[run] = key
 
