@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 
 .PHONY: demo test lint bench simulate setup infra-tools clean
 
-demo: setup  ## the whole run-failure path offline: Azurite + sandbox + the real function
+demo: setup  ## offline: Azurite + sandbox + the real functions (pipeline failure, compute deletion, drift)
 	$(PY) -m sandbox.demo
 
 test: setup infra-tools lint  ## lint, unit, integration (Azurite + sandbox), KQL analysis, infra checks
