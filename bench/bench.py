@@ -171,15 +171,7 @@ def import_figure(stack: Stack) -> list[Row]:
 
 
 def _app_settings(stack: Stack) -> dict[str, str]:
-    from sandbox import DEFAULT_WORKSPACE_ID
-
-    sb = stack.sandbox
-    return {
-        "AzureWebJobsStorage": stack.storage, "LOG_ANALYTICS_WORKSPACE_IDS": DEFAULT_WORKSPACE_ID,
-        "LOG_ANALYTICS_ENDPOINT": sb.endpoint, "METRICS_ENDPOINT": sb.endpoint, "ACS_ENDPOINT": sb.endpoint,
-        "EMAIL_SENDER": "DoNotReply@alerts.contoso.com", "EMAIL_RECIPIENTS": "ml-oncall@contoso.com",
-        "AZURE_CREDENTIAL": "emulator", "REQUESTS_CA_BUNDLE": sb.ca_bundle, "RULES_FILE": "rules.yaml",
-    }
+    return stack.sandbox.app_settings(stack.storage, RULES_FILE="rules.yaml")
 
 
 def _empty_tables(storage: str) -> None:

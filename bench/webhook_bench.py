@@ -23,15 +23,10 @@ SAMPLES = ROOT / "tests" / "data" / "alerts"
 
 def configure(sandbox, connection: str) -> None:
     """App settings pointing at Azurite + the sandbox (as tests/integration/conftest.py), for the function."""
-    from sandbox import DEFAULT_WORKSPACE_ID
     from shared.entrypoints import alerting_app
 
     logging.disable(logging.WARNING)  # thousands of deliberate 400s would flood the output
-    os.environ.update({
-        "AzureWebJobsStorage": connection, "LOG_ANALYTICS_WORKSPACE_IDS": DEFAULT_WORKSPACE_ID,
-        "EMAIL_SENDER": "DoNotReply@alerts.contoso.com", "EMAIL_RECIPIENTS": "ml-oncall@contoso.com",
-        **sandbox.env(),
-    })
+    os.environ.update(sandbox.app_settings(connection))
     alerting_app.cache_clear()
 
 

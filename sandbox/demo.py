@@ -13,7 +13,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from sandbox import DEFAULT_WORKSPACE_ID, Sandbox
+from sandbox import Sandbox
 from sandbox.azurite import AzuriteNotAvailable, azurite_tables
 from sandbox.scenarios import activity_rows, six_step_pipeline
 
@@ -23,23 +23,6 @@ DRIFT_RESOURCE = (
     "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg-ml-prod"
     "/providers/microsoft.insights/components/appi-churn"
 )
-
-
-def _settings(sandbox: Sandbox, storage: str) -> dict[str, str]:
-    # Exactly what a local.settings.json would hold for `func start` against the local stack.
-    return {
-        "AzureWebJobsStorage": storage,
-        "LOG_ANALYTICS_WORKSPACE_IDS": DEFAULT_WORKSPACE_ID,
-        "LOG_ANALYTICS_ENDPOINT": sandbox.endpoint,
-        "METRICS_ENDPOINT": sandbox.endpoint,
-        "ACS_ENDPOINT": sandbox.endpoint,
-        "EMAIL_SENDER": "DoNotReply@alerts.contoso.com",
-        "EMAIL_RECIPIENTS": "ml-oncall@contoso.com",
-        "AZURE_CREDENTIAL": "emulator",
-        "REQUESTS_CA_BUNDLE": sandbox.ca_bundle,
-        "STUDIO_TENANT_ID": "00000000-0000-0000-0000-0000000000bb",
-        "RULES_FILE": str(HERE / "demo-rules.yaml"),
-    }
 
 
 def _banner(text: str) -> None:
@@ -71,7 +54,9 @@ def main() -> int:
     logging.getLogger("function_app").setLevel(logging.INFO)
     try:
         with azurite_tables() as storage, Sandbox() as sandbox:
-            os.environ.update(_settings(sandbox, storage))
+            tenant = "00000000-0000-0000-0000-0000000000bb"  # a placeholder, for the studio links' &tid=
+            os.environ.update(sandbox.app_settings(storage, STUDIO_TENANT_ID=tenant,
+                                                   RULES_FILE=str(HERE / "demo-rules.yaml")))
             from azure.functions.timer import TimerRequest
 
             import function_app

@@ -23,6 +23,7 @@ from .timeutil import parse_datetime
 from .tls import make_server_context
 
 SCHEMAS_PATH = Path(__file__).with_name("la-schemas.json")
+LOCAL_RECIPIENT = "ml-oncall@contoso.com"  # where the local stack's emails go (captured, never sent)
 
 
 def load_schemas(path: Path = SCHEMAS_PATH) -> dict[str, list[tuple[str, str]]]:
@@ -111,6 +112,18 @@ class Sandbox:
             "METRICS_ENDPOINT": self.endpoint,
             "ACS_ENDPOINT": self.endpoint,
             "AZURE_CREDENTIAL": "emulator",
+        }
+
+    def app_settings(self, storage: str, **overrides: str) -> dict[str, str]:
+        """Everything the app needs to run against this sandbox and Azurite (`storage`: its connection string):
+        what a local.settings.json holds for `func start` against the local stack."""
+        return {
+            "AzureWebJobsStorage": storage,
+            "LOG_ANALYTICS_WORKSPACE_IDS": DEFAULT_WORKSPACE_ID,
+            "EMAIL_SENDER": "DoNotReply@alerts.contoso.com",
+            "EMAIL_RECIPIENTS": LOCAL_RECIPIENT,
+            **self.env(),
+            **overrides,
         }
 
     # -- clock -------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 from sandbox import DEFAULT_WORKSPACE_ID, Sandbox
 from sandbox.azurite import azurite_tables
+from sandbox.emulator import LOCAL_RECIPIENT
 from sandbox.table_gate import TableGate
 
 from .alerts import AlertDeliveries
@@ -41,7 +42,7 @@ from .score import Score, root_causes_named, score
 from .world import Day, DayPlan, generate
 
 RULES = Path(__file__).with_name("rules.yaml")
-RECIPIENT = "ml-oncall@contoso.com"
+RECIPIENT = LOCAL_RECIPIENT
 DRAIN = timedelta(hours=1)  # activity stops at the end of the day; scans go on this long so late rows land
 log = logging.getLogger(__name__)
 
@@ -148,21 +149,6 @@ def _instance_calls(app: Any, minute: int, every: int, outbox_every: int) -> lis
     return calls
 
 
-def _settings(sandbox: Sandbox, storage: str) -> dict[str, str]:
-    return {
-        "AzureWebJobsStorage": storage,
-        "LOG_ANALYTICS_WORKSPACE_IDS": DEFAULT_WORKSPACE_ID,
-        "LOG_ANALYTICS_ENDPOINT": sandbox.endpoint,
-        "METRICS_ENDPOINT": sandbox.endpoint,
-        "ACS_ENDPOINT": sandbox.endpoint,
-        "EMAIL_SENDER": "DoNotReply@alerts.contoso.com",
-        "EMAIL_RECIPIENTS": RECIPIENT,
-        "AZURE_CREDENTIAL": "emulator",
-        "REQUESTS_CA_BUNDLE": sandbox.ca_bundle,
-        "RULES_FILE": str(RULES),
-    }
-
-
 def simulate(plan: DayPlan, progress: Callable[[str], None] | None = None, cadence: tuple[int, int] = (10, 8),
              drain: timedelta = DRAIN) -> Result:
     from shared.alerting_app import AlertingApp
@@ -175,7 +161,7 @@ def simulate(plan: DayPlan, progress: Callable[[str], None] | None = None, caden
     with azurite_tables() as azurite, Sandbox(now=day.start) as sandbox:
         gate = TableGate(int(azurite.split("TableEndpoint=http://127.0.0.1:")[1].split("/", 1)[0]))
         try:
-            os.environ.update(_settings(sandbox, gate.connection_string(azurite)))
+            os.environ.update(sandbox.app_settings(gate.connection_string(azurite), RULES_FILE=str(RULES)))
             sandbox.faults.retry_after_ms = 1
             apps = {"A": AlertingApp(Settings.from_environ()), "B": AlertingApp(Settings.from_environ())}
             for app in apps.values():

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sandbox import DEFAULT_WORKSPACE_ID, Sandbox
+from sandbox import Sandbox
+from sandbox.emulator import LOCAL_RECIPIENT
 from shared.alerting_app import AlertingApp
 from shared.entrypoints import alerting_app
 from shared.settings import Settings
 
-RECIPIENT = "ml-oncall@contoso.com"
+RECIPIENT = LOCAL_RECIPIENT
 
 
 @pytest.fixture(scope="session")
@@ -33,20 +34,9 @@ def sandbox(sandbox_server: Sandbox) -> Sandbox:
 @pytest.fixture
 def app_settings(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, state, azurite_connection_string: str):
     """App settings pointing at the local stack, exported as the Functions host would."""
-    values = {
-        "AzureWebJobsStorage": azurite_connection_string,
-        "LOG_ANALYTICS_WORKSPACE_IDS": DEFAULT_WORKSPACE_ID,
-        "LOG_ANALYTICS_ENDPOINT": sandbox.endpoint,
-        "METRICS_ENDPOINT": sandbox.endpoint,
-        "ACS_ENDPOINT": sandbox.endpoint,
-        "EMAIL_SENDER": "DoNotReply@alerts.contoso.com",
-        "EMAIL_RECIPIENTS": RECIPIENT,
-        "AZURE_CREDENTIAL": "emulator",
-        "REQUESTS_CA_BUNDLE": sandbox.ca_bundle,
-        "GROUP_WAIT_SECONDS": "120",
-        "SEND_RETRY_BASE_SECONDS": "60",
-        "SEND_MAX_ATTEMPTS": "4",
-    }
+    values = sandbox.app_settings(
+        azurite_connection_string, GROUP_WAIT_SECONDS="120", SEND_RETRY_BASE_SECONDS="60", SEND_MAX_ATTEMPTS="4"
+    )
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     alerting_app.cache_clear()
