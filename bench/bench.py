@@ -11,8 +11,8 @@ Figures (one function each in FIGURES; a new figure is one more function there):
   writing the same number of entities to Azurite in batches of 100, in the same run;
 * webhook: a burst of 200 deliveries (50 of them repeats) from 8 threads through the real `alert_webhook`
   function, p50/p99 answer time against one Table Storage read on the same Azurite, emails against distinct
-  alerts; then thousands of hypothesis-generated deliveries (BENCH_FUZZ_EXAMPLES, default 3000): no 5xx
-  (bench/webhook_bench.py).
+  alerts; the same burst in a child process for its peak memory; then thousands of hypothesis-generated
+  deliveries (BENCH_FUZZ_EXAMPLES, default 3000): no 5xx (bench/webhook_bench.py).
 
 Requests are counted and timed at azure-core's HTTP transport (every SDK call the app makes goes through it).
 Peak memory: peak RSS (VmHWM in /proc/self/status) of a child interpreter: for the imports, after the import; for the
@@ -289,6 +289,26 @@ def scan_figure(stack: Stack) -> list[Row]:
 
 
 FUZZ_EXAMPLES = int(os.environ.get("BENCH_FUZZ_EXAMPLES", "3000"))
+_RSS_WEBHOOK = """import sys
+from bench.webhook_bench import burst_bodies, post_all
+import function_app
+bodies, _ = burst_bodies(sys.argv[1], tag="rss")
+from shared.entrypoints import alerting_app
+alerting_app().state.ensure_tables(); alerting_app().logs; alerting_app().email
+before = PEAK
+post_all(bodies)
+print(before, PEAK)
+""".replace("PEAK", _PEAK)
+
+
+def _webhook_rss(stack: Stack) -> tuple[float, float]:
+    """The burst in a child process (the function's own process; Azurite and the sandbox stay outside it):
+    max RSS before and after, in MB."""
+    out = subprocess.run([sys.executable, "-c", _RSS_WEBHOOK, stack.sandbox.now.isoformat()], cwd=ROOT,
+                         env={**os.environ, **_app_settings(stack)}, check=True, capture_output=True,
+                         text=True).stdout
+    before, after = (int(value) / 1024 for value in out.split())
+    return before, after
 
 
 def webhook_figure(stack: Stack) -> list[Row]:
@@ -300,6 +320,7 @@ def webhook_figure(stack: Stack) -> list[Row]:
     configure(stack.sandbox, stack.storage)
     figures = burst(stack.sandbox, stack.storage)
     emails, expected = figures["emails"], figures["expected_emails"]
+    rss_before, rss_after = _webhook_rss(stack)
     count, seconds, server_errors = fuzz(FUZZ_EXAMPLES)
     read = figures["read_p50"]
     return [
@@ -310,6 +331,8 @@ def webhook_figure(stack: Stack) -> list[Row]:
             emails == expected and figures["statuses"] == [200]),
         Row(f"  5xx answers to {count:,} generated deliveries ({seconds:.0f} s)", f"{server_errors}", "", None, "0",
             server_errors == 0),
+        Row("  peak memory (peak RSS of a process answering the burst)", f"{rss_after:.0f} MB",
+            f"{rss_before:.0f} MB", rss_after / rss_before),
     ]
 
 
