@@ -191,8 +191,7 @@ def _seed_fan_out(sandbox) -> None:
         rows = fan_out_failure(f"ws-{index % 5}", f"pipe{index:04d}", start + timedelta(seconds=index), STEPS)
         for table, batch in rows.items():
             tables.setdefault(table, []).extend(batch)
-    for table, rows in tables.items():
-        sandbox.add_rows(table, rows)
+    sandbox.add_tables(tables)
 
 
 def _fresh_app(stack: Stack):

@@ -44,10 +44,6 @@ def _show(sandbox: Sandbox, already_shown: int, name: str) -> int:
     return len(sandbox.emails)
 
 
-def _seed(sandbox: Sandbox, tables: dict[str, list[dict]]) -> None:
-    for table, rows in tables.items():
-        sandbox.add_rows(table, rows)
-
 
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="  log %(levelname)s %(name)s: %(message)s")
@@ -69,7 +65,7 @@ def main() -> int:
             _banner("1. A pipeline fails: 6 steps in ws-churn-prod")
             print("prep completes; train fails (NaN in input); evaluate fails later; register/deploy cancelled; "
                   "report never starts")
-            _seed(sandbox, six_step_pipeline("ws-churn-prod", "churn_train_pipeline_7f3a",
+            sandbox.add_tables(six_step_pipeline("ws-churn-prod", "churn_train_pipeline_7f3a",
                                              sandbox.now - timedelta(minutes=25)))
             tick(function_app.scan_run_failures)
             print("Second tick (same data, overlapping window):")

@@ -146,6 +146,11 @@ class Sandbox:
     def add_rows(self, table: str, rows: list[dict[str, Any]], workspace_id: str = DEFAULT_WORKSPACE_ID) -> None:
         self.log_analytics.add_rows(table, rows, workspace_id, self.default_ingestion_delay)
 
+    def add_tables(self, tables: dict[str, list[dict[str, Any]]], workspace_id: str = DEFAULT_WORKSPACE_ID) -> None:
+        """Rows of several tables at once (table -> rows), as the scenarios build them."""
+        for table, rows in tables.items():
+            self.add_rows(table, rows, workspace_id)
+
     def add_metric_series(
         self, resource_id: str, namespace: str, metric: str, points: list[tuple[datetime | str, float]],
         dimensions: dict[str, str] | None = None, unit: str = "Count",
@@ -157,8 +162,7 @@ class Sandbox:
         if seed.get("clock"):
             self.set_clock(seed["clock"])
         workspace_id = seed.get("workspace_id") or DEFAULT_WORKSPACE_ID
-        for table, rows in (seed.get("tables") or {}).items():
-            self.add_rows(table, rows, workspace_id)
+        self.add_tables(seed.get("tables") or {}, workspace_id)
         for series in seed.get("metrics") or []:
             self.add_metric_series(series["resource_id"], series["namespace"], series["metric"],
                                    [tuple(p) for p in series["points"]], series.get("dimensions"),

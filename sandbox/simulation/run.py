@@ -89,8 +89,7 @@ class LogRows:
     day: Day
 
     def seed(self, sandbox: Sandbox) -> None:
-        for table, rows in self.day.rows.items():
-            sandbox.add_rows(table, rows, DEFAULT_WORKSPACE_ID)
+        sandbox.add_tables(self.day.rows, DEFAULT_WORKSPACE_ID)
 
     def tick(self, now: datetime) -> None:
         """Nothing: ingestion delays are in the rows."""

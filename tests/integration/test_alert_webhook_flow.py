@@ -45,8 +45,7 @@ def _post(document, headers=None) -> tuple[int, dict, dict]:
 
 
 def _seed_failed_pipeline(sandbox):
-    for table, rows in six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)).items():
-        sandbox.add_rows(table, rows)
+    sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
 
 
 def _subjects(sandbox):
@@ -94,8 +93,7 @@ def test_the_scan_does_not_email_a_pipeline_the_webhook_already_emailed(sandbox,
 
 def test_the_alert_joins_a_pipeline_email_the_scan_has_not_sent_yet_and_the_scan_keeps_it(sandbox, make_app):
     # Failed a minute ago: the next scan's overlap re-reads it and re-detects the pipeline.
-    for table, rows in six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=16)).items():
-        sandbox.add_rows(table, rows)
+    sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=16)))
     app = make_app()
     sandbox.fail_next("email", 500, count=3)  # the scan's send fails: its record waits in the outbox
     assert app.scan_run_failures(sandbox.now).delivery.retrying == 1

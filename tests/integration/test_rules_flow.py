@@ -151,8 +151,7 @@ def test_a_silence_mutes_a_matching_incident_and_expires_on_time(sandbox, make_a
     app.scan_run_failures(sandbox.now)
     sandbox.advance(timedelta(minutes=20))
     for ws, root in [("ws-scratch", "muted"), ("ws-prod", "loud")]:
-        for table, rows in six_step_pipeline(ws, root, sandbox.now - timedelta(minutes=16)).items():
-            sandbox.add_rows(table, rows)
+        sandbox.add_tables(six_step_pipeline(ws, root, sandbox.now - timedelta(minutes=16)))
     with caplog.at_level("INFO"):
         app.scan_run_failures(sandbox.now)
     assert [s.split(" in ")[1] for s in _subjects(sandbox)] == ["ws-prod (root cause loud_train)"]
@@ -162,8 +161,7 @@ def test_a_silence_mutes_a_matching_incident_and_expires_on_time(sandbox, make_a
     assert "Suppressed run-failure:ws-scratch:muted by silence [workspace=ws-scratch]" in caplog.text
 
     sandbox.advance(timedelta(minutes=15))  # the silence has ended
-    for table, rows in six_step_pipeline("ws-scratch", "after", sandbox.now - timedelta(minutes=16)).items():
-        sandbox.add_rows(table, rows)
+    sandbox.add_tables(six_step_pipeline("ws-scratch", "after", sandbox.now - timedelta(minutes=16)))
     app.scan_run_failures(sandbox.now)
     assert len(sandbox.emails) == 2
     assert "ws-scratch (root cause after_train)" in _subjects(sandbox)[1]
@@ -200,8 +198,7 @@ def test_routing_sends_a_workspace_to_its_team_only(sandbox, make_app, rules):
     app.scan_run_failures(sandbox.now)
     sandbox.advance(timedelta(minutes=20))
     for ws, root in [("ws-churn-prod", "churn"), ("ws-fraud-prod", "fraud")]:
-        for table, rows in six_step_pipeline(ws, root, sandbox.now - timedelta(minutes=16)).items():
-            sandbox.add_rows(table, rows)
+        sandbox.add_tables(six_step_pipeline(ws, root, sandbox.now - timedelta(minutes=16)))
     app.scan_run_failures(sandbox.now)
     by_workspace = {e["content"]["subject"].split(" in ")[1].split(" ")[0]: e["recipients"]["to"]
                     for e in sandbox.emails}

@@ -15,17 +15,12 @@ from shared.outbox import Status
 from .conftest import RECIPIENT
 
 
-def _seed(sandbox, tables):
-    for table, rows in tables.items():
-        sandbox.add_rows(table, rows)
-
-
 def _subjects(sandbox):
     return [email["content"]["subject"] for email in sandbox.emails]
 
 
 def test_the_timer_function_emails_one_failed_pipeline_once(sandbox, app_settings):
-    _seed(sandbox, six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
+    sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
     scan = function_app.scan_run_failures.build().get_user_function()
 
     scan(TimerRequest(past_due=False))
@@ -46,7 +41,7 @@ def test_the_timer_function_emails_one_failed_pipeline_once(sandbox, app_setting
 
 
 def test_rescans_and_later_ticks_send_nothing_more(sandbox, make_app):
-    _seed(sandbox, six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
+    sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
     app = make_app()
     first = app.scan_run_failures(sandbox.now)
     assert (first.delivery.sent, first.scans[0].claimed) == (1, 1)
@@ -58,7 +53,7 @@ def test_rescans_and_later_ticks_send_nothing_more(sandbox, make_app):
 
 
 def test_two_instances_scanning_at_the_same_moment_send_one_email(sandbox, make_app):
-    _seed(sandbox, six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
+    sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
     apps = [make_app(), make_app()]
     barrier = threading.Barrier(len(apps))
     reports = []
@@ -80,7 +75,7 @@ def test_rows_ingested_after_a_scan_are_alerted_on_the_next_one(sandbox, make_ap
     app = make_app()
     app.scan_run_failures(sandbox.now)  # sets the watermark
     # The pipeline fails now, but Log Analytics makes the rows queryable only 20 minutes later.
-    _seed(sandbox, six_step_pipeline("ws-prod", "late", sandbox.now - timedelta(minutes=15),
+    sandbox.add_tables(six_step_pipeline("ws-prod", "late", sandbox.now - timedelta(minutes=15),
                                      ingest_delay=timedelta(minutes=20)))
     sandbox.advance(timedelta(minutes=5))
     app.scan_run_failures(sandbox.now)
@@ -93,7 +88,7 @@ def test_rows_ingested_after_a_scan_are_alerted_on_the_next_one(sandbox, make_ap
 
 
 def test_acs_refusing_for_a_while_delays_the_email_but_sends_it_exactly_once(sandbox, make_app, state):
-    _seed(sandbox, six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
+    sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
     sandbox.fail_next("email", 429, count=3)  # all of the SDK's tries within the first attempt
     app = make_app()
     first = app.scan_run_failures(sandbox.now)
@@ -118,7 +113,7 @@ def test_acs_refusing_for_a_while_delays_the_email_but_sends_it_exactly_once(san
 
 
 def test_an_email_that_never_goes_through_ends_dead_with_an_error_log(sandbox, make_app, state, caplog):
-    _seed(sandbox, six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
+    sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
     sandbox.fail_next("email", 500, count=1000)
     app = make_app()
     with caplog.at_level(logging.ERROR):
@@ -132,7 +127,7 @@ def test_an_email_that_never_goes_through_ends_dead_with_an_error_log(sandbox, m
 
 def test_steps_failing_over_several_minutes_make_one_email_with_all_of_them(sandbox, make_app):
     root, start = "slow", sandbox.now - timedelta(minutes=1)
-    _seed(sandbox, {"AmlRunStatusChangedEvent": [
+    sandbox.add_tables({"AmlRunStatusChangedEvent": [
         status_row("ws-prod", root, "", root, "Running", start),
         status_row("ws-prod", f"{root}_a", root, root, "Failed", start + timedelta(seconds=30), "a failed"),
     ]})
@@ -156,7 +151,7 @@ def test_a_partial_result_is_used_but_read_again_next_time(sandbox, make_app, st
     app = make_app()
     app.scan_run_failures(sandbox.now)
     sandbox.advance(timedelta(minutes=20))
-    _seed(sandbox, six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=16)))
+    sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=16)))
     watermark = state.get_watermark("run-failures", app.settings.workspace_ids[0])
     sandbox.fail_next_partial()
     report = app.scan_run_failures(sandbox.now)
