@@ -115,6 +115,11 @@ class LogScan:
             result = self._logs.query(workspace_id, self.detector.query(window), window.lookback_start, window.end,
                                       deadline)
         except QueryFailed as err:
+            # No access or no such workspace needs a person (role assignment, LOG_ANALYTICS_WORKSPACE_IDS); the rest
+            # (throttling, 5xx, timeouts) usually passes by the next tick.
+            level = logging.ERROR if err.status in (401, 403, 404) else logging.WARNING
+            log.log(level, "%s: Log Analytics workspace %s not read, the next tick reads it again: %s",
+                    self.detector.scan, workspace_id, err.reason)
             return WorkspaceScan(workspace_id, window, complete=False, error=err.reason,
                                  seconds=time.perf_counter() - started)
         return WorkspaceScan(
@@ -130,12 +135,9 @@ class LogScan:
             watermark = None if since is not None else self._state.get_watermark(self.detector.scan, workspace_id)
             window = self._window(now, watermark, since)
             scan = self.find(workspace_id, window, deadline)
-            if scan.error:
-                log.warning("%s: Log Analytics workspace %s not read, next tick reads it again: %s",
-                            self.detector.scan, workspace_id, scan.error)
-                if since is None and watermark is None:
-                    # Its very first scan: hold where it started, so the gap is read once the workspace answers.
-                    self._state.set_watermark(self.detector.scan, workspace_id, window.start + self._policy.overlap)
+            if scan.error and since is None and watermark is None:
+                # Its very first scan: hold where it started, so the gap is read once the workspace answers.
+                self._state.set_watermark(self.detector.scan, workspace_id, window.start + self._policy.overlap)
             for detection in self._record_all(scan.incidents, now):
                 scan.claimed += detection is Detection.CLAIM
                 scan.updated += detection is Detection.UPDATE

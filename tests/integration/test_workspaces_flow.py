@@ -6,6 +6,7 @@ compute jobs logged with another case of the run id."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from datetime import timedelta
 
@@ -66,6 +67,16 @@ def test_a_workspace_without_compute_job_events_still_emails_its_failed_pipeline
     assert "pipe1_evaluate" in text
 
 
+def test_a_partial_result_beside_a_missing_table_is_still_read_again(workspaces, sandbox, make_app, state):
+    pipeline = six_step_pipeline("ws-a", "pipe1", sandbox.now - timedelta(minutes=30))
+    sandbox.add_rows("AmlRunStatusChangedEvent", pipeline["AmlRunStatusChangedEvent"], WS_A)
+    sandbox.fail_next_partial()  # the answer holds the missing-table warning and a real partial failure
+    report = make_app().scan_run_failures(sandbox.now)
+    assert [scan.outcome for scan in report.scans] == ["partial", "complete", "complete"]
+    assert state.get_watermark("run-failures", WS_A) is None
+    assert len(sandbox.emails) == 1  # what it did read is used
+
+
 @pytest.mark.parametrize(("status", "retry_after", "error"), [
     (403, None, "403 InsufficientAccessError"),
     (404, None, "404 PathNotFoundError"),
@@ -73,7 +84,8 @@ def test_a_workspace_without_compute_job_events_still_emails_its_failed_pipeline
     (503, None, "503 ServiceUnavailable"),
 ])
 def test_one_bad_workspace_does_not_stop_the_others_and_loses_nothing(workspaces, sandbox, make_app, state, status,
-                                                                     retry_after, error, azurite_connection_string):
+                                                                     retry_after, error, azurite_connection_string,
+                                                                     caplog):
     failed_at = sandbox.now - timedelta(minutes=30)
     for workspace_id, name in zip(workspaces, ("ws-a", "ws-b", "ws-c"), strict=True):
         sandbox.add_tables(six_step_pipeline(name, f"{name}-run", failed_at), workspace_id)
@@ -81,8 +93,12 @@ def test_one_bad_workspace_does_not_stop_the_others_and_loses_nothing(workspaces
     app = make_app()
 
     started = time.monotonic()
-    report = app.scan_run_failures(sandbox.now)
+    with caplog.at_level(logging.WARNING, logger="shared.log_scan"):
+        report = app.scan_run_failures(sandbox.now)
     assert time.monotonic() - started < 30  # a Retry-After of 10 minutes is not waited for
+    [logged] = caplog.records  # a person must fix access or the workspace id; the rest passes by itself
+    assert logged.levelno == (logging.ERROR if status in (403, 404) else logging.WARNING)
+    assert WS_C in logged.getMessage()
     assert _subjects(sandbox) == [_pipeline_subject("ws-a", "ws-a-run"), _pipeline_subject("ws-b", "ws-b-run")]
     [failed] = report.failed
     assert failed.workspace_id == WS_C and failed.error.startswith(error)
