@@ -109,8 +109,11 @@ class LogScan:
 
     def find(self, workspace_id: str, window: QueryWindow, deadline: float | None = None) -> WorkspaceScan:
         """Query and detect, without touching state (the CLI's --dry-run uses this alone). A query that gets no
-        answer gives a failed WorkspaceScan (`error`), not an exception."""
+        answer by `deadline` (time.monotonic(); default: the policy's budget from now) gives a failed WorkspaceScan
+        (`error`), not an exception."""
         started = time.perf_counter()
+        if deadline is None:
+            deadline = time.monotonic() + self._policy.query_budget.total_seconds()
         try:
             result = self._logs.query(workspace_id, self.detector.query(window), window.lookback_start, window.end,
                                       deadline)
