@@ -68,7 +68,7 @@ class AlertingApp:
     def credential(self):
         from shared.credentials import azure_credential
 
-        return azure_credential(self.settings.credential_kind)
+        return azure_credential(self.settings.credential_kind, self.settings.credential_client_id)
 
     @cached_property
     def state(self) -> StateTables:

@@ -39,6 +39,7 @@ class Settings:
     email_sender: str
     email_recipients: tuple[str, ...]
     credential_kind: str
+    credential_client_id: str | None
     studio_tenant_id: str | None
     scan_overlap: timedelta
     scan_lookback: timedelta
@@ -66,7 +67,8 @@ class Settings:
             acs_endpoint=reader.get("ACS_ENDPOINT", _https_url),
             email_sender=reader.get("EMAIL_SENDER", _email),
             email_recipients=reader.get("EMAIL_RECIPIENTS", _email_list),
-            credential_kind=reader.get("AZURE_CREDENTIAL", _one_of("default", "emulator"), "default"),
+            credential_kind=reader.get("AZURE_CREDENTIAL", _CREDENTIAL_KINDS, "default"),
+            credential_client_id=reader.get("AZURE_CLIENT_ID", _optional_guid, ""),
             studio_tenant_id=reader.get("STUDIO_TENANT_ID", _optional_guid, ""),
             scan_overlap=reader.get("SCAN_OVERLAP_MINUTES", _minutes(0, 24 * 60), "15"),
             scan_lookback=reader.get("SCAN_LOOKBACK_HOURS", _hours(1, 24 * 30), "48"),
@@ -88,6 +90,8 @@ class Settings:
                                 ("WEBHOOK_AUDIENCE", settings.webhook_audience)):
                 if not value:
                     reader.problem(f"{name} is required when WEBHOOK_AUTH=entra")
+        if settings.credential_kind == "managed-identity" and not settings.credential_client_id:
+            reader.problem("AZURE_CLIENT_ID is required when AZURE_CREDENTIAL=managed-identity (its client id)")
         reader.raise_if_invalid()
         return settings
 
@@ -100,7 +104,6 @@ HOST_SETTINGS = (
     "COMPUTE_CHANGES_SCHEDULE",
     "METRICS_SCHEDULE",
     "OUTBOX_SCHEDULE",
-    "AZURE_CLIENT_ID",
 )
 SETTINGS = (
     "LOG_ANALYTICS_WORKSPACE_IDS",
@@ -110,6 +113,7 @@ SETTINGS = (
     "EMAIL_SENDER",
     "EMAIL_RECIPIENTS",
     "AZURE_CREDENTIAL",
+    "AZURE_CLIENT_ID",
     "STUDIO_TENANT_ID",
     "SCAN_OVERLAP_MINUTES",
     "SCAN_LOOKBACK_HOURS",
@@ -276,6 +280,9 @@ def _hours(low: int, high: int) -> Callable[[str], timedelta]:
 def _days(low: int, high: int) -> Callable[[str], timedelta]:
     return _duration("days", low, high)
 
+
+# shared/credentials.py says what each one means.
+_CREDENTIAL_KINDS = _one_of("managed-identity", "default", "emulator")
 
 _EXPECTED: dict[Any, str] = {
     _guid_list: "comma-separated Log Analytics workspace GUIDs",
