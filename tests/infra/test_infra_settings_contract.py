@@ -127,7 +127,8 @@ def test_sample_values_agree_with_bicep_defaults(bicep, sample_values: dict[str,
 def test_regional_and_identity_values(bicep) -> None:
     settings = bicep["main.bicep"].variables["appSettings"]
     assert settings["AZURE_CREDENTIAL"] == "default"
-    assert ".metrics.monitor.azure.com" in _text(settings["METRICS_ENDPOINT"])
+    assert settings["METRICS_ENDPOINT"] == "https://{region}.metrics.monitor.azure.com"
+    assert _text(settings["METRICS_REGION"]) == "empty(metricsRegion) ? location : metricsRegion"
     # The workspace GUID (customerId), not the resource id.
     assert _text(settings["LOG_ANALYTICS_WORKSPACE_IDS"]) == "logAnalyticsAccess.outputs.customerId"
     access = bicep["app/log-analytics-access.bicep"]
