@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -205,8 +206,8 @@ class MetricRule(_Strict):
                              "(region: [ids]), one of them")
         if self.region is not None and self.resource_ids_by_region:
             raise ValueError("region applies to resource_ids; resource_ids_by_region names its own regions")
-        everywhere = [rid.lower() for ids in self.resource_ids_by_region.values() for rid in ids]
-        twice = sorted({rid for rid in everywhere if everywhere.count(rid) > 1})
+        regions_of = Counter(rid.lower() for ids in self.resource_ids_by_region.values() for rid in ids)
+        twice = sorted(rid for rid, count in regions_of.items() if count > 1)
         if twice:
             raise ValueError(f"a resource is in one region only: {', '.join(twice)} is listed under two")
         return self

@@ -24,17 +24,18 @@ def _grid(now: datetime) -> datetime:
     return now - (now - datetime(1970, 1, 1, tzinfo=UTC)) % STEP
 
 
-def _seed(sandbox, breaching: set[str], regions: dict[str, str]) -> None:
+def _seed(sandbox, breaching: set[str], regions: dict[str, str], dimensions: dict[str, str] | None = None) -> None:
     """Failed Runs of every workspace in its own region over the last 4 finished intervals: 0, except 1, 2, 3 in
     the last three for the breaching ones."""
     start = _grid(sandbox.now) - 4 * STEP
     for resource_id, region in regions.items():
         values = [0, 1, 2, 3] if resource_id in breaching else [0, 0, 0, 0]
         points = [(start + i * STEP + timedelta(seconds=30), v) for i, v in enumerate(values)]
-        sandbox.add_metric_series(resource_id, NAMESPACE, "Failed Runs", points, region=region)
+        sandbox.add_metric_series(resource_id, NAMESPACE, "Failed Runs", points, dimensions, region=region)
 
 
-def _rules_yaml(by_region: dict[str, list[str]] | None = None, resource_ids: list[str] | None = None) -> str:
+def _rules_yaml(by_region: dict[str, list[str]] | None = None, resource_ids: list[str] | None = None,
+                filter_: str = "") -> str:
     if by_region:
         lines = ["    resource_ids_by_region:"]
         for region, ids in by_region.items():
@@ -53,7 +54,7 @@ def _rules_yaml(by_region: dict[str, list[str]] | None = None, resource_ids: lis
     interval: PT5M
     consecutive: 2
     repeat_every: null
-"""
+""" + (f"    filter: {filter_}\n" if filter_ else "")
 
 
 @pytest.fixture
@@ -144,3 +145,15 @@ def test_a_resource_listed_under_the_wrong_region_is_reported_and_the_rest_evalu
                               "00000000-0000-0000-0000-00000000000b, region eastus: (BadRequest) Resource ")
     assert "is in region westeurope, not eastus" in failure
     assert _fired_on(sandbox) == _names({right})
+
+
+def test_a_dimension_filter_over_many_resources_reads_every_series(sandbox, make_app, tmp_path, monkeypatch):
+    # With a filter the service answers `top` series (10 unless asked for more) for the whole batch.
+    ids = [_workspace("westeurope", "a", i) for i in range(30)]
+    _seed(sandbox, set(ids[-2:]), dict.fromkeys(ids, "westeurope"), {"RunType": "PipelineRun"})
+    path = tmp_path / "rules.yaml"
+    path.write_text(_rules_yaml(resource_ids=ids, filter_="RunType eq 'PipelineRun'"))
+    monkeypatch.setenv("RULES_FILE", str(path))
+    report = make_app().scan_metrics(sandbox.now)
+    assert report.rules[0].series == 30
+    assert _fired_on(sandbox) == _names(set(ids[-2:]))

@@ -146,3 +146,18 @@ def test_a_resource_is_read_from_the_endpoint_of_its_region(sb: Sandbox, metrics
 @pytest.mark.parametrize("grain", [timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=2)])
 def test_only_the_supported_time_grains(metrics: MetricsClient, grain: timedelta) -> None:
     assert _refusal(metrics, _workspaces(1), grain).startswith("Invalid time grain duration: PT")
+
+
+def test_a_filtered_batch_answers_top_series_silently(sb: Sandbox, metrics: MetricsClient, clock: datetime) -> None:
+    ids = _workspaces(12)
+    for resource_id in ids:
+        sb.add_metric_series(resource_id, NAMESPACE, "Failed Runs", [(clock - timedelta(minutes=3), 1)],
+                             dimensions={"RunType": "PipelineRun"})
+
+    def series(**top) -> int:
+        results = metrics.query_resources(resource_ids=ids, metric_namespace=NAMESPACE, metric_names=["Failed Runs"],
+                                          filter="RunType eq '*'", **top)
+        return sum(len(result.metrics[0].timeseries) for result in results)
+
+    assert series() == 10  # the default top, over the whole batch
+    assert series(max_results=100) == 12
