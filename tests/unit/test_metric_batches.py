@@ -13,7 +13,7 @@ from shared import cli
 from shared.alerting_app import AlertingApp
 from shared.metrics_api import MetricsRegionMissing, _audience, batch_calls
 from shared.rules import MetricRule, RulesError, parse_rules
-from shared.settings import Settings, SettingsError
+from shared.settings import APP_ROOT, Settings, SettingsError
 
 from .test_settings import VALID
 
@@ -161,3 +161,14 @@ def test_sovereign_endpoints_ask_for_tokens_of_their_cloud():
     assert _audience("https://{region}.metrics.monitor.azure.cn") == {"audience": "https://metrics.monitor.azure.cn"}
     assert _audience("https://{region}.metrics.monitor.azure.com") == {"audience": "https://metrics.monitor.azure.com"}
     assert _audience("https://127.0.0.1:8443/metrics/{region}") == {}
+
+
+def test_the_commented_metric_rule_examples_in_rules_yaml_are_valid():
+    lines, uncommented, in_examples = (APP_ROOT / "rules.yaml").read_text().splitlines(), [], False
+    for line in lines:
+        in_examples = line == "metric_rules: []" or (in_examples and line.startswith("#  "))
+        uncommented.append("metric_rules:" if line == "metric_rules: []" else line[1:] if in_examples else line)
+    text = "\n".join(uncommented).replace("<sub>", SUB_A).replace("<rg>", "rg-ml").replace("<ws-us>", "ws-us")
+    rules = parse_rules(text.replace("<ws>", "ws"), "rules.yaml")
+    assert [(rule.name, sorted(rule.resources_by_region(None))) for rule in rules.metric_rules] == [
+        ("failed-pipeline-runs", ["eastus", "westeurope"]), ("churn-feature-drift", ["westeurope"])]
