@@ -163,10 +163,11 @@ def _fits_batch_calls(resource_ids: list[str]) -> list[str]:
 
 
 def _region(value: str) -> str:
-    if not _REGION.match(value.lower()):
+    # Lower case only, as Azure writes them: `WestEurope` and `westeurope` as two keys would be one region.
+    if not _REGION.match(value):
         raise ValueError(f"{value!r} is not an Azure region name (westeurope, eastus2, ...: the names that "
                          "`az account list-locations --query [].name` prints)")
-    return value.lower()
+    return value
 
 
 def _time_grain(value: timedelta) -> timedelta:

@@ -90,10 +90,12 @@ def test_region_errors_name_their_line():
     by_region = f"""    resource_ids_by_region:
       westeurope: [{_workspace(1)}]
       West US: [{_workspace(2)}]
+      WestEurope: [{_workspace(3)}]
       eastus: [{_workspace(1).upper()}]"""
     message = _error(_rule_yaml(by_region))
     assert "rules.yaml:6: metric_rules[0].resource_ids_by_region.West US" in message
     assert "'West US' is not an Azure region name" in message
+    assert "rules.yaml:7: metric_rules[0].resource_ids_by_region.WestEurope" in message
     both = f"    region: westeurope\n    resource_ids: [{_workspace(1)}]\n    resource_ids_by_region:\n" \
            f"      eastus: [{_workspace(2)}]"
     assert "rules.yaml:3: metric_rules[0]: Value error, give resource_ids" in _error(_rule_yaml(both))
@@ -126,7 +128,7 @@ def test_resources_are_grouped_by_region_subscription_and_type_in_rule_order():
 
 def test_resource_ids_are_in_the_rules_region_or_the_default_one():
     assert {c.region for c in batch_calls(_rule(resource_ids=[_workspace(0)]), "westeurope")} == {"westeurope"}
-    assert {c.region for c in batch_calls(_rule(region="EastUS2", resource_ids=[_workspace(0)]), "x")} == {"eastus2"}
+    assert {c.region for c in batch_calls(_rule(region="eastus2", resource_ids=[_workspace(0)]), "x")} == {"eastus2"}
     with pytest.raises(MetricsRegionMissing, match="set region in the rule or the METRICS_REGION app setting"):
         batch_calls(_rule(resource_ids=[_workspace(0)]), None)
 
