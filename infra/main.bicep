@@ -99,7 +99,7 @@ param failedRunsLogAlertSeverity int = 1
 @description('Entra tenant id put into the Azure ML studio links (STUDIO_TENANT_ID).')
 param studioTenantId string = tenant().tenantId
 
-@description('Region of the Azure ML workspaces whose metrics scan_metrics reads (the Metrics batch API is regional); empty means the deployment location.')
+@description('Default region of the resources in metric rules (METRICS_REGION: the Metrics batch API is regional; a rule can name its own regions); empty means the deployment location.')
 param metricsRegion string = ''
 
 @description('Timer schedules (NCRONTAB with seconds). Defaults match local.settings.sample.json.')
@@ -253,7 +253,8 @@ var appSettings = {
   AZURE_CREDENTIAL: 'managed-identity'
   LOG_ANALYTICS_WORKSPACE_IDS: logAnalyticsAccess.outputs.customerId
   LOG_ANALYTICS_ENDPOINT: 'https://api.loganalytics.io'
-  METRICS_ENDPOINT: 'https://${empty(metricsRegion) ? location : metricsRegion}.metrics.monitor.azure.com'
+  METRICS_ENDPOINT: 'https://{region}.metrics.monitor.azure.com'
+  METRICS_REGION: empty(metricsRegion) ? location : metricsRegion
   ACS_ENDPOINT: communication.outputs.endpoint
   EMAIL_SENDER: communication.outputs.senderAddress
   EMAIL_RECIPIENTS: emailRecipients

@@ -137,7 +137,8 @@ def test_regional_and_identity_values(bicep) -> None:
     # The user-assigned identity by its client id, never a developer-credential chain (shared/credentials.py).
     assert settings["AZURE_CREDENTIAL"] == "managed-identity"
     assert _text(settings["AZURE_CLIENT_ID"]) == "identity.outputs.clientId"
-    assert ".metrics.monitor.azure.com" in _text(settings["METRICS_ENDPOINT"])
+    assert settings["METRICS_ENDPOINT"] == "https://{region}.metrics.monitor.azure.com"
+    assert _text(settings["METRICS_REGION"]) == "empty(metricsRegion) ? location : metricsRegion"
     # The workspace GUID (customerId), not the resource id.
     assert _text(settings["LOG_ANALYTICS_WORKSPACE_IDS"]) == "logAnalyticsAccess.outputs.customerId"
     access = bicep["app/log-analytics-access.bicep"]
