@@ -37,7 +37,7 @@ param customEmailDomain string = ''
 @description('True once the custom domain\'s DNS records are verified in ACS; until then mail goes out from the Azure-managed domain.')
 param customEmailDomainVerified bool = false
 
-@description('Local part of the sender address (EMAIL_SENDER = <senderUsername>@<domain>).')
+@description('Local part of the sender address on a verified custom domain (EMAIL_SENDER = <senderUsername>@<domain>); the Azure-managed domain always sends as DoNotReply.')
 param senderUsername string = 'DoNotReply'
 
 @description('Display name of the sender.')
@@ -64,14 +64,23 @@ param senderDisplayName string = 'Azure ML alerts'
 ])
 param acsDataLocation string = 'Europe'
 
-@description('Export this subscription\'s activity log (Administrative) to Log Analytics, for compute deletions. False if an export to the same workspace already exists.')
+@description('Export the activity log (Administrative) of every subscription that holds a watched Azure ML workspace to Log Analytics, for compute deletions.')
 param exportSubscriptionActivityLog bool = true
+
+@description('Ids of subscriptions whose activity log already reaches this Log Analytics workspace: no export is created there (Azure refuses a second one).')
+param activityLogAlreadyExported array = []
 
 @description('Create a diagnostic setting on each Azure ML workspace. False if they already send the three Aml* categories to this Log Analytics workspace.')
 param configureAmlDiagnostics bool = true
 
 @description('Create the action group, the metric alerts and the log alert that call alert_webhook.')
 param deployAlertRules bool = true
+
+// The action group's Azure Function receiver needs the alert_webhook function to exist, and azd provisions
+// before it deploys the code. A postdeploy hook in azure.yaml sets FUNCTION_CODE_DEPLOYED=true, and `azd up`
+// (workflows.up in azure.yaml) provisions once more after the deploy, which then creates the alerting.
+@description('True once the app\'s code has been deployed (set by the postdeploy hook in azure.yaml); the action group and alert rules are created only then.')
+param functionCodeDeployed bool = false
 
 @description('Metric alert: fire when "Failed Runs" (RunType PipelineRun, Total over 5 minutes) exceeds this.')
 @minValue(0)
@@ -90,7 +99,7 @@ param failedRunsLogAlertSeverity int = 1
 @description('Entra tenant id put into the Azure ML studio links (STUDIO_TENANT_ID).')
 param studioTenantId string = tenant().tenantId
 
-@description('Region of the Azure ML workspaces whose metrics scan_metrics reads (the Metrics batch API is regional); empty means the deployment location.')
+@description('Default region of the resources in metric rules (METRICS_REGION: the Metrics batch API is regional; a rule can name its own regions); empty means the deployment location.')
 param metricsRegion string = ''
 
 @description('Timer schedules (NCRONTAB with seconds). Defaults match local.settings.sample.json.')
@@ -127,6 +136,13 @@ var stateTables = [
 var newLogAnalyticsWorkspaceId = '${subscription().id}/resourceGroups/${resourceGroupName}/providers/Microsoft.OperationalInsights/workspaces/${logAnalyticsName}'
 var logAnalyticsWorkspaceId = empty(existingLogAnalyticsWorkspaceId) ? newLogAnalyticsWorkspaceId : existingLogAnalyticsWorkspaceId
 var logAnalyticsIdParts = split(logAnalyticsWorkspaceId, '/')
+
+// Every subscription that holds a watched Azure ML workspace, once (union() drops duplicates): compute
+// deletions are logged in the workspace's subscription. (For-expressions, not lambdas: checkov's Bicep parser
+// reads neither lambdas nor a for-expression inside a call.)
+var workspaceSubscriptionIds = [for id in amlWorkspaceIds: toLower(split(id, '/')[2])]
+var watchedSubscriptionIds = union(workspaceSubscriptionIds, [])
+var alreadyExportedSubscriptionIds = [for id in activityLogAlreadyExported: toLower(id)]
 
 // ---------- Resources ----------
 
@@ -197,12 +213,15 @@ module amlWorkspaces 'app/aml-workspace.bicep' = [
   }
 ]
 
-module activityLog 'app/activity-log.bicep' = if (exportSubscriptionActivityLog) {
-  name: 'activity-log-export'
-  params: {
-    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+module activityLogs 'app/activity-log.bicep' = [
+  for subscriptionId in watchedSubscriptionIds: if (exportSubscriptionActivityLog && !contains(alreadyExportedSubscriptionIds, subscriptionId)) {
+    name: 'activity-log-export-${subscriptionId}'
+    scope: subscription(subscriptionId)
+    params: {
+      logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    }
   }
-}
+]
 
 module communication 'app/communication.bicep' = {
   name: 'communication'
@@ -230,10 +249,12 @@ var appSettings = {
   METRICS_SCHEDULE: metricsSchedule
   OUTBOX_SCHEDULE: outboxSchedule
   AZURE_CLIENT_ID: identity.outputs.clientId
-  AZURE_CREDENTIAL: 'default'
+  // Only the user-assigned identity, by its client id: no developer-credential fallback in Azure.
+  AZURE_CREDENTIAL: 'managed-identity'
   LOG_ANALYTICS_WORKSPACE_IDS: logAnalyticsAccess.outputs.customerId
   LOG_ANALYTICS_ENDPOINT: 'https://api.loganalytics.io'
-  METRICS_ENDPOINT: 'https://${empty(metricsRegion) ? location : metricsRegion}.metrics.monitor.azure.com'
+  METRICS_ENDPOINT: 'https://{region}.metrics.monitor.azure.com'
+  METRICS_REGION: empty(metricsRegion) ? location : metricsRegion
   ACS_ENDPOINT: communication.outputs.endpoint
   EMAIL_SENDER: communication.outputs.senderAddress
   EMAIL_RECIPIENTS: emailRecipients
@@ -272,7 +293,7 @@ module functionApp 'app/function-app.bicep' = {
   }
 }
 
-module alerts 'app/alerts.bicep' = if (deployAlertRules) {
+module alerts 'app/alerts.bicep' = if (deployAlertRules && functionCodeDeployed) {
   name: 'alerts'
   scope: rg
   params: {
@@ -296,7 +317,7 @@ output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output ALERT_WEBHOOK_URL string = 'https://${functionApp.outputs.defaultHostName}/api/alerts'
-output ACTION_GROUP_ID string = deployAlertRules ? alerts.outputs.actionGroupId : ''
+output ACTION_GROUP_ID string = deployAlertRules && functionCodeDeployed ? alerts.outputs.actionGroupId : ''
 output ACS_ENDPOINT string = communication.outputs.endpoint
 output EMAIL_SENDER string = communication.outputs.senderAddress
 output LOG_ANALYTICS_WORKSPACE_RESOURCE_ID string = monitoring.outputs.logAnalyticsWorkspaceId

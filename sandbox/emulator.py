@@ -17,7 +17,7 @@ from typing import Any
 from .communication_email import POLL_HINT_HEADERS, Email
 from .faults import Faults
 from .log_analytics import DEFAULT_WORKSPACE_ID, LogAnalytics, partial_error
-from .metrics import Metrics
+from .metrics import DEFAULT_REGION, Metrics, endpoint_template
 from .server import SandboxServer
 from .timeutil import parse_datetime
 from .tls import make_server_context
@@ -109,7 +109,8 @@ class Sandbox:
         return {
             "REQUESTS_CA_BUNDLE": self.ca_bundle,
             "LOG_ANALYTICS_ENDPOINT": self.endpoint,
-            "METRICS_ENDPOINT": self.endpoint,
+            "METRICS_ENDPOINT": endpoint_template(self.endpoint),
+            "METRICS_REGION": DEFAULT_REGION,
             "ACS_ENDPOINT": self.endpoint,
             "AZURE_CREDENTIAL": "emulator",
         }
@@ -157,9 +158,11 @@ class Sandbox:
 
     def add_metric_series(
         self, resource_id: str, namespace: str, metric: str, points: list[tuple[datetime | str, float]],
-        dimensions: dict[str, str] | None = None, unit: str = "Count",
+        dimensions: dict[str, str] | None = None, unit: str = "Count", region: str = DEFAULT_REGION,
     ) -> None:
-        self.metrics.add_series(resource_id, namespace, metric, points, dimensions=dimensions, unit=unit)
+        """A series of *resource_id* in *region*: the regional endpoint of another region refuses it."""
+        self.metrics.add_series(resource_id, namespace, metric, points, dimensions=dimensions, unit=unit,
+                                region=region)
 
     def load_seed(self, seed: dict[str, Any]) -> None:
         """Apply a seed document: ``{"clock"?, "workspace_id"?, "tables": {table: rows}, "metrics": [...]}``."""
@@ -170,7 +173,7 @@ class Sandbox:
         for series in seed.get("metrics") or []:
             self.add_metric_series(series["resource_id"], series["namespace"], series["metric"],
                                    [tuple(p) for p in series["points"]], series.get("dimensions"),
-                                   series.get("unit", "Count"))
+                                   series.get("unit", "Count"), series.get("region", DEFAULT_REGION))
 
     def reset(self) -> None:
         """Forget rows, metric series, emails, faults and request logs; the clock stays where it is."""
@@ -235,10 +238,12 @@ class Sandbox:
             ])
         return answer
 
-    def answer_metrics_batch(self, params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+    def answer_metrics_batch(self, region: str, subscription: str, params: dict[str, str],
+                             body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            self._metric_requests.append({"params": dict(params), "resourceids": body.get("resourceids")})
-        return self.metrics.get_batch(params, body, self.now)
+            self._metric_requests.append({"region": region, "subscription": subscription, "params": dict(params),
+                                          "resourceids": body.get("resourceids")})
+        return self.metrics.get_batch(region, subscription, params, body, self.now)
 
     def answer_email_send(self, message: Any, operation_id: str | None) -> dict[str, Any]:
         return self.email.send(message, operation_id, self.now)

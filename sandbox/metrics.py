@@ -1,5 +1,16 @@
 """Azure Monitor Metrics batch API (``POST /subscriptions/{sub}/metrics:getBatch``).
 
+The service is regional (``https://<region>.metrics.monitor.azure.com``); the sandbox has one loopback host, so
+the region is the first path segment instead: ``{base}/metrics/<region>`` is a regional endpoint
+(:func:`endpoint_template`). Each seeded series has a region (default :data:`DEFAULT_REGION`).
+
+It refuses, with 400 and the service's error body (``{"error": {"code", "message"}}``), what the batch API
+refuses: more than 50 resource ids, ids of another subscription than the path's, of more than one resource type,
+of a resource in another region than the endpoint's, and an interval that is not a supported time grain. The
+time-grain message is the one the Metrics API is reported to answer (promitor and azure-libraries-for-net
+issues); the other messages' wording is the sandbox's own (the limits are Microsoft Learn's "Migrate from the
+metrics API to the getBatch API"), and the status of a wrong-region request is unverified.
+
 Seeded series are raw points; a query aggregates them into interval buckets the way the service does.
 Choices where the service's behaviour is not pinned down by a recording:
 
@@ -10,7 +21,9 @@ Choices where the service's behaviour is not pinned down by a recording:
 * dimensions named in the filter (``eq 'v'`` or ``eq '*'``) split the answer into one series per value
   combination, with those dimensions as ``metadatavalues``; without a filter all series are merged;
 * no ``aggregation`` parameter means ``total`` (the primary aggregation of the count metrics this app reads);
-* only ``and`` filters are understood; ``or`` answers 400.
+* only ``and`` filters are understood; ``or`` answers 400;
+* with a filter, at most ``top`` series (default 10) are answered for the whole batch, silently: the reference
+  says "per resource ID", but users of the batch API observe it over the batch (azure-sdk-for-go#22757).
 """
 
 from __future__ import annotations
@@ -33,6 +46,13 @@ _AGGREGATES = {
     "maximum": max,
     "count": len,
 }
+DEFAULT_REGION = "westeurope"
+BATCH_LIMIT = 50
+_TIME_GRAINS = {timedelta(minutes=m): text for m, text in (
+    (1, "00:01:00"), (5, "00:05:00"), (15, "00:15:00"), (30, "00:30:00"), (60, "01:00:00"), (360, "06:00:00"),
+    (720, "12:00:00"), (1440, "1.00:00:00"))}
+_RESOURCE_ID = re.compile(r"^/subscriptions/(?P<subscription>[^/]+)/resourcegroups/[^/]+/providers/"
+                          r"(?P<namespace>[^/]+)(?P<path>(?:/[^/]+/[^/]+)+)$", re.IGNORECASE)
 _CLAUSE = re.compile(r"^\s*(?P<dim>.+?)\s+eq\s+'(?P<value>[^']*)'\s*$", re.IGNORECASE)
 
 
@@ -46,10 +66,16 @@ class Series:
     unit: str
     dimensions: dict[str, str]
     points: list[tuple[datetime, float]] = field(default_factory=list)
+    region: str = DEFAULT_REGION
 
     def dimension(self, name: str) -> str | None:
         """Dimension names are case-insensitive in Azure Monitor."""
         return next((v for k, v in self.dimensions.items() if k.lower() == name.lower()), None)
+
+
+def endpoint_template(base_url: str) -> str:
+    """The METRICS_ENDPOINT template for a sandbox at *base_url*: ``{region}`` stands where Azure has it in the host."""
+    return f"{base_url}/metrics/{{region}}"
 
 
 def parse_filter(text: str | None) -> list[tuple[str, str]]:
@@ -77,6 +103,7 @@ class _Request:
     interval: timedelta
     aggregations: list[str]
     clauses: list[tuple[str, str]]
+    top: int
 
     @cached_property
     def buckets(self) -> list[datetime]:
@@ -97,13 +124,17 @@ class _Request:
             end = parse_datetime(params["endtime"]) if params.get("endtime") else now
             start = parse_datetime(params["starttime"]) if params.get("starttime") else end - timedelta(hours=1)
             interval = parse_duration(params.get("interval") or "PT1M")
+            top = int(params.get("top") or 10)
         except ValueError as exc:
             raise ServiceError(400, "BadRequest", str(exc)) from exc
         aggregations = [a.strip().lower() for a in (params.get("aggregation") or "total").split(",")]
         unknown = [a for a in aggregations if a not in _AGGREGATES]
-        if unknown or interval <= timedelta(0):
-            raise ServiceError(400, "BadRequest", f"Invalid aggregation {unknown} or interval {interval}")
-        return cls(start, end, now, interval, aggregations, parse_filter(params.get("filter")))
+        if unknown:
+            raise ServiceError(400, "BadRequest", f"Invalid aggregation {unknown}")
+        if interval not in _TIME_GRAINS:
+            raise ServiceError(400, "BadRequest", f"Invalid time grain duration: {params.get('interval')}, "
+                                                  f"supported ones are: {','.join(_TIME_GRAINS.values())}")
+        return cls(start, end, now, interval, aggregations, parse_filter(params.get("filter")), top)
 
 
 class Metrics:
@@ -114,9 +145,9 @@ class Metrics:
         self._series: list[Series] = []
 
     def add_series(self, resource_id: str, namespace: str, metric: str, points: list[tuple[Any, float]], *,
-                   dimensions: dict[str, str] | None = None, unit: str = "Count") -> None:
+                   dimensions: dict[str, str] | None = None, unit: str = "Count", region: str = DEFAULT_REGION) -> None:
         series = Series(resource_id, namespace, metric, unit, dict(dimensions or {}),
-                        [(parse_datetime(t), float(v)) for t, v in points])
+                        [(parse_datetime(t), float(v)) for t, v in points], region.lower())
         with self._lock:
             self._series.append(series)
 
@@ -124,8 +155,9 @@ class Metrics:
         with self._lock:
             self._series.clear()
 
-    def get_batch(self, params: dict[str, str], body: dict[str, Any], now: datetime) -> dict[str, Any]:
-        """The ``{"values": [...]}`` answer for one batch request, seen at sandbox time *now*."""
+    def get_batch(self, region: str, subscription: str, params: dict[str, str], body: dict[str, Any],
+                  now: datetime) -> dict[str, Any]:
+        """The ``{"values": [...]}`` answer for one batch request to *region*'s endpoint, at sandbox time *now*."""
         request = _Request.parse(params, now)
         namespace = params.get("metricnamespace", "")
         names = [n for n in params.get("metricnames", "").split(",") if n]
@@ -133,8 +165,10 @@ class Metrics:
             raise ServiceError(400, "BadRequest", "metricnames is required")
         with self._lock:
             series = list(self._series)
+        resource_ids = body.get("resourceids") or []
+        _check_batch(region.lower(), subscription, resource_ids, series)
         values = []
-        for resource_id in body.get("resourceids") or []:
+        for resource_id in resource_ids:
             mine = [s for s in series
                     if s.resource_id.lower() == resource_id.lower() and s.namespace.lower() == namespace.lower()]
             values.append({
@@ -144,10 +178,42 @@ class Metrics:
                 "value": [_metric(resource_id, name, [s for s in mine if s.metric.lower() == name.lower()], request)
                           for name in names],
                 "namespace": namespace,
-                "resourceregion": "local",
+                "resourceregion": region.lower(),
                 "resourceid": resource_id,
             })
+        if request.clauses:
+            _keep_top(values, request.top)
         return {"values": values}
+
+
+def _keep_top(values: list[dict[str, Any]], top: int) -> None:
+    """Drop the series after the first *top* of the batch."""
+    for metric in (metric for value in values for metric in value["value"]):
+        metric["timeseries"] = metric["timeseries"][:max(top, 0)]
+        top -= len(metric["timeseries"])
+
+
+def _check_batch(region: str, subscription: str, resource_ids: list[Any], series: list[Series]) -> None:
+    """Refuse a batch the service refuses: too many ids, or ids of several subscriptions, types or regions."""
+    if not resource_ids or len(resource_ids) > BATCH_LIMIT:
+        raise ServiceError(400, "BadRequest", f"The request must name between 1 and {BATCH_LIMIT} resource ids, "
+                                              f"not {len(resource_ids)}.")
+    types = set()
+    for resource_id in resource_ids:
+        match = _RESOURCE_ID.match(resource_id) if isinstance(resource_id, str) else None
+        if match is None:
+            raise ServiceError(400, "BadRequest", f"Invalid resource id: {resource_id!r}.")
+        if match["subscription"].lower() != subscription.lower():
+            raise ServiceError(400, "BadRequest", f"Resource {resource_id} is not in subscription {subscription}: "
+                                                  "all resources of a batch must be in the subscription of the path.")
+        types.add("/".join([match["namespace"], *match["path"].strip("/").split("/")[::2]]).lower())
+        regions = {s.region for s in series if s.resource_id.lower() == resource_id.lower()}
+        if regions and region not in regions:
+            raise ServiceError(400, "BadRequest", f"Resource {resource_id} is in region {', '.join(sorted(regions))}, "
+                                                  f"not {region}: query it from the endpoint of its region.")
+    if len(types) > 1:
+        raise ServiceError(400, "BadRequest", f"All resources of a batch must be of one resource type, not "
+                                              f"{', '.join(sorted(types))}.")
 
 
 def _metric(resource_id: str, name: str, series: list[Series], request: _Request) -> dict[str, Any]:

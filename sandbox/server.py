@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .errors import ServiceError
+from .metrics import DEFAULT_REGION
 
 if TYPE_CHECKING:
     from .emulator import Sandbox
@@ -30,7 +31,8 @@ def _logs_query(sb: Sandbox, request: Request) -> Answer:
 
 
 def _metrics_batch(sb: Sandbox, request: Request) -> Answer:
-    return 200, sb.answer_metrics_batch(request["params"], request["body"]), {}
+    match = request["match"]
+    return 200, sb.answer_metrics_batch(match["region"], match["subscription"], request["params"], request["body"]), {}
 
 
 def _email_send(sb: Sandbox, request: Request) -> Answer:
@@ -47,7 +49,9 @@ def _email_operation(sb: Sandbox, request: Request) -> Answer:
 # (method, path pattern, service name for faults, handler)
 _SERVICE_ROUTES: list[tuple[str, re.Pattern[str], str, Callable[[Sandbox, Request], Answer]]] = [
     ("POST", re.compile(r"/v1/workspaces/(?P<workspace>[^/]+)/query"), "logs", _logs_query),
-    ("POST", re.compile(r"/subscriptions/(?P<subscription>[^/]+)/metrics:getBatch"), "metrics", _metrics_batch),
+    # Metrics is regional: /metrics/<region> stands for the host https://<region>.metrics.monitor.azure.com.
+    ("POST", re.compile(r"/metrics/(?P<region>[^/]+)/subscriptions/(?P<subscription>[^/]+)/metrics:getBatch"),
+     "metrics", _metrics_batch),
     ("POST", re.compile(r"/emails:send"), "email", _email_send),
     ("GET", re.compile(r"/emails/operations/(?P<operation>[^/]+)"), "email", _email_operation),
 ]
@@ -73,7 +77,7 @@ def _control(sb: Sandbox, method: str, action: str, body: Any) -> Answer:
         sb.add_workspace(body["workspace_id"])
     elif method == "POST" and action == "metrics":
         sb.add_metric_series(body["resource_id"], body["namespace"], body["metric"], body["points"],
-                             body.get("dimensions"), body.get("unit", "Count"))
+                             body.get("dimensions"), body.get("unit", "Count"), body.get("region", DEFAULT_REGION))
     elif method == "POST" and action == "faults" and body.get("workspace_id"):
         count, retry_after = body.get("count"), body.get("retry_after")
         sb.fail_workspace(body["workspace_id"], int(body["status"]), None if count is None else int(count),

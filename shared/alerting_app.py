@@ -14,7 +14,7 @@ from shared.email_render import render_digest, render_incident
 from shared.log_analytics import LogAnalytics
 from shared.log_scan import LogScan, ScanPolicy, WorkspaceScan
 from shared.metric_scan import MetricScan, RuleScan
-from shared.metrics_api import MetricsApi
+from shared.metrics_api import MetricsApi, MetricsRegionMissing, check_regions
 from shared.outbox import OutboxRecord, RetryPolicy
 from shared.outbox_delivery import DeliveryReport, OutboxDelivery
 from shared.routing import recipients_for
@@ -58,7 +58,10 @@ class MetricTickReport:
         notices = [notice for rule in self.rules for notice in rule.notices]
         kinds = ", ".join(f"{notice.rule} {notice.kind}" for notice in notices) or "no notices"
         series = sum(rule.series for rule in self.rules)
-        return f"{len(self.rules)} rule(s), {series} series: {kinds}; {self.delivery.summary()}"
+        calls = sum(rule.calls for rule in self.rules)
+        failed = [f"{rule.rule}: {failure}" for rule in self.rules for failure in rule.failures]
+        text = f"{len(self.rules)} rule(s), {series} series from {calls} call(s): {kinds}; {self.delivery.summary()}"
+        return text + (f"; failed calls (retried next tick): {'; '.join(failed)}" if failed else "")
 
 
 class AlertingApp:
@@ -75,7 +78,7 @@ class AlertingApp:
     def credential(self):
         from shared.credentials import azure_credential
 
-        return azure_credential(self.settings.credential_kind)
+        return azure_credential(self.settings.credential_kind, self.settings.credential_client_id)
 
     @cached_property
     def state(self) -> StateTables:
@@ -109,9 +112,11 @@ class AlertingApp:
 
     @cached_property
     def metrics(self) -> MetricsApi:
-        if not self.settings.metrics_endpoint:
-            raise SettingsError("METRICS_ENDPOINT is not set (https://<region>.metrics.monitor.azure.com expected)")
-        return MetricsApi(self.settings.metrics_endpoint, self.credential)
+        try:
+            check_regions(self.rules.metric_rules, self.settings.metrics_region)
+        except MetricsRegionMissing as err:
+            raise SettingsError(str(err)) from None
+        return MetricsApi(self.settings.metrics_endpoint, self.credential, self.settings.metrics_region)
 
     @cached_property
     def metric_scan(self) -> MetricScan:

@@ -1,4 +1,11 @@
-"""Which Azure credential the app uses: managed identity in Azure, a static token for local emulators."""
+"""Which Azure credential the app uses (AZURE_CREDENTIAL):
+
+- `managed-identity` (what infra/ deploys): the Function App's user-assigned managed identity, named by its client
+  id (AZURE_CLIENT_ID). Nothing else is tried, so in Azure a missing role or identity fails loudly instead of the
+  app quietly running as some other identity found on the machine.
+- `default`: DefaultAzureCredential, for local runs (`az login`, VS Code, environment variables ...).
+- `emulator`: a static token for the local sandbox only.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +23,15 @@ class EmulatorCredential:
         return AccessToken("local-emulator", int(time.time()) + 3600)
 
 
-def azure_credential(kind: str) -> Any:
+def azure_credential(kind: str, client_id: str | None = None) -> Any:
     if kind == "emulator":
         return EmulatorCredential()
+    if kind == "managed-identity":
+        from azure.identity import ManagedIdentityCredential
+
+        # client_id is keyword-only (azure-identity 1.27: ManagedIdentityCredential(*, client_id=None, ...));
+        # without it a user-assigned identity is not selected and the platform's default identity is asked.
+        return ManagedIdentityCredential(client_id=client_id)
     from azure.identity import DefaultAzureCredential
 
-    # Picks up the user-assigned managed identity from AZURE_CLIENT_ID in Azure, and `az login` on a laptop.
     return DefaultAzureCredential()

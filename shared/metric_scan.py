@@ -1,5 +1,6 @@
-"""The metric scan: for each rule, one Metrics API call, every series through its state machine, each notice
-claimed in the outbox (so two instances send it once), the states saved."""
+"""The metric scan: for each rule, one Metrics API call per region, subscription and resource type, every series
+through its state machine, each notice claimed in the outbox (so two instances send it once), the states saved.
+A series whose call failed keeps its state and is caught up from its last point next tick."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ class RuleScan:
     series: int = 0
     notices: list[Notice] = field(default_factory=list)
     claimed: int = 0
+    calls: int = 0
+    failures: list[str] = field(default_factory=list)  # calls that failed, with the reason
 
 
 def query_start(rule: MetricRule, states: list[SeriesState], now: datetime) -> datetime:
@@ -51,10 +54,10 @@ class MetricScan:
 
     def _scan_rule(self, rule: MetricRule, now: datetime) -> RuleScan:
         states = self._state.metric_states(rule.name)
-        series_list = self._metrics.series(rule, query_start(rule, list(states.values()), now), now)
-        scan = RuleScan(rule.name, series=len(series_list))
+        read = self._metrics.read(rule, query_start(rule, list(states.values()), now), now)
+        scan = RuleScan(rule.name, series=len(read.series), calls=read.calls, failures=read.failures)
         changed: dict[str, tuple[str, SeriesState]] = {}
-        for series in series_list:
+        for series in read.series:
             before = states.get(series.key_hash, SeriesState())
             after, notices = evaluate(rule, series, before, now)
             for notice in notices:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -111,28 +112,110 @@ class ComputeChangeRules(_Strict):
 Operator = Literal["GreaterThan", "GreaterThanOrEqual", "LessThan", "LessThanOrEqual"]
 Aggregation = Literal["Total", "Average", "Minimum", "Maximum", "Count"]
 
+# The Metrics batch API (getBatch) reads at most 50 resources per call, all of one subscription, region and
+# resource type, at one of these time grains (Microsoft Learn: "Migrate from the metrics API to the getBatch
+# API", batching restrictions; the grains are the service's answer to any other interval).
+BATCH_LIMIT = 50
+TIME_GRAINS = {
+    "PT1M": timedelta(minutes=1), "PT5M": timedelta(minutes=5), "PT15M": timedelta(minutes=15),
+    "PT30M": timedelta(minutes=30), "PT1H": timedelta(hours=1), "PT6H": timedelta(hours=6),
+    "PT12H": timedelta(hours=12), "P1D": timedelta(days=1),
+}
+_RESOURCE_ID = re.compile(
+    r"^/subscriptions/(?P<subscription>[^/]+)/resourcegroups/[^/]+/providers/(?P<namespace>[^/]+)"
+    r"(?P<path>(?:/[^/]+/[^/]+)+)$", re.IGNORECASE)
+_REGION = re.compile(r"^[a-z][a-z0-9]*$")
+
+
+def resource_scope(resource_id: str) -> tuple[str, str]:
+    """(subscription, resource type) of a resource id, lower-cased: what one batch call must share besides the
+    region. `.../providers/Microsoft.Sql/servers/s/databases/d` is of type `microsoft.sql/servers/databases`."""
+    match = _RESOURCE_ID.match(resource_id)
+    if match is None:
+        raise ValueError(f"{resource_id!r} is not a resource id "
+                         "(/subscriptions/<id>/resourceGroups/<group>/providers/<namespace>/<type>/<name>)")
+    types = match["path"].strip("/").split("/")[::2]
+    return match["subscription"].lower(), "/".join([match["namespace"], *types]).lower()
+
+
+def _resource_id(value: str) -> str:
+    resource_scope(value)
+    return value
+
+
+def _fits_batch_calls(resource_ids: list[str]) -> list[str]:
+    """Resources of one region: each (subscription, type) becomes one batch call, so at most BATCH_LIMIT each."""
+    seen: set[str] = set()
+    per_call: dict[tuple[str, str], int] = {}
+    for resource_id in resource_ids:
+        if resource_id.lower() in seen:
+            raise ValueError(f"{resource_id!r} is listed twice")
+        seen.add(resource_id.lower())
+        scope = resource_scope(resource_id)
+        per_call[scope] = per_call.get(scope, 0) + 1
+    for (subscription, resource_type), count in per_call.items():
+        if count > BATCH_LIMIT:
+            raise ValueError(
+                f"{count} resource ids of type {resource_type} in subscription {subscription}: the Metrics batch "
+                f"API reads at most {BATCH_LIMIT} per call (one subscription, region and resource type); split "
+                "them over two rules")
+    return resource_ids
+
+
+def _region(value: str) -> str:
+    # Lower case only, as Azure writes them: `WestEurope` and `westeurope` as two keys would be one region.
+    if not _REGION.match(value):
+        raise ValueError(f"{value!r} is not an Azure region name (westeurope, eastus2, ...: the names that "
+                         "`az account list-locations --query [].name` prints)")
+    return value
+
+
+def _time_grain(value: timedelta) -> timedelta:
+    if value not in TIME_GRAINS.values():
+        minutes, seconds = divmod(int(value.total_seconds()), 60)
+        given = f"PT{minutes}M{seconds}S".replace("M0S", "M").replace("PT0M", "PT")
+        raise ValueError(f"{given} is not a time grain of the Metrics API: use one of {', '.join(TIME_GRAINS)}")
+    return value
+
+
+ResourceIds = Annotated[list[Annotated[str, AfterValidator(_resource_id)]], AfterValidator(_fits_batch_calls)]
+Region = Annotated[str, AfterValidator(_region)]
+
 
 class MetricRule(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
-    resource_ids: list[Annotated[str, Field(pattern=r"(?i)^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/")]] = (
-        Field(min_length=1)
-    )
+    # Where the resources are: `resource_ids` in `region` (default: the METRICS_REGION setting), or
+    # `resource_ids_by_region` for resources in several regions. Each region is read from its own endpoint.
+    region: Region | None = None
+    resource_ids: ResourceIds = []
+    resource_ids_by_region: dict[Region, Annotated[ResourceIds, Field(min_length=1)]] = {}
     namespace: str = Field(min_length=3)
     metric: str = Field(min_length=1)
     aggregation: Aggregation
     operator: Operator
     threshold: float
     filter: str | None = None  # Metrics API $filter on dimensions, e.g. "RunType eq 'PipelineRun'"
-    interval: timedelta = timedelta(minutes=5)
+    interval: Annotated[timedelta, AfterValidator(_time_grain)] = timedelta(minutes=5)
     consecutive: int = Field(default=3, ge=1, le=60)  # breaching points in a row before firing (and OK to resolve)
     repeat_every: timedelta | None = timedelta(hours=4)  # remind while it keeps firing; null: never
     description: str = ""
 
     @model_validator(mode="after")
-    def _sane_interval(self) -> MetricRule:
-        if not timedelta(minutes=1) <= self.interval <= timedelta(days=1):
-            raise ValueError("interval must be between PT1M and P1D")
+    def _resources_in_one_place(self) -> MetricRule:
+        if bool(self.resource_ids) == bool(self.resource_ids_by_region):
+            raise ValueError("give resource_ids (in region, default METRICS_REGION) or resource_ids_by_region "
+                             "(region: [ids]), one of them")
+        if self.region is not None and self.resource_ids_by_region:
+            raise ValueError("region applies to resource_ids; resource_ids_by_region names its own regions")
+        regions_of = Counter(rid.lower() for ids in self.resource_ids_by_region.values() for rid in ids)
+        twice = sorted(rid for rid, count in regions_of.items() if count > 1)
+        if twice:
+            raise ValueError(f"a resource is in one region only: {', '.join(twice)} is listed under two")
         return self
+
+    def resources_by_region(self, default_region: str | None) -> dict[str | None, list[str]]:
+        """Region -> resource ids; None when the rule names no region and there is no default."""
+        return dict(self.resource_ids_by_region) or {self.region or default_region: list(self.resource_ids)}
 
     def breaches(self, value: float) -> bool:
         return {

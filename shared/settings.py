@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+_REGION = re.compile(r"^[a-z][a-z0-9]*$")
+# The Metrics batch API is regional: one endpoint per region. Sovereign clouds: metrics.monitor.azure.us / .cn.
+DEFAULT_METRICS_ENDPOINT = "https://{region}.metrics.monitor.azure.com"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -34,11 +38,13 @@ class Settings:
     state_storage: StateStorage
     workspace_ids: tuple[str, ...]
     log_analytics_endpoint: str
-    metrics_endpoint: str | None
+    metrics_endpoint: str  # a template with {region}
+    metrics_region: str | None  # region of metric rules' resource_ids that name none
     acs_endpoint: str
     email_sender: str
     email_recipients: tuple[str, ...]
     credential_kind: str
+    credential_client_id: str | None
     studio_tenant_id: str | None
     scan_overlap: timedelta
     scan_lookback: timedelta
@@ -58,15 +64,19 @@ class Settings:
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         reader = _Reader(env)
+        metrics_endpoint, endpoint_region = reader.get("METRICS_ENDPOINT", _metrics_endpoint,
+                                                       DEFAULT_METRICS_ENDPOINT) or (None, None)
         settings = cls(
             state_storage=reader.state_storage(),
             workspace_ids=reader.get("LOG_ANALYTICS_WORKSPACE_IDS", _guid_list),
             log_analytics_endpoint=reader.get("LOG_ANALYTICS_ENDPOINT", _https_url, "https://api.loganalytics.io"),
-            metrics_endpoint=reader.get("METRICS_ENDPOINT", _https_url, ""),
+            metrics_endpoint=metrics_endpoint,
+            metrics_region=reader.get("METRICS_REGION", _optional_region, "") or endpoint_region,
             acs_endpoint=reader.get("ACS_ENDPOINT", _https_url),
             email_sender=reader.get("EMAIL_SENDER", _email),
             email_recipients=reader.get("EMAIL_RECIPIENTS", _email_list),
-            credential_kind=reader.get("AZURE_CREDENTIAL", _one_of("default", "emulator"), "default"),
+            credential_kind=reader.get("AZURE_CREDENTIAL", _CREDENTIAL_KINDS, "default"),
+            credential_client_id=reader.get("AZURE_CLIENT_ID", _optional_guid, ""),
             studio_tenant_id=reader.get("STUDIO_TENANT_ID", _optional_guid, ""),
             scan_overlap=reader.get("SCAN_OVERLAP_MINUTES", _minutes(0, 24 * 60), "15"),
             scan_lookback=reader.get("SCAN_LOOKBACK_HOURS", _hours(1, 24 * 30), "48"),
@@ -88,6 +98,8 @@ class Settings:
                                 ("WEBHOOK_AUDIENCE", settings.webhook_audience)):
                 if not value:
                     reader.problem(f"{name} is required when WEBHOOK_AUTH=entra")
+        if settings.credential_kind == "managed-identity" and not settings.credential_client_id:
+            reader.problem("AZURE_CLIENT_ID is required when AZURE_CREDENTIAL=managed-identity (its client id)")
         reader.raise_if_invalid()
         return settings
 
@@ -100,16 +112,17 @@ HOST_SETTINGS = (
     "COMPUTE_CHANGES_SCHEDULE",
     "METRICS_SCHEDULE",
     "OUTBOX_SCHEDULE",
-    "AZURE_CLIENT_ID",
 )
 SETTINGS = (
     "LOG_ANALYTICS_WORKSPACE_IDS",
     "LOG_ANALYTICS_ENDPOINT",
     "METRICS_ENDPOINT",
+    "METRICS_REGION",
     "ACS_ENDPOINT",
     "EMAIL_SENDER",
     "EMAIL_RECIPIENTS",
     "AZURE_CREDENTIAL",
+    "AZURE_CLIENT_ID",
     "STUDIO_TENANT_ID",
     "SCAN_OVERLAP_MINUTES",
     "SCAN_LOOKBACK_HOURS",
@@ -220,6 +233,27 @@ def _https_url(raw: str) -> str | None:
     return raw.rstrip("/")
 
 
+def _metrics_endpoint(raw: str) -> tuple[str, str | None]:
+    """The regional endpoint template, and the region of an older single-region value
+    (https://westeurope.metrics.monitor.azure.com reads as the template and its region)."""
+    url = _https_url(raw) or ""
+    if "{region}" not in url:
+        host = urlsplit(url).hostname or ""
+        region, _, cloud = host.partition(".")
+        if not cloud.startswith("metrics.monitor.") or not _REGION.match(region):
+            raise ValueError("expected an endpoint template with {region}, e.g. " + DEFAULT_METRICS_ENDPOINT)
+        return url.replace(f"//{region}.", "//{region}.", 1), region
+    if re.search(r"[{}]", url.replace("{region}", "")):
+        raise ValueError("expected {region} as the only placeholder")
+    return url, None
+
+
+def _optional_region(raw: str) -> str | None:
+    if raw and not _REGION.match(raw.lower()):
+        raise ValueError("expected an Azure region name such as westeurope (not 'West Europe')")
+    return raw.lower() or None
+
+
 def _email(raw: str) -> str:
     if not re.fullmatch(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+", raw):
         raise ValueError("expected an email address such as DoNotReply@contoso.com")
@@ -276,6 +310,9 @@ def _hours(low: int, high: int) -> Callable[[str], timedelta]:
 def _days(low: int, high: int) -> Callable[[str], timedelta]:
     return _duration("days", low, high)
 
+
+# shared/credentials.py says what each one means.
+_CREDENTIAL_KINDS = _one_of("managed-identity", "default", "emulator")
 
 _EXPECTED: dict[Any, str] = {
     _guid_list: "comma-separated Log Analytics workspace GUIDs",

@@ -1,6 +1,14 @@
 // Azure Communication Services Email: an Email Communication Service with an Azure-managed domain (always,
-// it works without DNS changes) and optionally a custom domain, a sender username, and the Communication
-// Services resource the app calls (ACS_ENDPOINT). The app authenticates with the managed identity.
+// it works without DNS changes) and optionally a custom domain, and the Communication Services resource the
+// app calls (ACS_ENDPOINT). The app authenticates with the managed identity.
+//
+// Sender addresses: every domain comes with the MailFrom address DoNotReply@<domain>. Sender usernames cannot
+// be enabled on Azure-managed domains, nor on custom domains that still have the default sending limits
+// (Microsoft Learn, "Quickstart: How to add and remove multiple sender addresses to Email Communication
+// Service", learn.microsoft.com/azure/communication-services/quickstarts/email/add-multiple-senders). So the
+// Azure-managed domain always sends as DoNotReply, and a senderUsernames resource is created only for another
+// username on a verified custom domain (whose sending limits must have been raised: an assumption this
+// template cannot check; Azure refuses the username otherwise).
 
 param communicationServiceName string
 param emailServiceName string
@@ -15,16 +23,20 @@ param customEmailDomain string = ''
 @description('Set to true once the custom domain\'s DNS records are verified; until then mail goes out from the Azure-managed domain.')
 param customEmailDomainVerified bool = false
 
-@description('Local part of the sender address.')
+@description('Local part of the sender address on a verified custom domain; the Azure-managed domain always sends as DoNotReply.')
 param senderUsername string = 'DoNotReply'
 
-@description('Display name of the sender.')
+@description('Display name of a custom sender username (DoNotReply keeps the display name Azure gave it).')
 param senderDisplayName string = 'Azure ML alerts'
 
 @description('Principal id of the Function App\'s user-assigned managed identity.')
 param principalId string
 
 var useCustomDomain = !empty(customEmailDomain) && customEmailDomainVerified
+// The username every domain has from the start (no senderUsernames resource needed, or allowed on an
+// Azure-managed domain).
+var defaultSenderUsername = 'DoNotReply'
+var customSenderUsername = useCustomDomain && toLower(senderUsername) != toLower(defaultSenderUsername)
 
 resource emailService 'Microsoft.Communication/emailServices@2023-04-01' = {
   name: emailServiceName
@@ -46,15 +58,6 @@ resource azureManagedDomain 'Microsoft.Communication/emailServices/domains@2023-
   }
 }
 
-resource azureManagedSender 'Microsoft.Communication/emailServices/domains/senderUsernames@2023-04-01' = {
-  parent: azureManagedDomain
-  name: toLower(senderUsername)
-  properties: {
-    username: senderUsername
-    displayName: senderDisplayName
-  }
-}
-
 resource customDomain 'Microsoft.Communication/emailServices/domains@2023-04-01' = if (!empty(customEmailDomain)) {
   parent: emailService
   name: empty(customEmailDomain) ? 'unused' : customEmailDomain
@@ -66,7 +69,7 @@ resource customDomain 'Microsoft.Communication/emailServices/domains@2023-04-01'
   }
 }
 
-resource customSender 'Microsoft.Communication/emailServices/domains/senderUsernames@2023-04-01' = if (!empty(customEmailDomain)) {
+resource customSender 'Microsoft.Communication/emailServices/domains/senderUsernames@2023-04-01' = if (customSenderUsername) {
   parent: customDomain
   name: toLower(senderUsername)
   properties: {
@@ -85,7 +88,6 @@ resource communicationService 'Microsoft.Communication/communicationServices@202
     linkedDomains: useCustomDomain ? [azureManagedDomain.id, customDomain.id] : [azureManagedDomain.id]
   }
   dependsOn: [
-    azureManagedSender
     customSender
   ]
 }
@@ -131,8 +133,9 @@ resource emailSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+var senderUsernameInUse = customSenderUsername ? senderUsername : defaultSenderUsername
 var senderDomain = useCustomDomain ? customEmailDomain : azureManagedDomain.properties.mailFromSenderDomain
 
 output endpoint string = 'https://${communicationService.properties.hostName}'
-output senderAddress string = '${senderUsername}@${senderDomain}'
+output senderAddress string = '${senderUsernameInUse}@${senderDomain}'
 output customDomainVerificationRecords object = !empty(customEmailDomain) ? customDomain.properties.verificationRecords : {}

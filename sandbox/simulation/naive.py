@@ -11,6 +11,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
+from sandbox.metrics import DEFAULT_REGION, endpoint_template
 from shared.acs_email import AcsEmail, Email, SendFailed
 from shared.credentials import EmulatorCredential
 from shared.kql import kql_datetime
@@ -38,7 +39,7 @@ class NaiveAlerter:
         self.every = every
         self.sender = f"naive-{name.lower()}@alerts.contoso.com"
         self._logs = LogAnalytics(endpoint, credential)
-        self._metrics = MetricsApi(endpoint, credential)
+        self._metrics = MetricsApi(endpoint_template(endpoint), credential, DEFAULT_REGION)
         self._email = AcsEmail(endpoint, credential, self.sender)
         self._workspace_id = workspace_id
         self._rule = rule
@@ -54,7 +55,7 @@ class NaiveAlerter:
             self._send(f"[naive] run-failure:{row['WorkspaceName']}:{root} - {row['RunId']} Failed")
         for row in self._rows(DELETES.format(**window), start, end):
             self._send(f"[naive] compute-change:{row['CorrelationId']} - {row['ActivityStatusValue']}")
-        for series in self._metrics.series(self._rule, start, end):
+        for series in self._metrics.read(self._rule, start, end).series:
             resource = series.resource_id.rstrip("/").rsplit("/", 1)[-1]
             for at, value in series.points:
                 if value is not None and self._rule.breaches(value) and start <= at < end:

@@ -2,7 +2,8 @@
 
 Literals become Python values (dict, list, str, int, bool, None); anything computed (a reference, a call,
 an interpolated string, a for-expression, a ternary) becomes an `Expr` holding its source text, so tests
-can assert on the shape of the templates without a Bicep compiler.
+can assert on the shape of the templates without a Bicep compiler. A for-expression is a `ForExpr`, which also
+keeps the value of one item (its body), so that item can be checked like a literal.
 """
 
 from __future__ import annotations
@@ -58,6 +59,13 @@ class Expr:
     text: str
 
 
+@dataclass(frozen=True)
+class ForExpr(Expr):
+    """`[for x in xs: <item>]` (optionally `: if (...) <item>`): the source text and the item's value."""
+
+    item: Any = None
+
+
 @dataclass
 class Resource:
     symbol: str
@@ -66,6 +74,7 @@ class Resource:
     condition: str | None  # source of the `if (...)` condition
     loop: str | None  # source of the `for ... in ...:` header
     body: dict[str, Any]
+    line: int = 0  # 1-based line of the declaration
 
     @property
     def type_name(self) -> str:
@@ -129,6 +138,11 @@ class _Reader:
             "null": lambda n: None,
             "multiline_string": lambda n: self.text(n)[3:-3],
         }
+        if node.type == "for_statement":
+            item = _named(node)[-1]
+            if item.type == "if_statement":
+                item = _named(item)[-1]
+            return ForExpr(self.text(node), self.value(item))
         convert = literals.get(node.type)
         return convert(node) if convert else Expr(self.text(node))
 
@@ -207,6 +221,7 @@ def load(path: Path) -> BicepFile:
                 condition=condition,
                 loop=loop,
                 body=body,
+                line=node.start_point[0] + 1,
             )
         elif kind == "module_declaration":
             symbol = reader.text(children[0])

@@ -64,22 +64,36 @@ def test_log_alert_v2_with_run_dimensions(bicep) -> None:
     assert rule.body["properties"]["actions"] == {"actionGroups": [Expr("actionGroup.id")]}
 
 
-def test_aml_diagnostic_categories_and_activity_log(bicep) -> None:
+def test_aml_diagnostic_categories(bicep) -> None:
     aml = bicep["app/aml-workspace.bicep"]
     assert set(aml.variables["amlLogCategories"]) == {
         "AmlRunStatusChangedEvent",
         "AmlComputeJobEvent",
         "AmlComputeClusterEvent",
     }
+
+
+def test_activity_log_is_exported_from_every_watched_subscription(bicep) -> None:
     activity = bicep["app/activity-log.bicep"]
     assert activity.target_scope == "subscription"
     logs = _one(activity, "Microsoft.Insights/diagnosticSettings").body["properties"]["logs"]
     assert {"category": "Administrative", "enabled": True} in logs
     main = bicep["main.bicep"]
-    assert main.modules["activityLog"].condition == "(exportSubscriptionActivityLog)"
+    (export,) = [m for m in main.modules.values() if m.path == "app/activity-log.bicep"]
+    # One export per subscription of the watched workspaces (a compute deletion is logged in the
+    # workspace's subscription), not just the deployment's subscription.
+    assert export.loop and export.loop.split() == ["[", "for", "subscriptionId", "in", "watchedSubscriptionIds:"]
+    assert export.condition == (
+        "(exportSubscriptionActivityLog && !contains(alreadyExportedSubscriptionIds, subscriptionId))"
+    )
+    assert export.body["scope"] == Expr("subscription(subscriptionId)")
+    variables = {name: value.text for name, value in main.variables.items() if isinstance(value, Expr)}
+    assert variables["workspaceSubscriptionIds"] == "[for id in amlWorkspaceIds: toLower(split(id, '/')[2])]"
+    assert variables["watchedSubscriptionIds"] == "union(workspaceSubscriptionIds, [])"
+    assert variables["alreadyExportedSubscriptionIds"] == "[for id in activityLogAlreadyExported: toLower(id)]"
 
 
-def test_email_domain_defaults_to_azure_managed(bicep) -> None:
+def test_the_azure_managed_domain_sends_as_do_not_reply(bicep) -> None:
     communication = bicep["app/communication.bicep"]
     domains = communication.resources_of_type("Microsoft.Communication/emailServices/domains")
     managed = {d.body["properties"]["domainManagement"]: d for d in domains}
@@ -87,6 +101,30 @@ def test_email_domain_defaults_to_azure_managed(bicep) -> None:
     assert managed["CustomerManaged"].condition == "(!empty(customEmailDomain))"
     assert bicep["main.bicep"].params["customEmailDomain"].default == ""
     assert bicep["main.bicep"].params["senderUsername"].default == "DoNotReply"
+    # Sender usernames cannot be enabled on an Azure-managed domain: the only one is on the custom domain,
+    # and only for a username other than the DoNotReply every domain already has.
+    (sender,) = communication.resources_of_type("Microsoft.Communication/emailServices/domains/senderUsernames")
+    assert sender.body["parent"] == Expr(managed["CustomerManaged"].symbol)
+    assert sender.condition == "(customSenderUsername)"
+    variables = communication.variables
+    assert variables["defaultSenderUsername"] == "DoNotReply"
+    assert variables["useCustomDomain"].text == "!empty(customEmailDomain) && customEmailDomainVerified"
+    assert variables["customSenderUsername"].text == (
+        "useCustomDomain && toLower(senderUsername) != toLower(defaultSenderUsername)"
+    )
+    assert variables["senderUsernameInUse"].text == "customSenderUsername ? senderUsername : defaultSenderUsername"
+    assert variables["senderDomain"].text == (
+        "useCustomDomain ? customEmailDomain : azureManagedDomain.properties.mailFromSenderDomain"
+    )
+    assert communication.outputs["senderAddress"].text == "'${senderUsernameInUse}@${senderDomain}'"
+
+
+def test_the_log_alert_is_created_before_its_table_exists(bicep) -> None:
+    # AmlRunStatusChangedEvent appears only with the first event; creating the rule validates its query unless
+    # told not to (skipQueryValidation exists in scheduledQueryRules@2023-12-01: see the type check).
+    rule = _one(bicep["app/alerts.bicep"], "Microsoft.Insights/scheduledQueryRules")
+    assert rule.api_version == "2023-12-01"
+    assert rule.body["properties"]["skipQueryValidation"] is True
 
 
 def test_parameters_file_covers_the_required_parameters(bicep) -> None:

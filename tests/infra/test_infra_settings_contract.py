@@ -44,6 +44,12 @@ EMAIL_SEND_ACTIONS = {
 
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
+# Settings whose Azure value deliberately differs from the local sample: (Bicep value, sample value).
+AZURE_ONLY_VALUES = {
+    # In Azure only the user-assigned managed identity; locally DefaultAzureCredential (`az login`).
+    "AZURE_CREDENTIAL": ("managed-identity", "default"),
+}
+
 
 @pytest.fixture(scope="module")
 def bicep() -> dict[str, BicepFile]:
@@ -115,7 +121,9 @@ def test_worker_runtime_comes_from_function_app_config(bicep, app_setting_names:
 def test_sample_values_agree_with_bicep_defaults(bicep, sample_values: dict[str, str]) -> None:
     main = bicep["main.bicep"]
     for name, value in main.variables["appSettings"].items():
-        if isinstance(value, str):
+        if name in AZURE_ONLY_VALUES:
+            assert (value, sample_values[name]) == AZURE_ONLY_VALUES[name], name
+        elif isinstance(value, str):
             assert sample_values[name] == value, name
         elif re.fullmatch(r"\w+", value.text) and main.params.get(value.text, None) is not None:
             default = main.params[value.text].default
@@ -126,8 +134,11 @@ def test_sample_values_agree_with_bicep_defaults(bicep, sample_values: dict[str,
 
 def test_regional_and_identity_values(bicep) -> None:
     settings = bicep["main.bicep"].variables["appSettings"]
-    assert settings["AZURE_CREDENTIAL"] == "default"
-    assert ".metrics.monitor.azure.com" in _text(settings["METRICS_ENDPOINT"])
+    # The user-assigned identity by its client id, never a developer-credential chain (shared/credentials.py).
+    assert settings["AZURE_CREDENTIAL"] == "managed-identity"
+    assert _text(settings["AZURE_CLIENT_ID"]) == "identity.outputs.clientId"
+    assert settings["METRICS_ENDPOINT"] == "https://{region}.metrics.monitor.azure.com"
+    assert _text(settings["METRICS_REGION"]) == "empty(metricsRegion) ? location : metricsRegion"
     # The workspace GUID (customerId), not the resource id.
     assert _text(settings["LOG_ANALYTICS_WORKSPACE_IDS"]) == "logAnalyticsAccess.outputs.customerId"
     access = bicep["app/log-analytics-access.bicep"]

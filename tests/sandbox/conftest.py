@@ -17,6 +17,7 @@ from azure.monitor.query import LogsQueryClient
 from azure.monitor.querymetrics import MetricsClient
 
 from sandbox import Sandbox
+from sandbox.metrics import DEFAULT_REGION, endpoint_template
 
 CLOCK = datetime(2026, 1, 2, 12, 0, 0, tzinfo=UTC)
 FAR_FUTURE = 4_102_444_800  # 2100-01-01
@@ -61,7 +62,8 @@ def logs(sb: Sandbox, credential: StaticCredential) -> LogsQueryClient:
 
 @pytest.fixture
 def metrics(sb: Sandbox, credential: StaticCredential) -> MetricsClient:
-    return MetricsClient(sb.endpoint, credential, retry_total=0)
+    """The regional endpoint of the sandbox's default region."""
+    return MetricsClient(endpoint_template(sb.endpoint).format(region=DEFAULT_REGION), credential, retry_total=0)
 
 
 @pytest.fixture
