@@ -16,7 +16,7 @@ from typing import Any
 
 from .communication_email import POLL_HINT_HEADERS, Email
 from .faults import Faults
-from .log_analytics import DEFAULT_WORKSPACE_ID, LogAnalytics
+from .log_analytics import DEFAULT_WORKSPACE_ID, LogAnalytics, partial_error
 from .metrics import DEFAULT_REGION, Metrics, endpoint_template
 from .server import SandboxServer
 from .timeutil import parse_datetime
@@ -144,6 +144,10 @@ class Sandbox:
 
     # -- seeding and inspection --------------------------------------------------------------------------
 
+    def add_workspace(self, workspace_id: str) -> None:
+        """A Log Analytics workspace that exists but has no table yet: its queries name tables that are absent."""
+        self.log_analytics.add_workspace(workspace_id)
+
     def add_rows(self, table: str, rows: list[dict[str, Any]], workspace_id: str = DEFAULT_WORKSPACE_ID) -> None:
         self.log_analytics.add_rows(table, rows, workspace_id, self.default_ingestion_delay)
 
@@ -202,6 +206,15 @@ class Sandbox:
         """Every call to *service* answers *status* while the sandbox clock is in [start, end)."""
         self.faults.fail_during(service, status, start, end)
 
+    def fail_workspace(self, workspace_id: str, status: int, count: int | None = None,
+                       retry_after: int | None = None) -> None:
+        """Queries of this Log Analytics workspace answer *status* (403, 404, 429, 5xx), the next *count* of them
+        or all until `heal_workspace`; a 429 or 503 may carry `Retry-After: <retry_after>` seconds."""
+        self.faults.fail_workspace(workspace_id, status, count, retry_after)
+
+    def heal_workspace(self, workspace_id: str) -> None:
+        self.faults.heal_workspace(workspace_id)
+
     def fail_next_partial(self, count: int = 1) -> None:
         self.faults.fail_next_partial(count)
 
@@ -211,17 +224,18 @@ class Sandbox:
     # -- answers, called by the server -------------------------------------------------------------------
 
     def answer_logs_query(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.faults.raise_if_workspace_fails(workspace_id)
         with self._lock:
             self._queries.append({"workspace_id": workspace_id, "query": body.get("query"),
                                   "timespan": body.get("timespan")})
         answer = self.log_analytics.query(workspace_id, body, self.now)
         if self.faults.take_partial():
-            answer["error"] = {
-                "code": "PartialError",
-                "message": "There were some errors when processing your query.",
-                "details": [{"code": "EngineError", "message": "Sandbox-armed partial failure.",
-                             "innererror": {"code": "LimitsExceeded", "message": "Result truncated."}}],
-            }
+            warnings = answer.get("error", {}).get("details", [])
+            answer["error"] = partial_error([
+                {"code": "EngineError", "message": "Sandbox-armed partial failure.",
+                 "innererror": {"code": "LimitsExceeded", "message": "Result truncated."}},
+                *warnings,
+            ])
         return answer
 
     def answer_metrics_batch(self, region: str, subscription: str, params: dict[str, str],

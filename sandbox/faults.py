@@ -1,15 +1,38 @@
-"""One-shot faults armed by tests: the next N calls to a service answer an error status instead."""
+"""Faults armed by tests: the next N calls to a service answer an error status instead, a service fails during a
+window of the sandbox clock, or one Log Analytics workspace answers an error (403, 404, 429 with Retry-After,
+5xx) while the others answer normally."""
 
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import Counter, deque
+from dataclasses import dataclass
 from datetime import datetime
 
 from .errors import ServiceError
 
 SERVICES = ("logs", "metrics", "email")
 _CODES = {429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnavailable"}
+# What the Log Analytics query API answers per status: 404 is the recorded answer for an unknown workspace
+# (wire sample); 403 is the code and text the service gives an identity without read access to the workspace.
+_WORKSPACE_ERRORS = {
+    403: ("InsufficientAccessError",
+          "The provided credentials have insufficient access to perform the requested operation"),
+    404: ("PathNotFoundError", "The requested path does not exist"),
+    429: ("TooManyRequests", "Too many requests; retry after the time given in the Retry-After header"),
+    500: ("InternalServerError", "An internal error occurred"),
+    502: ("BadGateway", "The service is temporarily unavailable"),
+    503: ("ServiceUnavailable", "The service is temporarily unavailable"),
+    504: ("GatewayTimeout", "The request timed out"),
+}
+
+
+@dataclass
+class _WorkspaceFault:
+    status: int
+    remaining: int | None  # answers left; None: until cleared
+    retry_after: int | None  # seconds, sent as Retry-After
 
 
 class Faults:
@@ -18,10 +41,11 @@ class Faults:
         self._pending: dict[str, deque[int]] = {service: deque() for service in SERVICES}
         self._partial = 0
         self._windows: list[tuple[str, int, datetime, datetime]] = []
+        self._workspaces: dict[str, _WorkspaceFault] = {}
         # Set (e.g. 1) to answer faults with `retry-after-ms`: SDK retries then wait that long instead of their
         # exponential backoff in wall time (a simulation moves its own clock; the outcome is the same).
         self.retry_after_ms: int | None = None
-        self.raised: Counter[str] = Counter()  # fault answers given, per service
+        self.raised: Counter[str] = Counter()  # fault answers given, per service and per "logs:<workspace id>"
 
     def fail_during(self, service: str, status: int, start: datetime, end: datetime) -> None:
         """Every call to *service* answers *status* while the sandbox clock is in [start, end)."""
@@ -37,6 +61,21 @@ class Faults:
         with self._lock:
             self._pending[service].extend([status] * count)
 
+    def fail_workspace(self, workspace_id: str, status: int, count: int | None = None,
+                       retry_after: int | None = None) -> None:
+        """Queries of one Log Analytics workspace answer *status* (the next *count* of them, or all until
+        `heal_workspace`/`clear`), with `Retry-After: <retry_after>` when given; other workspaces answer."""
+        if status not in _WORKSPACE_ERRORS:
+            raise ValueError(f"status must be one of {sorted(_WORKSPACE_ERRORS)}, not {status}")
+        if count is not None and count < 1:
+            raise ValueError(f"count must be at least 1, not {count}")
+        with self._lock:
+            self._workspaces[workspace_id.lower()] = _WorkspaceFault(status, count, retry_after)
+
+    def heal_workspace(self, workspace_id: str) -> None:
+        with self._lock:
+            self._workspaces.pop(workspace_id.lower(), None)
+
     def fail_next_partial(self, count: int = 1) -> None:
         with self._lock:
             self._partial += count
@@ -49,13 +88,34 @@ class Faults:
             if status is None and now is not None:
                 status = next((s for name, s, start, end in self._windows if name == service and start <= now < end),
                               None)
-        if status is not None:
-            with self._lock:
+            if status is not None:
                 self.raised[service] += 1
+        if status is not None:
             headers = {"Retry-After": "0"} if status == 429 else {}
-            if self.retry_after_ms is not None:
-                headers["retry-after-ms"] = str(self.retry_after_ms)
-            raise ServiceError(status, _CODES[status], f"Sandbox fault: {status} armed for {service}", headers)
+            raise ServiceError(status, _CODES[status], f"Sandbox fault: {status} armed for {service}",
+                               self._retry_headers(headers))
+
+    def raise_if_workspace_fails(self, workspace_id: str) -> None:
+        """The armed answer of this workspace's query, if any."""
+        key = workspace_id.lower()
+        with self._lock:
+            fault = self._workspaces.get(key)
+            if fault is None:
+                return
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    del self._workspaces[key]
+            self.raised["logs"] += 1
+            self.raised[f"logs:{key}"] += 1
+        code, message = _WORKSPACE_ERRORS[fault.status]
+        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+        raise ServiceError(fault.status, code, message, self._retry_headers(headers), correlationId=str(uuid.uuid4()))
+
+    def _retry_headers(self, headers: dict[str, str]) -> dict[str, str]:
+        if self.retry_after_ms is not None:
+            headers["retry-after-ms"] = str(self.retry_after_ms)
+        return headers
 
     def take_partial(self) -> bool:
         with self._lock:
@@ -70,3 +130,5 @@ class Faults:
                 pending.clear()
             self._partial = 0
             self._windows.clear()
+            self._workspaces.clear()
+            self.raised.clear()

@@ -73,9 +73,15 @@ def _control(sb: Sandbox, method: str, action: str, body: Any) -> Answer:
     elif method == "POST" and action == "rows":
         kwargs = {"workspace_id": body["workspace_id"]} if body.get("workspace_id") else {}
         sb.add_rows(body["table"], body["rows"], **kwargs)
+    elif method == "POST" and action == "workspaces":
+        sb.add_workspace(body["workspace_id"])
     elif method == "POST" and action == "metrics":
         sb.add_metric_series(body["resource_id"], body["namespace"], body["metric"], body["points"],
                              body.get("dimensions"), body.get("unit", "Count"), body.get("region", DEFAULT_REGION))
+    elif method == "POST" and action == "faults" and body.get("workspace_id"):
+        count, retry_after = body.get("count"), body.get("retry_after")
+        sb.fail_workspace(body["workspace_id"], int(body["status"]), None if count is None else int(count),
+                          None if retry_after is None else int(retry_after))
     elif method == "POST" and action == "faults":
         sb.fail_next(body["service"], int(body["status"]), int(body.get("count", 1)))
     elif method == "POST" and action == "reset":

@@ -31,15 +31,22 @@ class TickReport:
     scans: list[WorkspaceScan]
     delivery: DeliveryReport
 
+    @property
+    def failed(self) -> list[WorkspaceScan]:
+        """Workspaces not read this tick (403, 404, throttled, 5xx, no time left): read again next tick."""
+        return [scan for scan in self.scans if scan.error]
+
     def summary(self) -> str:
         rows = sum(scan.rows for scan in self.scans)
         incidents = sum(len(scan.incidents) for scan in self.scans)
         claimed = sum(scan.claimed for scan in self.scans)
-        incomplete = [scan.workspace_id for scan in self.scans if not scan.complete]
+        partial = [scan.workspace_id for scan in self.scans if scan.outcome == "partial"]
         text = f"{len(self.scans)} workspace(s), {rows} rows, {incidents} incident(s), {claimed} new; " + (
             self.delivery.summary()
         )
-        return text + (f"; partial results from {', '.join(incomplete)}" if incomplete else "")
+        text += f"; partial results from {', '.join(partial)}" if partial else ""
+        failed = "; ".join(f"{scan.workspace_id} ({scan.error})" for scan in self.failed)
+        return text + (f"; NOT READ, retried next tick: {failed}" if failed else "")
 
 
 @dataclass

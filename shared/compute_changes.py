@@ -1,9 +1,11 @@
 """Risky control-plane changes (compute deletion and others) from the activity log: the query and the incidents.
 
 An ARM write/delete/action logs a start record and a final record sharing `CorrelationId`; only the final one
-(Succeeded or Failed) makes an incident, keyed by the correlation id, so the overlap and a start record in an
-earlier window never produce a second email. `AzureActivity` values may be upper-case: every comparison is
-case-insensitive.
+(Succeeded or Failed) makes an incident, so the overlap and a start record in an earlier window never produce a
+second email. A correlation id is not an operation id: every operation of one ARM deployment (or one client
+request) shares it, so deleting three computes in one deployment is three operations. An incident is therefore
+keyed by correlation id + resource id + operation, each with its own final record. `AzureActivity` values may be
+upper-case: every comparison is case-insensitive.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from functools import cache
 from typing import Any
 
 from shared.aml import Workspace
-from shared.kql import kql_datetime, kql_string_list
+from shared.kql import kql_datetime, kql_string_list, optional_table
 from shared.log_rows import moment, text
 from shared.log_scan import Detected, QueryWindow
 from shared.routing import is_watched
@@ -23,23 +25,35 @@ KIND = "compute-change"
 FINAL_STATUSES = ("Succeeded", "Success", "Failed", "Failure")
 
 
+_ACTIVITY_COLUMNS = (
+    ("TimeGenerated", "datetime"), ("CorrelationId", "string"), ("OperationNameValue", "string"),
+    ("ActivityStatusValue", "string"), ("Caller", "string"), ("CallerIpAddress", "string"), ("_ResourceId", "string"),
+)
+_PIPELINE_FAILURE_COLUMNS = (("FailedAt", "datetime"), ("Workspace", "string"))
+
+
 def compute_changes_query(window: QueryWindow, operations: tuple[str, ...]) -> str:
-    """Final records of the watched operations ingested in the window, with the pipeline runs that failed in
-    the same Azure ML workspace after the change (did the change break something already?)."""
+    """Final records of the watched operations ingested in the window, one per operation on one resource, with
+    the pipeline runs that failed in the same Azure ML workspace after the change (did it break something?).
+    Both tables are optional (`shared.kql.optional_table`): a workspace without them yields no rows."""
     start, end = kql_datetime(window.start), kql_datetime(window.end)
-    return f"""let window_start = {start};
-let window_end = {end};
-let changes = AzureActivity
-    | where ingestion_time() > window_start and ingestion_time() <= window_end
+    activity = optional_table("AzureActivity", _ACTIVITY_COLUMNS, f"""| where ingestion_time() > window_start
+    | where ingestion_time() <= window_end
     | where OperationNameValue in~ {kql_string_list(operations)}
     | where ActivityStatusValue in~ {kql_string_list(FINAL_STATUSES)}
-    | summarize arg_max(TimeGenerated, OperationNameValue, ActivityStatusValue, Caller, CallerIpAddress, _ResourceId)
-        by CorrelationId
-    | extend Workspace = extract("/workspaces/([^/]+)", 1, tolower(_ResourceId));
-let failures = AmlRunStatusChangedEvent
+    | project TimeGenerated, CorrelationId, OperationNameValue, ActivityStatusValue, Caller, CallerIpAddress,
+        _ResourceId""")
+    failures = optional_table("AmlRunStatusChangedEvent", _PIPELINE_FAILURE_COLUMNS, """| where Status =~ "Failed"
     | where ingestion_time() <= window_end
-    | where Status =~ "Failed" and isempty(ParentRunId)
-    | project FailedAt = TimeGenerated, Workspace = tolower(WorkspaceName);
+    | where isempty(ParentRunId)
+    | project FailedAt = TimeGenerated, Workspace = tolower(WorkspaceName)""")
+    return f"""let window_start = {start};
+let window_end = {end};
+let changes = {activity}
+    | summarize arg_max(TimeGenerated, OperationNameValue, ActivityStatusValue, Caller, CallerIpAddress, _ResourceId)
+        by CorrelationId, ResourceKey = tolower(_ResourceId), OperationKey = tolower(OperationNameValue)
+    | extend Workspace = extract("/workspaces/([^/]+)", 1, ResourceKey);
+let failures = {failures};
 changes
 | join kind=leftouter failures on Workspace
 | summarize FailedPipelinesAfter = countif(FailedAt >= TimeGenerated),
@@ -64,7 +78,11 @@ class ComputeChange:
 
     @property
     def key(self) -> str:
-        return f"{KIND}:{self.correlation_id}"
+        """One operation on one resource. Before this key had its resource and operation, an incident was keyed by
+        the correlation id alone: after an upgrade, a change whose final record the first scans re-read (within
+        SCAN_OVERLAP_MINUTES of the upgrade) is claimed again under this key and emailed a second time. That is
+        at most one overlap's worth, once; checking the old key on every claim for ever would cost more."""
+        return f"{KIND}:{self.correlation_id}:{self.resource_id.lower()}:{self.operation.lower()}"
 
     @property
     def target(self) -> str:

@@ -1,8 +1,9 @@
-"""KQL literals. Every value that reaches a query goes through here, so no input can change a query's meaning."""
+"""KQL literals and optional tables. Every value that reaches a query goes through here, so no input can change a
+query's meaning."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 
@@ -36,3 +37,22 @@ def kql_datetime(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("KQL datetimes must be timezone-aware")
     return "datetime(" + moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") + ")"
+
+
+def optional_table(table: str, columns: Sequence[tuple[str, str]], steps: str) -> str:
+    """`table | steps`, or an empty table of `columns` ((name, Kusto type), the columns `steps` ends with) in a
+    workspace where `table` does not exist yet.
+
+    Log Analytics creates a resource-log table on its first ingested row; until then a query naming it fails
+    (HTTP 400, SEM0100 "Failed to resolve table or column expression"), and a workspace whose jobs never run on
+    AmlCompute may never get `AmlComputeJobEvent`. Of the ways round it, this is the one that costs one request
+    per scan: `union isfuzzy=true` drops a leg whose table cannot be resolved, and the empty `datatable` leg
+    keeps the union (and the columns the rest of the query needs) defined when it does. A query per table to
+    test which exist would double the requests, and retrying without the table after a 400 would parse error
+    text. Both Kusto.Language (tests/kql) and duckdb-kql (the sandbox) accept it; the datatable leg comes first
+    because duckdb-kql fails to join a let-bound fuzzy union whose first leg is the missing table. The service
+    may answer a skipped leg with a warning (`PartialError`); `shared.log_analytics` reads such an answer as
+    complete. The types must be the table's own (sandbox/la-schemas.json), or the union would add suffixed
+    columns (`RunId_string`)."""
+    schema = ", ".join(f"{name}:{kind}" for name, kind in columns)
+    return f"union isfuzzy=true (datatable({schema})[]),\n    ({table}\n    {steps})"

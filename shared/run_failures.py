@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 
 from shared.aml import Workspace
-from shared.kql import kql_datetime, kql_string_list
+from shared.kql import kql_datetime, kql_string_list, optional_table
 from shared.log_rows import moment, text
 from shared.log_scan import Detected, QueryWindow
 from shared.routing import is_watched
@@ -38,30 +38,56 @@ def run_failures_query(window: QueryWindow, failure_statuses: Sequence[str] = DE
     )
 
 
+_RUN_STATUS_COLUMNS = (
+    ("Clock", "datetime"), ("TimeGenerated", "datetime"), ("RunId", "string"), ("ParentRunId", "string"),
+    ("RootRunId", "string"), ("Status", "string"), ("Message", "string"), ("WorkspaceName", "string"),
+    ("_ResourceId", "string"),
+)
+_JOB_FAILURE_COLUMNS = (
+    ("RunKey", "string"), ("TimeGenerated", "datetime"), ("JobErrorMessage", "string"), ("ErrorDetails", "string"),
+    ("ExperimentName", "string"), ("ClusterName", "string"),
+)
+
+
 def failed_pipelines_query(start: datetime, end: datetime, *, clock: str, selection: Sequence[str]) -> str:
     """The latest status of every run of each pipeline that had a run selected by `selection` in (start, end],
     with the compute job's error text and experiment. `clock` windows the rows: `ingestion_time()` for the
-    scans (late data), `TimeGenerated` for an alert's window. `selection` lines hold only quoted literals."""
+    scans (late data), `TimeGenerated` for an alert's window. `selection` lines hold only quoted literals.
+
+    Both tables are optional (`optional_table`): a workspace without `AmlComputeJobEvent` (serverless compute)
+    still gets its failed pipelines, without compute error text; one without either table gets no rows.
+
+    A step's compute job is joined on its run id without regard to case: `AmlComputeJobEvent.JobName` is the
+    run id, but AutoML and some SDK versions write it in another case than `AmlRunStatusChangedEvent.RunId`.
+    Assumed: Azure ML run ids are unique regardless of case (they are generated names and GUIDs), so lower-casing
+    both sides never joins two different runs."""
     where = "\n    ".join(selection)
+    run_status = optional_table("AmlRunStatusChangedEvent", _RUN_STATUS_COLUMNS, f"""| where {clock} <= window_end
+    | project Clock = {clock}, TimeGenerated, RunId, ParentRunId, RootRunId, Status, Message, WorkspaceName,
+        _ResourceId""")
+    job_failures = optional_table("AmlComputeJobEvent", _JOB_FAILURE_COLUMNS, f"""| where {clock} <= window_end
+    | where EventType =~ "JobFailed"
+    | project RunKey = tolower(JobName), TimeGenerated, JobErrorMessage, ErrorDetails, ExperimentName,
+        ClusterName""")
     return f"""let window_start = {kql_datetime(start)};
 let window_end = {kql_datetime(end)};
-let failed_roots = AmlRunStatusChangedEvent
-    | where {clock} > window_start and {clock} <= window_end
+let run_status = {run_status};
+let job_failures = {job_failures};
+let failed_roots = run_status
+    | where Clock > window_start
     {where}
     | extend Root = iff(isempty(RootRunId), RunId, RootRunId)
     | distinct Root;
-AmlRunStatusChangedEvent
-| where {clock} <= window_end
+run_status
 | extend Root = iff(isempty(RootRunId), RunId, RootRunId)
 | where Root in (failed_roots)
 | summarize arg_max(TimeGenerated, Status, Message, ParentRunId, WorkspaceName, _ResourceId) by RunId, Root
+| extend RunKey = tolower(RunId)
 | join kind=leftouter (
-    AmlComputeJobEvent
-    | where {clock} <= window_end
-    | where EventType =~ "JobFailed"
-    | summarize arg_max(TimeGenerated, JobErrorMessage, ErrorDetails, ExperimentName, ClusterName) by JobName
-    | project RunId = JobName, JobErrorMessage, ErrorDetails, ExperimentName, ClusterName
-  ) on RunId
+    job_failures
+    | summarize arg_max(TimeGenerated, JobErrorMessage, ErrorDetails, ExperimentName, ClusterName) by RunKey
+    | project RunKey, JobErrorMessage, ErrorDetails, ExperimentName, ClusterName
+  ) on RunKey
 | project RunId, ParentRunId, RootRunId = Root, Status, Message, WorkspaceName, ResourceId = _ResourceId,
     TimeGenerated, JobErrorMessage, ErrorDetails, ExperimentName, ClusterName
 """

@@ -15,7 +15,7 @@ from sandbox.metrics import DEFAULT_REGION, endpoint_template
 from shared.acs_email import AcsEmail, Email, SendFailed
 from shared.credentials import EmulatorCredential
 from shared.kql import kql_datetime
-from shared.log_analytics import LogAnalytics
+from shared.log_analytics import LogAnalytics, QueryFailed
 from shared.metrics_api import MetricsApi
 from shared.rules import MetricRule
 
@@ -45,20 +45,29 @@ class NaiveAlerter:
         self._rule = rule
         self._recipients = recipients
         self.failed_sends = 0
+        self.failed_queries = 0
 
     def tick(self, now: datetime) -> None:
         start, end = now - self.every, now
         window = {"start": kql_datetime(start), "end": kql_datetime(end)}
-        for row in self._logs.query(self._workspace_id, RUNS.format(**window), start, end).rows:
+        for row in self._rows(RUNS.format(**window), start, end):
             root = row["RootRunId"] or row["RunId"]
             self._send(f"[naive] run-failure:{row['WorkspaceName']}:{root} - {row['RunId']} Failed")
-        for row in self._logs.query(self._workspace_id, DELETES.format(**window), start, end).rows:
+        for row in self._rows(DELETES.format(**window), start, end):
             self._send(f"[naive] compute-change:{row['CorrelationId']} - {row['ActivityStatusValue']}")
         for series in self._metrics.read(self._rule, start, end).series:
             resource = series.resource_id.rstrip("/").rsplit("/", 1)[-1]
             for at, value in series.points:
                 if value is not None and self._rule.breaches(value) and start <= at < end:
                     self._send(f"[naive] drift {resource} {value:g} at {at:%H:%M}")
+
+    def _rows(self, query: str, start: datetime, end: datetime) -> list[dict]:
+        try:
+            return self._logs.query(self._workspace_id, query, start, end).rows
+        except QueryFailed as err:  # before a table's first row it does not exist (400): nothing to alert on
+            self.failed_queries += 1
+            log.debug("naive %s: query failed: %s", self.name, err)
+            return []
 
     def _send(self, subject: str) -> None:
         try:

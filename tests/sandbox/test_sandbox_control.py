@@ -18,6 +18,7 @@ from azure.monitor.query import LogsQueryClient
 from sandbox import DEFAULT_WORKSPACE_ID, Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
+OTHER_WORKSPACE = "44444444-4444-4444-4444-444444444444"
 RawCall = Callable[..., tuple[int, Any]]
 
 
@@ -40,9 +41,18 @@ def test_control_api_drives_the_sandbox(sb: Sandbox, logs: LogsQueryClient, raw:
         logs.query_workspace(DEFAULT_WORKSPACE_ID, "AzureActivity", timespan=None)
     assert raw("GET", "/_sandbox/emails") == (200, [])
     assert raw("GET", "/_sandbox/queries")[1][0]["query"] == "AzureActivity | project Caller"
+    post("faults", {"workspace_id": DEFAULT_WORKSPACE_ID, "status": 429, "retry_after": 30, "count": 1})
+    with pytest.raises(HttpResponseError) as throttled:
+        logs.query_workspace(DEFAULT_WORKSPACE_ID, "AzureActivity", timespan=None)
+    assert (throttled.value.status_code, throttled.value.response.headers["Retry-After"]) == (429, "30")
+    post("workspaces", {"workspace_id": OTHER_WORKSPACE})
     post("faults", {"service": "logs", "status": 503})
     post("reset")
-    assert logs.query_workspace(DEFAULT_WORKSPACE_ID, "AzureActivity", timespan=None).tables[0].rows == []
+    with pytest.raises(HttpResponseError) as absent:  # its rows are gone: the table does not exist any more
+        logs.query_workspace(DEFAULT_WORKSPACE_ID, "AzureActivity", timespan=None)
+    assert "SEM0100" in str(absent.value)
+    other = logs.query_workspace(OTHER_WORKSPACE, "print x = 1", timespan=None)  # exists, though it has no rows
+    assert [list(row) for row in other.tables[0].rows] == [[1]]
     assert sb.now.isoformat() == "2026-03-01T00:01:30+00:00"
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +14,10 @@ from azure.core.exceptions import HttpResponseError
 from azure.monitor.query import LogsQueryClient, LogsQueryPartialResult, LogsQueryStatus
 
 from sandbox import DEFAULT_WORKSPACE_ID, Sandbox
+from tests.kql.test_app_queries import app_queries
 
 WS = DEFAULT_WORKSPACE_ID
+WIRE = Path(__file__).resolve().parents[2] / "sandbox" / "wire"
 
 
 def run(logs: LogsQueryClient, kql: str, timespan: object = None) -> list[dict[str, object]]:
@@ -98,16 +102,18 @@ def test_datetime_diff_tostring_and_now_follow_the_clock(runs: Sandbox, logs: Lo
 
 def test_rows_stay_hidden_until_ingested(sb: Sandbox, logs: LogsQueryClient, clock: datetime) -> None:
     sb.add_rows("AmlRunStatusChangedEvent", [
+        {"RunId": "early", "Status": "Running", "TimeGenerated": clock - timedelta(minutes=9)},
         {"RunId": "late", "Status": "Failed", "TimeGenerated": clock - timedelta(minutes=1),
          "_IngestedAt": clock + timedelta(minutes=5)},
     ])
     kql = "AmlRunStatusChangedEvent | project RunId"
-    assert run(logs, kql) == []
+    assert run(logs, kql) == [{"RunId": "early"}]
     sb.advance(timedelta(minutes=5))
-    assert run(logs, kql) == [{"RunId": "late"}]
+    assert run(logs, kql) == [{"RunId": "early"}, {"RunId": "late"}]
 
 
 def test_default_ingestion_delay_and_ingestion_time_window(sb: Sandbox, logs: LogsQueryClient, clock: datetime) -> None:
+    sb.add_rows("AmlRunStatusChangedEvent", [{"RunId": "old", "Status": "Failed", "TimeGenerated": clock}])
     sb.default_ingestion_delay = timedelta(minutes=7)
     sb.add_rows("AmlRunStatusChangedEvent", [{"RunId": "r", "Status": "Failed", "TimeGenerated": clock}])
     kql = (f"AmlRunStatusChangedEvent | where ingestion_time() > datetime({clock.isoformat()}) "
@@ -139,9 +145,87 @@ def test_types_and_dynamic_columns(sb: Sandbox, logs: LogsQueryClient, clock: da
     assert list(table.rows[0])[2:6] == [1, 2, 1.5, True]
 
 
-def test_every_table_exists_even_empty(sb: Sandbox, logs: LogsQueryClient) -> None:
-    for table in ("AmlComputeJobEvent", "AmlComputeClusterEvent", "AzureActivity", "AmlRunStatusChangedEvent"):
-        assert run(logs, f"{table} | take 1") == []
+def test_a_table_exists_only_once_a_row_of_it_was_ingested(sb: Sandbox, logs: LogsQueryClient,
+                                                            clock: datetime) -> None:
+    recorded = json.loads((WIRE / "loganalytics-query-table-not-found.response.json").read_text())["error"]
+    with pytest.raises(HttpResponseError) as caught:
+        logs.query_workspace(WS, 'AmlComputeJobEvent | where EventType =~ "JobFailed"', timespan=None)
+    assert caught.value.status_code == 400
+    error = caught.value.response.json()["error"]
+    assert _shape(error) == _shape(recorded)  # the same keys and codes, nested the same way
+    assert error["innererror"]["innererror"]["message"] == recorded["innererror"]["innererror"]["message"]
+    sb.add_rows("AmlComputeJobEvent", [{"JobName": "j", "TimeGenerated": clock - timedelta(hours=5),
+                                        "_IngestedAt": clock + timedelta(minutes=1)}])
+    with pytest.raises(HttpResponseError, match="'take' operator: Failed to resolve table"):
+        logs.query_workspace(WS, "AmlComputeJobEvent | take 1", timespan=None)  # not ingested yet
+    sb.advance(timedelta(minutes=1))
+    assert run(logs, "AmlComputeJobEvent | project JobName", timespan=timedelta(hours=1)) == []  # exists, empty
+
+
+def _shape(error: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Keys at each level, and the codes: what a client can branch on."""
+    levels = []
+    while error:
+        levels.append((*sorted(error), error["code"]))
+        error = error.get("innererror")
+    return levels
+
+
+def test_a_fuzzy_union_reads_a_missing_table_as_empty_with_a_warning(sb: Sandbox, logs: LogsQueryClient,
+                                                                    clock: datetime) -> None:
+    sb.add_rows("AmlRunStatusChangedEvent", [{"RunId": "r1", "Status": "Failed", "TimeGenerated": clock}])
+    kql = """let jobs = union isfuzzy=true (datatable(JobName:string, ClusterName:string)[]),
+        (AmlComputeJobEvent | project JobName, ClusterName);
+    AmlRunStatusChangedEvent | join kind=leftouter (jobs) on $left.RunId == $right.JobName
+    | project RunId, ClusterName"""
+    result = logs.query_workspace(WS, kql, timespan=None)
+    assert isinstance(result, LogsQueryPartialResult)
+    assert [list(row) for row in result.partial_data[0].rows] == [["r1", None]]
+    [warning] = result.partial_error.details
+    assert warning["innererror"]["severityName"] == "Warning"
+    assert "Failed to resolve table expression named 'AmlComputeJobEvent'" in warning["innererror"]["message"]
+    sb.add_rows("AmlComputeJobEvent", [{"JobName": "r1", "ClusterName": "gpu", "TimeGenerated": clock}])
+    assert run(logs, kql) == [{"RunId": "r1", "ClusterName": "gpu"}]  # the table exists: no warning
+
+
+def test_every_app_query_runs_in_a_workspace_without_tables(sb: Sandbox, logs: LogsQueryClient,
+                                                            clock: datetime) -> None:
+    """The scans', the webhook enrichment's and the log alert rule's KQL, on a workspace no log has reached yet."""
+    for name, kql in app_queries():
+        result = logs.query_workspace(WS, kql, timespan=(clock - timedelta(days=2), clock))
+        assert isinstance(result, LogsQueryPartialResult), name  # rows, and a warning per table it skipped
+        assert result.partial_data[0].rows == [], name
+        assert {d["innererror"]["severityName"] for d in result.partial_error.details} == {"Warning"}, name
+
+
+@pytest.mark.parametrize(("status", "code"), [(403, "InsufficientAccessError"), (404, "PathNotFoundError"),
+                                              (429, "TooManyRequests"), (500, "InternalServerError"),
+                                              (502, "BadGateway"), (503, "ServiceUnavailable"),
+                                              (504, "GatewayTimeout")])
+def test_one_workspace_can_fail_while_the_others_answer(sb: Sandbox, logs: LogsQueryClient, status: int,
+                                                       code: str) -> None:
+    other = "55555555-5555-5555-5555-555555555555"
+    sb.add_workspace(other)
+    sb.fail_workspace(other.upper(), status, retry_after=30 if status == 429 else None)
+    for _ in range(2):  # until healed
+        with pytest.raises(HttpResponseError) as caught:
+            logs.query_workspace(other, "print x = 1", timespan=None)
+        assert (caught.value.status_code, caught.value.response.json()["error"]["code"]) == (status, code)
+    assert caught.value.response.headers.get("Retry-After") == ("30" if status == 429 else None)
+    assert run(logs, "print x = 1") == [{"x": 1}]  # the default workspace answers
+    assert sb.faults.raised[f"logs:{other}"] == 2
+    sb.heal_workspace(other)
+    assert logs.query_workspace(other, "print x = 1", timespan=None).status == LogsQueryStatus.SUCCESS
+
+
+def test_a_workspace_fault_can_answer_a_number_of_times(sb: Sandbox, logs: LogsQueryClient) -> None:
+    sb.fail_workspace(WS, 503, count=2)
+    for _ in range(2):
+        with pytest.raises(HttpResponseError):
+            logs.query_workspace(WS, "print x = 1", timespan=None)
+    assert run(logs, "print x = 1") == [{"x": 1}]
+    with pytest.raises(ValueError, match="status must be one of"):
+        sb.fail_workspace(WS, 418)
 
 
 def test_unknown_workspace_is_404(sb: Sandbox, logs: LogsQueryClient) -> None:
@@ -156,7 +240,8 @@ def test_second_workspace_exists_once_it_has_rows(sb: Sandbox, logs: LogsQueryCl
     sb.add_rows("AzureActivity", [{"TimeGenerated": clock, "Caller": "x"}], workspace_id=other)
     result = logs.query_workspace(other, "AzureActivity | project Caller", timespan=None)
     assert [list(row) for row in result.tables[0].rows] == [["x"]]
-    assert run(logs, "AzureActivity | project Caller") == []
+    with pytest.raises(HttpResponseError, match="SEM0100"):  # no AzureActivity row in the default workspace
+        logs.query_workspace(WS, "AzureActivity | project Caller", timespan=None)
 
 
 @pytest.mark.parametrize(("kql", "inner"), [
@@ -188,15 +273,15 @@ def test_partial_result(runs: Sandbox, logs: LogsQueryClient) -> None:
 def test_faults_surface_without_retries(sb: Sandbox, logs: LogsQueryClient, status: int) -> None:
     sb.fail_next("logs", status)
     with pytest.raises(HttpResponseError) as caught:
-        logs.query_workspace(WS, "AzureActivity", timespan=None)
+        logs.query_workspace(WS, "print x = 1", timespan=None)
     assert caught.value.status_code == status
-    assert run(logs, "AzureActivity") == []
+    assert run(logs, "print x = 1") == [{"x": 1}]
 
 
 def test_default_retry_policy_absorbs_one_500(sb: Sandbox, credential: TokenCredential) -> None:
     sb.fail_next("logs", 500)
     client = LogsQueryClient(credential, endpoint=sb.endpoint + "/v1")  # "/v1" suffix is accepted too
-    assert client.query_workspace(WS, "AzureActivity", timespan=None).status == LogsQueryStatus.SUCCESS
+    assert client.query_workspace(WS, "print x = 1", timespan=None).status == LogsQueryStatus.SUCCESS
     assert len(sb.queries) == 1  # the faulted attempt never reached the query engine
 
 
