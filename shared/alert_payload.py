@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -50,10 +51,23 @@ class PayloadError(ValueError):
 # --- the envelope and essentials (strict) ------------------------------------------------------------------------
 
 
+# Azure Monitor stamps alerts with the current time: anything outside these years is a broken or hostile sender,
+# and refusing it keeps every later calculation (windows, margins, look-backs) inside datetime's range.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
 def _aware(value: datetime | None) -> datetime | None:
+    """UTC, and between EARLIEST and LATEST (a ValueError becomes the field's validation error, so a 400)."""
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        moment = None
+    if moment is None or not EARLIEST <= moment < LATEST:
+        raise ValueError(f"the time must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)")
+    return moment
 
 
 class Essentials(BaseModel):
@@ -275,6 +289,9 @@ def parse_alert(body: bytes) -> Alert:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise PayloadError(400, f"The body is not valid JSON ({_json_error(err)}).") from None
+    except ValueError:  # json.loads refuses integers longer than Python's int parsing limit
+        raise PayloadError(400, f"The body has an integer of more than {sys.get_int_max_str_digits()} digits; "
+                                "no alert field needs one.") from None
     except RecursionError:
         raise PayloadError(400, "The body is not valid JSON (nested too deeply).") from None
     if not isinstance(document, dict):

@@ -204,6 +204,30 @@ def test_bad_requests_get_a_4xx_that_says_why_and_change_nothing(sandbox, app_se
     assert state.incidents() == [] and sandbox.emails == []
 
 
+def _sample_text(name: str, **essentials) -> str:
+    document = json.loads((SAMPLES / f"{name}.json").read_text())
+    document["data"]["essentials"].update(essentials)
+    return json.dumps(document)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (_sample_text("resource-health", alertRule="__n__").replace('"__n__"', "9" * 5000),
+     "an integer of more than 4300 digits"),
+    (_sample_text("resource-health", firedDateTime="0001-01-01T00:00:00+01:00"),
+     "data.essentials.firedDateTime: Value error, the time must be between 2000-01-01 and 3000-01-01 (UTC)"),
+    (_sample_text("resource-health", firedDateTime="9999-12-31T23:30:00-01:00"),
+     "data.essentials.firedDateTime: Value error, the time must be between 2000-01-01 and 3000-01-01 (UTC)"),
+    # The enrichment's window arithmetic used to overflow on this one (answered 503: Azure retried a bad input).
+    (_sample_text("platform-static-aml-failed-runs", firedDateTime="0001-01-01T00:00:00Z"),
+     "data.essentials.firedDateTime: Value error, the time must be between 2000-01-01 and 3000-01-01 (UTC)"),
+], ids=["5000-digit-integer", "year-1-plus-one-hour", "year-9999-minus-one-hour", "year-1-failed-runs"])
+def test_odd_input_is_a_clear_400_and_changes_nothing(sandbox, app_settings, state, body, message):
+    status, answer, _ = _post(body.encode())
+    assert (status, answer["status"]) == (400, "rejected"), answer
+    assert message in answer["error"]
+    assert state.incidents() == [] and sandbox.emails == [] and sandbox.queries == []
+
+
 def test_targets_outside_the_allow_list_are_refused(sandbox, app_settings, monkeypatch):
     monkeypatch.setenv("WEBHOOK_ALLOWED_SCOPES", "00000000-0000-0000-0000-0000000000ff")
     alerting_app.cache_clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -197,9 +198,41 @@ _SERVICES = st.sampled_from(["Platform", "Log Alerts V2", "Log Analytics", "Appl
 _SAMPLE_NAMES = [e[0] for e in EXPECTED]
 
 
+# Extreme values: integers far past float range and past Python's int parsing limit (4,300 digits), times at
+# datetime's ends (in UTC they fall outside it), and strings no store or email can carry.
+_HUGE = "__huge_integer__"  # replaced in the JSON text: json.dumps cannot even write a 5,000-digit integer
+_DIGITS = st.builds(lambda first, count: str(first) + "7" * count, st.integers(1, 9),
+                    st.sampled_from([18, 400, 4299, 4300, 5000]) | st.integers(0, 6000))
+_OFFSET = st.timedeltas(min_value=-timedelta(hours=23, minutes=59), max_value=timedelta(hours=23, minutes=59))
+_EXTREME_TIMES = st.sampled_from([
+    "0001-01-01T00:00:00+01:00", "9999-12-31T23:30:00-01:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z",
+    "1999-12-31T23:59:59Z", "3000-01-01T00:00:00Z", "0001-01-01", "9999-12-31T23:59:59",
+]) | st.builds(lambda moment, offset: moment.replace(tzinfo=timezone(offset)).isoformat(), st.datetimes(), _OFFSET)
+_ODD_TEXT = st.sampled_from(["\ud800", "a\udfffb", "\x00", "\u202e", "x" * 5000])
+_TIME_FIELDS = ["firedDateTime", "resolvedDateTime", "windowStartTime", "windowEndTime", "eventTimestamp"]
+
+
+def _extremes(draw, document: dict) -> str:
+    """Extreme values in a real payload's time fields and anywhere else; the JSON text of the result."""
+    essentials = document["data"]["essentials"]
+    context = document["data"].get("alertContext") or {}
+    condition = context.get("condition") if isinstance(context.get("condition"), dict) else {}
+    for field in draw(st.lists(st.sampled_from(_TIME_FIELDS), min_size=1, max_size=3)):
+        target = essentials if field.endswith("DateTime") else condition if field.startswith("window") else context
+        target[field] = draw(_EXTREME_TIMES)
+    containers = [essentials, context, document["data"]]
+    criteria = condition.get("allOf") if isinstance(condition.get("allOf"), list) else []
+    containers += [criterion for criterion in criteria if isinstance(criterion, dict)]
+    for _ in range(draw(st.integers(0, 3))):
+        target = draw(st.sampled_from(containers))
+        key = draw(st.sampled_from(sorted(target) or ["x"]) | st.text(max_size=8))
+        target[key] = draw(st.just(_HUGE) | _ODD_TEXT)
+    return json.dumps(document).replace(f'"{_HUGE}"', draw(_DIGITS))
+
+
 @st.composite
 def payloads(draw) -> bytes:
-    kind = draw(st.integers(0, 3))
+    kind = draw(st.integers(0, 4))
     if kind == 0:  # arbitrary bytes
         return draw(st.binary(max_size=200))
     if kind == 1:  # arbitrary JSON
@@ -215,10 +248,12 @@ def payloads(draw) -> bytes:
         essentials["monitoringService"] = draw(_SERVICES)
         if draw(st.booleans()):
             document["data"]["alertContext"] = draw(_JSON)
-    else:  # a real payload with a junk value deep in its context
+    elif kind == 3:  # a real payload with a junk value deep in its context
         context = document["data"].get("alertContext") or {}
         for key in draw(st.lists(st.sampled_from(sorted(context) or ["x"]), max_size=3)):
             context[key] = draw(_JSON)
+    else:  # a real payload with extreme values
+        return _extremes(draw, document).encode()
     return json.dumps(document).encode()
 
 
