@@ -77,6 +77,20 @@ def test_a_log_alert_with_run_dimensions_is_enriched_the_same_way(sandbox, app_s
     assert "aml-failed-runs-log-alert" in sandbox.emails[0]["content"]["plainText"]
 
 
+def test_the_workspace_a_log_alert_names_is_found_whatever_the_case_of_its_guid(sandbox, app_settings, monkeypatch):
+    other = "AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE"  # configured in upper case; the alert's link has it in lower
+    monkeypatch.setenv("LOG_ANALYTICS_WORKSPACE_IDS", f"{app_settings['LOG_ANALYTICS_WORKSPACE_IDS']},{other}")
+    alerting_app.cache_clear()
+    sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)), other)
+    document = _sample("log-alerts-v2-aml-runs", sandbox)
+    criterion = document["data"]["alertContext"]["condition"]["allOf"][0]
+    criterion["linkToSearchResultsAPI"] = f"https://api.loganalytics.io/v1/workspaces/{other.lower()}/query?query=x"
+    status, body, _ = _post(document)
+    assert (status, body["incidents"]) == (200, ["run-failure:ws-prod:pipe1"])
+    assert [query["workspace_id"] for query in sandbox.queries] == [other]
+    assert _subjects(sandbox) == [PIPELINE_SUBJECT]
+
+
 def test_a_pipeline_the_scan_already_emailed_is_not_emailed_again(sandbox, make_app):
     _seed_failed_pipeline(sandbox)
     assert make_app().scan_run_failures(sandbox.now).delivery.sent == 1
