@@ -18,6 +18,7 @@ import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -382,11 +383,40 @@ def _when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
 
 
+# The hosts of the links Azure Monitor puts in its payloads (investigationLink, linkToSearchResultsUI,
+# LinkToSearchResults: the Azure portal) and of Azure ML studio; the sovereign clouds' portals and studios are
+# their documented variants. Any other host, however Azure-like (portal.azure.com.evil.example), is not linked.
+AZURE_LINK_HOSTS = frozenset({
+    "portal.azure.com", "portal.azure.us", "portal.azure.cn",
+    "ml.azure.com", "ml.azure.us", "studio.ml.azure.cn",
+})
+
+
 def safe_link(url: Any) -> str | None:
-    """Only https links reach an email: a payload could carry javascript: or data: URLs."""
-    if isinstance(url, str) and re.match(r"^https://[^\s\"'<>]+$", url) and len(url) <= 8000:
-        return url
-    return None
+    """The URL if an email may link to it: https, on one of AZURE_LINK_HOSTS, no credentials or port, nothing a
+    mail client could read differently (whitespace, quotes, angle brackets, backslashes); else None."""
+    if not isinstance(url, str) or len(url) > 8000 or not re.fullmatch(r"https://[^\s\"'<>\\]+", url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.hostname not in AZURE_LINK_HOSTS or port or parts.username is not None:
+        return None
+    return url
+
+
+def unlinked_text(url: Any) -> str:
+    """How an email shows a link it does not make: the host as text that no mail client turns into a link."""
+    try:
+        host = urlsplit(url).hostname if isinstance(url, str) else None
+    except ValueError:
+        host = None
+    if not host:
+        return "(not an https link; not shown)"
+    why = "a malformed link" if host in AZURE_LINK_HOSTS else "not an Azure address"
+    return f"{host[:200].replace('.', '[.]')} ({why}; not linked)"
 
 
 class _Facts:
@@ -503,9 +533,9 @@ def _generic_facts(raw: dict[str, Any], facts: _Facts, prefix: str = "") -> None
 
 
 def _link(links: list[list[str]], label: str, url: Any) -> None:
-    safe = safe_link(url)
-    if safe and len(links) < 10:
-        links.append([label, safe])
+    """Every link the payload offers; `summarise` keeps Azure's as links and only the host of any other."""
+    if isinstance(url, str) and url.strip() and len(links) < 10:
+        links.append([label, url])
 
 
 def summarise(alert: Alert) -> dict[str, Any]:
@@ -548,7 +578,8 @@ def summarise(alert: Alert) -> dict[str, Any]:
         "description": _text(e.description),
         "targets": targets,
         "facts": facts.items,
-        "links": links,
+        "links": [[label, url] for label, url in links if safe_link(url)],
+        "unlinked": [[label, unlinked_text(url)] for label, url in links if not safe_link(url)],
         "note": "",
         "context_problem": _shorten(alert.context_problem, 500),
     }

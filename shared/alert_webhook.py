@@ -247,7 +247,8 @@ class AlertWebhook:
             summary["note"] = ("No failed run of this alert is in Log Analytics yet (Azure ML logs arrive minutes "
                                "late); the run-failure scan will email each failed pipeline with its steps.")
             return [], 0
-        alert_view = {k: summary[k] for k in ("rule", "severity", "condition", "service", "fired_at", "links")}
+        shown = ("rule", "severity", "condition", "service", "fired_at", "links", "unlinked")
+        alert_view = {k: summary[k] for k in shown}
         records = []
         for incident in incidents:
             payload = {**incident_payload(incident), "alert": alert_view}

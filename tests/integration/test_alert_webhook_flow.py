@@ -6,6 +6,7 @@ import json
 import threading
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import azure.functions as func
 import pytest
@@ -17,6 +18,7 @@ from sandbox.action_group import deliver
 from sandbox.scenarios import six_step_pipeline
 from shared.entrypoints import alerting_app
 from shared.outbox import Status
+from tests.html_parts import HtmlParts
 from tests.unit.test_alert_payload import payloads
 
 from .conftest import RECIPIENT
@@ -191,6 +193,20 @@ def test_a_hostile_run_id_runs_in_the_sandbox_and_matches_nothing(sandbox, app_s
     assert (status, body["enriched_pipelines"]) == (200, 0)  # the query ran (no error) and found no such run
     assert len(sandbox.queries) == 1 and 'or RunId != \\"' in sandbox.queries[0]["query"]
     assert PIPELINE_SUBJECT not in _subjects(sandbox)
+
+
+def test_the_email_links_only_to_azure_and_shows_any_other_host_as_text(sandbox, app_settings):
+    document = _sample("log-alerts-v2-aml-runs", sandbox, investigationLink="https://portal.azure.com.evil.example/p")
+    criterion = document["data"]["alertContext"]["condition"]["allOf"][0]
+    criterion["linkToFilteredSearchResultsUI"] = "https://portal.azure.com/#blade/logs\n"  # `$` let this through
+    assert _post(document)[0] == 200
+    [email] = sandbox.emails
+    html, text = email["content"]["html"], email["content"]["plainText"]
+    links = HtmlParts(html).links
+    assert links and all(urlsplit(link).hostname == "portal.azure.com" and "\n" not in link for link in links)
+    assert "portal[.]azure[.]com[.]evil[.]example (not an Azure address; not linked)" in text
+    assert "evil.example" not in html + text
+    assert "Open the query results: portal[.]azure[.]com (a malformed link; not linked)" in text
 
 
 def test_acs_refusing_leaves_the_alert_in_the_outbox_and_still_answers_200(sandbox, make_app, state):

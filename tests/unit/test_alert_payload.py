@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.alert_payload import MAX_BODY_BYTES, PayloadError, parse_alert, summarise
+from shared.alert_payload import MAX_BODY_BYTES, PayloadError, parse_alert, safe_link, summarise
 from shared.email_render import render_alert, render_incident
 from tests.html_parts import HtmlParts
 
@@ -267,3 +267,33 @@ def test_any_body_gives_an_email_or_a_clear_4xx(body):
         return
     email = render_incident("alert", json.loads(json.dumps(summarise(alert))))
     assert email.subject and email.text and email.html
+
+
+@pytest.mark.parametrize(("url", "linked"), [
+    ("https://portal.azure.com/#view/Microsoft_Azure_Monitoring_Alerts/AlertDetails.ReactView/alertId/x", True),
+    ("https://portal.azure.com#@tenant/blade/Microsoft_Azure_Monitoring_Logs/LogsBlade/q/abc", True),
+    ("https://ml.azure.com/runs/pipe1?wsid=/subscriptions/s/resourcegroups/g/workspaces/w", True),
+    ("https://portal.azure.us/#home", True),
+    ("https://portal.azure.com.evil.example/phish", False),
+    ("https://evil.example/#https://portal.azure.com/", False),
+    ("https://portal.azure.com@evil.example/", False),
+    ("https://portal.azure.com:8443/", False),
+    ("https://portal.azure.com/\n", False),
+    ("https://portal.azure.com\\@evil.example/", False),
+    ("http://portal.azure.com/", False),
+    ("javascript:alert(1)", False),
+])
+def test_only_azure_hosts_are_linked(url, linked):
+    assert (safe_link(url) == url) is linked
+
+
+def test_a_look_alike_host_is_shown_as_text_never_as_a_link():
+    document = _load("common-metric-alert.json")
+    document["data"]["essentials"]["investigationLink"] = "https://portal.azure.com.evil.example/phish"
+    email = _email(document)
+    parser = HtmlParts(email.html)
+    assert not any("evil" in link for link in parser.links)
+    shown = "portal[.]azure[.]com[.]evil[.]example (not an Azure address; not linked)"
+    assert f"Open the alert in the Azure portal: {shown}" in email.text and shown in "".join(parser.text)
+    assert "evil.example" not in email.html + email.text  # no mail client can make a link of it
+    assert any(link.startswith("https://portal.azure.com/#view/") for link in parser.links)  # the real one stays
