@@ -199,6 +199,9 @@ class Sandbox:
         """Every call to *service* answers *status* while the sandbox clock is in [start, end)."""
         self.faults.fail_during(service, status, start, end)
 
+    def delay_next(self, service: str, seconds: float, count: int = 1) -> None:
+        self.faults.delay_next(service, seconds, count)
+
     def fail_next_partial(self, count: int = 1) -> None:
         self.faults.fail_next_partial(count)
 
