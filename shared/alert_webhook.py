@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from shared.outbox_delivery import OutboxDelivery
     from shared.secure_webhook import SecureWebhook
     from shared.settings import Settings
-    from shared.state_tables import StateTables
+    from shared.state_tables import DeliveryClaim, StateTables
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,9 @@ RUN_FAILURE_KIND = "run-failure"
 REQUEST_BUDGET = 8.0
 ENRICHMENT_TIMEOUT = 4.0  # the webhook's Log Analytics client: server timeout 3 s, read timeout 4 s, no retries
 SEND_RESERVE = 3.0
-# Longer than a request can take (the budget, plus table calls that time out at 4 s), shorter than Azure's retries:
-# a claim left behind by a failed request is taken over by the retry 25 s after its answer.
+# Longer than the budget, so a live request keeps its claim (a hanging table service can stretch one past it: a
+# second copy then records the same incidents and the outbox's compare-and-swap still sends once), and short enough
+# that Azure's retry 25 s after a failed answer takes over a claim the failed request could not release.
 DELIVERY_LEASE = timedelta(seconds=20)
 RETRY_AFTER_SECONDS = 5  # Azure's own first retry delay; a released claim can be claimed again at once
 
@@ -174,8 +175,8 @@ class AlertWebhook:
         if claim.status == "duplicate":
             return WebhookAnswer(200, {"status": "duplicate", "delivery": key})
         if claim.status == "in-progress":
-            wait = math.ceil((claim.lease_until - now).total_seconds()) if claim.lease_until else RETRY_AFTER_SECONDS
-            return _retry("Another delivery of this alert is being processed; retry later.", max(1, wait))
+            wait = max(1, math.ceil((claim.lease_until - now).total_seconds()))
+            return _retry("Another delivery of this alert is being processed; retry later.", wait)
         answer = None
         try:
             answer = self._process(alert, key, now, budget)
@@ -184,9 +185,10 @@ class AlertWebhook:
                 self._release(key, claim)
         return answer
 
-    def _release(self, key: str, claim: Any) -> None:
+    def _release(self, key: str, claim: DeliveryClaim) -> None:
         try:
-            self._state.release_delivery(key, claim)
+            if not self._state.release_delivery(key, claim):
+                log.info("alert_webhook: the claim of %s was taken over by another copy", key)
         except Exception as err:  # best effort: unreleased, the claim is taken over when its lease runs out
             log.warning("alert_webhook: could not release the claim of %s (lease until %s): %r",
                         key, claim.lease_until, err)
