@@ -215,6 +215,9 @@ class Sandbox:
     def heal_workspace(self, workspace_id: str) -> None:
         self.faults.heal_workspace(workspace_id)
 
+    def delay_next(self, service: str, seconds: float, count: int = 1) -> None:
+        self.faults.delay_next(service, seconds, count)
+
     def fail_next_partial(self, count: int = 1) -> None:
         self.faults.fail_next_partial(count)
 

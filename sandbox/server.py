@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import ssl
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -138,6 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
         for route_method, pattern, service, handler in _SERVICE_ROUTES:
             match = pattern.fullmatch(path)
             if match and route_method == method:
+                time.sleep(sb.faults.take_delay(service))
                 sb.faults.raise_if_armed(service, sb.now)
                 params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
                 request = {"match": match.groupdict(), "params": params, "body": body, "headers": self.headers,

@@ -95,18 +95,22 @@ def _run_failure_email(payload: dict[str, Any], tenant_id: str | None) -> Email:
 
 
 def _alert_view(alert: dict[str, Any]) -> dict[str, Any]:
-    from shared.alert_payload import safe_link
+    from shared.alert_payload import safe_link, unlinked_text
 
     fired = alert.get("fired_at") or ""
     try:
         fired_text = _when(datetime.fromisoformat(fired)) if fired else ""
     except ValueError:
         fired_text = str(fired)
+    # Links were checked when the alert arrived; checked again because stored data is read back (and older rows
+    # stored any https link): only Azure's own hosts are links, any other shows its host as text.
+    stored = alert.get("links") or []
     return {
         **alert,
         "fired_text": fired_text,
-        # Links were checked when the alert arrived; checked again because stored data is read back.
-        "links": [(label, url) for label, url in alert.get("links") or [] if safe_link(url)],
+        "links": [(label, url) for label, url in stored if safe_link(url)],
+        "unlinked": [*(alert.get("unlinked") or []),
+                     *((label, unlinked_text(url)) for label, url in stored if not safe_link(url))],
     }
 
 

@@ -12,9 +12,9 @@ import json
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from shared import outbox
 from shared.outbox import Detection, OutboxRecord, Status
@@ -37,6 +37,16 @@ _BATCH_BYTES = 3 * 2**20  # a transaction's body may not exceed 4 MiB; binary pr
 _FILTER_KEYS = 14  # a filter may hold 15 comparisons: the partition and 14 row keys
 
 
+@dataclass(frozen=True)
+class DeliveryClaim:
+    """What `begin_delivery` found: "new" (ours to process, at version `etag`), "duplicate" (done before) or
+    "in-progress" (another copy's unfinished claim, held until `lease_until`)."""
+
+    status: Literal["new", "duplicate", "in-progress"]
+    etag: str | None = None
+    lease_until: datetime | None = None
+
+
 def row_key(text: str) -> str:
     """Table keys may not contain / \\ # ? or control characters; a hash is always valid and fixed-length."""
     return hashlib.sha256(text.encode()).hexdigest()[:40]
@@ -52,12 +62,14 @@ class StateTables:
         self._ensured = False
 
     @classmethod
-    def connect(cls, connection_string: str | None, endpoint: str | None, credential: Any = None) -> StateTables:
+    def connect(cls, connection_string: str | None, endpoint: str | None, credential: Any = None,
+                **client_options: Any) -> StateTables:
+        """`client_options`: azure-core retry and connection options (`retry_total`, `read_timeout`, ...)."""
         from azure.data.tables import TableServiceClient
 
         if connection_string:
-            return cls(TableServiceClient.from_connection_string(connection_string))
-        return cls(TableServiceClient(endpoint=endpoint, credential=credential))
+            return cls(TableServiceClient.from_connection_string(connection_string, **client_options))
+        return cls(TableServiceClient(endpoint=endpoint, credential=credential, **client_options))
 
     def ensure_tables(self) -> None:
         if self._ensured:
@@ -331,9 +343,10 @@ class StateTables:
 
     # --- webhook deliveries: one row per alertId + monitorCondition, so a repeated delivery is recognised ---------
 
-    def begin_delivery(self, key: str, now: datetime, lease: timedelta) -> str:
+    def begin_delivery(self, key: str, now: datetime, lease: timedelta) -> DeliveryClaim:
         """Claim a webhook delivery: "new" (process it), "duplicate" (already processed) or "in-progress"
-        (another copy is being processed right now). A claim whose processing died is taken over after `lease`."""
+        (another copy holds an unfinished claim until `lease_until`). An unfinished claim whose lease has run out
+        (its processing died without releasing it) is taken over."""
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
@@ -341,27 +354,30 @@ class StateTables:
         table = self._table(WEBHOOK_DELIVERIES)
         entity = {"PartitionKey": key.split(":", 1)[0], "RowKey": row_key(key), "Key": key,
                   "Status": "processing", "ReceivedAt": now, "LeaseUntil": now + lease, "Deliveries": 1}
-        try:
-            table.create_entity(entity)
-            return "new"
-        except ResourceExistsError:
-            pass
-        try:
-            existing = table.get_entity(entity["PartitionKey"], entity["RowKey"])
-        except ResourceNotFoundError:  # removed by retention in between: treat as in progress, Azure retries
-            return "in-progress"
-        if existing.get("Status") == "done":
-            return "duplicate"
-        if _utc(existing.get("LeaseUntil")) > now:
-            return "in-progress"
-        taken = {**entity, "ReceivedAt": existing.get("ReceivedAt", now),
-                 "Deliveries": int(existing.get("Deliveries", 1)) + 1}
-        try:
-            table.update_entity(taken, mode=UpdateMode.REPLACE, etag=existing.metadata.get("etag"),
-                                match_condition=MatchConditions.IfNotModified)
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return "in-progress"
-        return "new"
+        for _ in range(2):  # a claim released between our create and our read: claim again, once
+            try:
+                created = table.create_entity(entity)
+                return DeliveryClaim("new", created.get("etag"), now + lease)
+            except ResourceExistsError:
+                pass
+            try:
+                existing = table.get_entity(entity["PartitionKey"], entity["RowKey"])
+            except ResourceNotFoundError:
+                continue
+            if existing.get("Status") == "done":
+                return DeliveryClaim("duplicate")
+            held_until = _utc(existing.get("LeaseUntil")) or now
+            if held_until > now:
+                return DeliveryClaim("in-progress", lease_until=held_until)
+            taken = {**entity, "ReceivedAt": existing.get("ReceivedAt", now),
+                     "Deliveries": int(existing.get("Deliveries", 1)) + 1}
+            try:
+                updated = table.update_entity(taken, mode=UpdateMode.REPLACE, etag=existing.metadata.get("etag"),
+                                              match_condition=MatchConditions.IfNotModified)
+            except (ResourceModifiedError, ResourceNotFoundError):  # another copy took it over first
+                break
+            return DeliveryClaim("new", updated.get("etag"), now + lease)
+        return DeliveryClaim("in-progress", lease_until=now + lease)
 
     def finish_delivery(self, key: str, incident_keys: Iterable[str], now: datetime) -> None:
         from azure.data.tables import UpdateMode
@@ -369,6 +385,19 @@ class StateTables:
         entity = {"PartitionKey": key.split(":", 1)[0], "RowKey": row_key(key), "Status": "done",
                   "FinishedAt": now, "Incidents": "\n".join(incident_keys)[:30000]}
         self._table(WEBHOOK_DELIVERIES).upsert_entity(entity, mode=UpdateMode.MERGE)
+
+    def release_delivery(self, key: str, claim: DeliveryClaim) -> bool:
+        """Give up our unfinished claim so that Azure's retry can claim the delivery at once. Only the version we
+        claimed is removed: False if another copy has taken it over since (a claim already gone counts as released)."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError
+
+        try:
+            self._table(WEBHOOK_DELIVERIES).delete_entity(
+                key.split(":", 1)[0], row_key(key), etag=claim.etag, match_condition=MatchConditions.IfNotModified)
+        except ResourceModifiedError:
+            return False
+        return True
 
     def _delete_all(self, table_name: str, entities: Iterable[dict]) -> int:
         table = self._table(table_name)
