@@ -8,7 +8,7 @@ from datetime import datetime
 
 from .errors import ServiceError
 
-SERVICES = ("logs", "metrics", "email")
+SERVICES = ("logs", "metrics", "email", "email-status")  # email-status: only the email operation status reads
 _CODES = {429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnavailable"}
 
 

@@ -11,7 +11,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from shared.acs_email import AcsEmail, Email, SendFailed
+from shared.acs_email import AcsEmail, Email, Operation, SendFailed
 from shared.credentials import EmulatorCredential
 from shared.kql import kql_datetime
 from shared.log_analytics import LogAnalytics
@@ -50,18 +50,18 @@ class NaiveAlerter:
         window = {"start": kql_datetime(start), "end": kql_datetime(end)}
         for row in self._logs.query(self._workspace_id, RUNS.format(**window), start, end).rows:
             root = row["RootRunId"] or row["RunId"]
-            self._send(f"[naive] run-failure:{row['WorkspaceName']}:{root} - {row['RunId']} Failed")
+            self._send(f"[naive] run-failure:{row['WorkspaceName']}:{root} - {row['RunId']} Failed", now)
         for row in self._logs.query(self._workspace_id, DELETES.format(**window), start, end).rows:
-            self._send(f"[naive] compute-change:{row['CorrelationId']} - {row['ActivityStatusValue']}")
+            self._send(f"[naive] compute-change:{row['CorrelationId']} - {row['ActivityStatusValue']}", now)
         for series in self._metrics.series(self._rule, start, end):
             resource = series.resource_id.rstrip("/").rsplit("/", 1)[-1]
             for at, value in series.points:
                 if value is not None and self._rule.breaches(value) and start <= at < end:
-                    self._send(f"[naive] drift {resource} {value:g} at {at:%H:%M}")
+                    self._send(f"[naive] drift {resource} {value:g} at {at:%H:%M}", now)
 
-    def _send(self, subject: str) -> None:
+    def _send(self, subject: str, now: datetime) -> None:
         try:
-            self._email.send(Email(subject, subject, subject), self._recipients, idempotency_key=str(uuid.uuid4()))
+            self._email.send(Email(subject, subject, subject), self._recipients, Operation(str(uuid.uuid4()), now))
         except SendFailed as err:
             self.failed_sends += 1
             log.debug("naive %s: send failed, dropped: %s", self.name, err)
