@@ -36,10 +36,14 @@ class TickReport:
         incidents = sum(len(scan.incidents) for scan in self.scans)
         claimed = sum(scan.claimed for scan in self.scans)
         incomplete = [scan.workspace_id for scan in self.scans if not scan.complete]
+        skipped = sum(scan.skipped_rows for scan in self.scans)
+        not_stored = [key for scan in self.scans for key in scan.not_stored]
         text = f"{len(self.scans)} workspace(s), {rows} rows, {incidents} incident(s), {claimed} new; " + (
             self.delivery.summary()
         )
-        return text + (f"; partial results from {', '.join(incomplete)}" if incomplete else "")
+        return (text + (f"; partial results from {', '.join(incomplete)}" if incomplete else "")
+                + (f"; {skipped} row(s) skipped (see the log)" if skipped else "")
+                + (f"; not stored in full (alerted in minimal form): {', '.join(not_stored)}" if not_stored else ""))
 
 
 @dataclass

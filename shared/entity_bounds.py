@@ -52,7 +52,7 @@ def bounded_key(key: str) -> str:
     if len(key) <= KEY_CHARS:
         return key
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return f"{key[: KEY_CHARS - 34]}~{digest}"
+    return f"{key[: KEY_CHARS - 33]}~{digest}"
 
 
 def bounded_labels(labels: Mapping[str, str]) -> dict[str, str]:

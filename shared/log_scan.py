@@ -7,24 +7,30 @@
 
 The overlap re-reads recent rows on purpose (records become queryable a little after their ingestion time);
 what it returns twice is absorbed by the claim.
+
+One incident never blocks the others: its details are bounded to fit Table Storage by construction
+(entity_bounds.py), and one the service refuses all the same is stored in its minimal form (an email that names
+it) and reported in the log and the scan's history row, while the others are claimed and the watermark moves.
+Rows a detector cannot use (a null TimeGenerated) are counted and logged per scan, never dropped silently.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from shared import outbox
+from shared.entity_bounds import MINIMAL, REDUCED, bounded_text
 from shared.log_analytics import LogAnalytics
 from shared.outbox import Detection, OutboxRecord
 from shared.routing import Router
-from shared.state_tables import StateTables
+from shared.state_tables import Refused, StateTables, refusal
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -47,12 +53,20 @@ class Detected:
     due_at: datetime  # when it may be sent (a group wait), at the earliest
 
 
+@dataclass(frozen=True)
+class Findings:
+    """What a detector made of a window's rows: its incidents, and the rows it could not use, by why."""
+
+    incidents: list[Detected]
+    skipped: Mapping[str, int] = field(default_factory=dict)  # e.g. {"no TimeGenerated": 2}
+
+
 class Detector(Protocol):
     scan: str  # names the watermark and history rows, e.g. "run-failures"
 
     def query(self, window: QueryWindow) -> str: ...
 
-    def incidents(self, rows: list[dict[str, Any]]) -> list[Detected]: ...
+    def detect(self, rows: list[dict[str, Any]]) -> Findings: ...
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,20 @@ class WorkspaceScan:
     updated: int = 0
     complete: bool = True
     seconds: float = 0.0
+    skipped: Mapping[str, int] = field(default_factory=dict)  # rows the detector could not use, by why
+    shortened: int = 0  # incidents whose details were cut to fit Table Storage (the email says so)
+    not_stored: list[str] = field(default_factory=list)  # refused by the table service: alerted in minimal form
+
+    @property
+    def skipped_rows(self) -> int:
+        return sum(self.skipped.values())
+
+    def history(self) -> dict[str, Any]:
+        """The facts of the scan's history row beyond its window."""
+        return {"Rows": self.rows, "Incidents": len(self.incidents), "Claimed": self.claimed,
+                "Updated": self.updated, "Complete": self.complete, "Seconds": round(self.seconds, 3),
+                "SkippedRows": self.skipped_rows, "Shortened": self.shortened, "NotStored": len(self.not_stored),
+                **({"NotStoredKeys": bounded_text("\n".join(self.not_stored), 8000)} if self.not_stored else {})}
 
 
 class LogScan:
@@ -95,9 +123,13 @@ class LogScan:
         """Query and detect, without touching state (the CLI's --dry-run uses this alone)."""
         started = time.perf_counter()
         result = self._logs.query(workspace_id, self.detector.query(window), window.lookback_start, window.end)
+        findings = self.detector.detect(result.rows)
+        if findings.skipped:
+            log.warning("%s scan of %s: skipped %s", self.detector.scan, workspace_id,
+                        ", ".join(f"{n} row(s) with {why}" for why, n in sorted(findings.skipped.items())))
         return WorkspaceScan(
-            workspace_id, window, rows=len(result.rows), incidents=self.detector.incidents(result.rows),
-            complete=result.complete, seconds=time.perf_counter() - started,
+            workspace_id, window, rows=len(result.rows), incidents=findings.incidents, complete=result.complete,
+            seconds=time.perf_counter() - started, skipped=dict(findings.skipped),
         )
 
     def run(self, now: datetime, since: timedelta | None = None) -> list[WorkspaceScan]:
@@ -106,48 +138,51 @@ class LogScan:
         for workspace_id in self._policy.workspace_ids:
             window = self.window(workspace_id, now, since)
             scan = self.find(workspace_id, window)
-            for detection in self._record_all(scan.incidents, now):
-                scan.claimed += detection is Detection.CLAIM
-                scan.updated += detection is Detection.UPDATE
+            self._record_all(scan, now)
             if scan.complete and since is None:
                 self._state.set_watermark(self.detector.scan, workspace_id, window.end)
-            self._state.record_scan(
-                self.detector.scan, workspace_id, now, WindowStart=window.start, WindowEnd=window.end,
-                Rows=scan.rows, Incidents=len(scan.incidents), Claimed=scan.claimed, Updated=scan.updated,
-                Complete=scan.complete, Seconds=round(scan.seconds, 3),
-            )
+            self._state.record_scan(self.detector.scan, workspace_id, now, WindowStart=window.start,
+                                    WindowEnd=window.end, **scan.history())
             scans.append(scan)
         return scans
 
-    def _record_all(self, incidents: list[Detected], now: datetime) -> list[Detection]:
+    def _record_all(self, scan: WorkspaceScan, now: datetime) -> None:
         """Claim first, in batches (the usual case: the incidents are new); a batch refused because some of its
-        incidents already exist is read back (one query per 14 keys) and decided incident by incident."""
+        incidents already exist is read back (one query per 14 keys) and decided incident by incident. An
+        incident the table service refuses is reported and stored in its minimal form; the rest go on."""
         fresh = list({
             incident.key: outbox.new_record(
                 incident.key, incident.kind, incident.payload, self._policy.route(incident.labels), now,
                 incident.due_at, labels=incident.labels,
             )
-            for incident in incidents
+            for incident in scan.incidents
         }.values())
+        scan.shortened = sum(REDUCED in record.payload or MINIMAL in record.payload for record in fresh)
         detections: dict[str, Detection] = {}
         claimed = self._claim(fresh)
-        refused = [record for record in fresh if not claimed[record.key]]
-        detections.update({record.key: Detection.CLAIM for record in fresh if claimed[record.key]})
-        if refused:
-            existing = self._state.get_incidents([record.key for record in refused])
-            new = [record for record in refused if record.key not in existing]
-            claimed = self._claim(new)
-            for record in new:  # not there a moment ago; if the claim still fails, another instance just made it
-                detections[record.key] = (
-                    Detection.CLAIM if claimed[record.key] else self._state.record_detected(record)
-                )
-            for record in refused:
+        undecided = [record for record in fresh if claimed[record.key] is None]
+        if undecided:
+            existing = self._state.get_incidents([record.key for record in undecided])
+            new = [record for record in undecided if record.key not in existing]
+            claimed.update(self._claim(new))
+            for record in undecided:
                 if record.key in existing:
-                    detections[record.key] = self._decide(existing[record.key], record)
-        return [detections[record.key] for record in fresh]
+                    detections[record.key] = self._isolated(
+                        record, scan, lambda r=record: self._decide(existing[r.key], r))
+                elif claimed[record.key] is None:  # not there a moment ago: another instance just made it
+                    detections[record.key] = self._isolated(
+                        record, scan, lambda r=record: self._state.record_detected(r))
+        for record in fresh:
+            outcome = claimed[record.key]
+            if outcome is True:
+                detections[record.key] = Detection.CLAIM
+            elif isinstance(outcome, Refused):
+                detections[record.key] = self._store_minimal(record, outcome.error, scan)
+        scan.claimed = sum(detection is Detection.CLAIM for detection in detections.values())
+        scan.updated = sum(detection is Detection.UPDATE for detection in detections.values())
 
-    def _claim(self, records: list[OutboxRecord]) -> dict[str, bool | None]:
-        claimed: dict[str, bool | None] = {}
+    def _claim(self, records: list[OutboxRecord]) -> dict[str, bool | Refused | None]:
+        claimed: dict[str, bool | Refused | None] = {}
         for kind in sorted({record.kind for record in records}):  # a batch holds one kind (one partition)
             same_kind = [record for record in records if record.kind == kind]
             claimed.update(zip((r.key for r in same_kind), self._state.claim_incidents(same_kind), strict=True))
@@ -160,3 +195,29 @@ class LogScan:
         if self._state.replace_incident(record) is not None:
             return detection
         return self._state.record_detected(fresh)  # changed meanwhile: read again and decide again
+
+    def _isolated(self, record: OutboxRecord, scan: WorkspaceScan, decide: Callable[[], Detection]) -> Detection:
+        """`decide` for one incident; if the table service refuses it, report it and go on with the others."""
+        try:
+            return decide()
+        except Exception as err:
+            refused = refusal(err)
+            if refused is None:
+                raise  # transient (the service is down): the scan fails and the next tick reads the window again
+            return self._store_minimal(record, refused.error, scan)
+
+    def _store_minimal(self, record: OutboxRecord, error: str, scan: WorkspaceScan) -> Detection:
+        """The incident could not be stored: log it, report it in the scan's history, and store its minimal form
+        (key and labels) so that on-call still gets an email naming it."""
+        scan.not_stored.append(record.key)
+        log.error("%s scan of %s: the table service refused incident %s (%s); storing and alerting its minimal "
+                  "form", self.detector.scan, scan.workspace_id, record.key, error)
+        try:
+            return self._state.record_detected(outbox.minimal_form(record, f"the table service refused it: {error}"))
+        except Exception as err:
+            refused = refusal(err)
+            if refused is None:
+                raise
+            log.error("Incident %s could not be stored even in its minimal form (%s); it is not alerted",
+                      record.key, refused.error)
+            return Detection.UNCHANGED
