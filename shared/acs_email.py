@@ -31,14 +31,6 @@ class Email:
     html: str
 
 
-@dataclass(frozen=True)
-class Operation:
-    """One send request to ACS: its id and when it was first sent (Repeatability-First-Sent)."""
-
-    id: str
-    first_sent: datetime
-
-
 class SendFailed(Exception):
     """The email was not accepted or not delivered; the outbox retries it later.
 
@@ -60,43 +52,43 @@ class AcsEmail:
         self._sender = sender
         self._poll_timeout = poll_timeout
 
-    def send(self, email: Email, recipients: tuple[str, ...], operation: Operation, *, wait: bool = True) -> str:
-        """Send under `operation`. Returns SUCCEEDED, or RUNNING when ACS accepted it and its final status is not
-        known (not waited for, not finished within the poll timeout, or the poll failed). Raises SendFailed."""
-        from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError
+    def send(self, email: Email, recipients: tuple[str, ...], operation_id: str, first_sent: datetime, *,
+             wait: bool = True) -> str:
+        """Send under `operation_id`, first sent at `first_sent` (an operation id is sent once: the outbox asks
+        ACS about it before any re-send, and re-sends under a new id; the SDK's own retries of this request carry
+        the same headers). Returns SUCCEEDED, or RUNNING when ACS accepted it and its final status is not known
+        (not waited for, not finished within the poll timeout, or the poll failed). Raises SendFailed."""
+        from azure.core.exceptions import AzureError, HttpResponseError
+        from azure.core.polling.base_polling import OperationFailed
 
         message = {
             "senderAddress": self._sender,
             "recipients": {"to": [{"address": address} for address in recipients]},
             "content": {"subject": email.subject, "plainText": email.text, "html": email.html},
         }
-        headers = {"Repeatability-Request-Id": operation.id,
-                   "Repeatability-First-Sent": format_datetime(operation.first_sent.astimezone(UTC), usegmt=True)}
+        headers = {"Repeatability-Request-Id": operation_id,
+                   "Repeatability-First-Sent": format_datetime(first_sent.astimezone(UTC), usegmt=True)}
         try:
-            poller = self._client.begin_send(message, operation_id=operation.id, headers=headers,
+            poller = self._client.begin_send(message, operation_id=operation_id, headers=headers,
                                              polling=wait, polling_interval=1)
-        except HttpResponseError as err:
+        except HttpResponseError as err:  # a 4xx refusal is definitive; an earlier try may have got through a 5xx
             raise SendFailed(_describe(err), in_doubt=err.status_code in (408, 409, 412) or
                              (err.status_code or 500) >= 500) from err
-        except ServiceRequestError as err:  # the request never left: nothing can have been accepted
-            raise SendFailed(_describe(err), in_doubt=False) from err
-        except AzureError as err:
+        except AzureError as err:  # no answer: ACS may have accepted it (also when a retry failed to connect)
             raise SendFailed(_describe(err), in_doubt=True) from err
         if not wait:
             return RUNNING
-        from azure.core.polling.base_polling import OperationFailed
-
         try:
             result = poller.result(timeout=self._poll_timeout)
         except AzureError as err:
             if isinstance(err.inner_exception, OperationFailed):  # the operation's own status, not the poll's
-                raise SendFailed(f"email operation {operation.id} {poller.status()}", in_doubt=False) from err
-            log.warning("Email operation %s was accepted; its status could not be read: %s", operation.id,
+                raise SendFailed(f"email operation {operation_id} {poller.status()}", in_doubt=False) from err
+            log.warning("Email operation %s was accepted; its status could not be read: %s", operation_id,
                         _describe(err))
             return RUNNING
         status = (result or {}).get("status", "") if poller.done() else RUNNING
         if status.lower() in _FAILED:
-            raise SendFailed(f"email operation {operation.id} {status}", in_doubt=False)
+            raise SendFailed(f"email operation {operation_id} {status}", in_doubt=False)
         return SUCCEEDED if status == SUCCEEDED else RUNNING
 
     def status(self, operation_id: str) -> str | None:

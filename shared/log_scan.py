@@ -168,16 +168,16 @@ class LogScan:
             for record in undecided:
                 if record.key in existing:
                     detections[record.key] = self._isolated(
-                        record, scan, lambda r=record: self._decide(existing[r.key], r))
+                        record, scan, lambda r=record: self._decide(existing[r.key], r), stored=True)
                 elif claimed[record.key] is None:  # not there a moment ago: another instance just made it
                     detections[record.key] = self._isolated(
-                        record, scan, lambda r=record: self._state.record_detected(r))
+                        record, scan, lambda r=record: self._state.record_detected(r), stored=False)
         for record in fresh:
             outcome = claimed[record.key]
             if outcome is True:
                 detections[record.key] = Detection.CLAIM
             elif isinstance(outcome, Refused):
-                detections[record.key] = self._store_minimal(record, outcome.error, scan)
+                detections[record.key] = self._not_stored(record, outcome.error, scan, stored=False)
         scan.claimed = sum(detection is Detection.CLAIM for detection in detections.values())
         scan.updated = sum(detection is Detection.UPDATE for detection in detections.values())
 
@@ -196,7 +196,8 @@ class LogScan:
             return detection
         return self._state.record_detected(fresh)  # changed meanwhile: read again and decide again
 
-    def _isolated(self, record: OutboxRecord, scan: WorkspaceScan, decide: Callable[[], Detection]) -> Detection:
+    def _isolated(self, record: OutboxRecord, scan: WorkspaceScan, decide: Callable[[], Detection], *,
+                  stored: bool) -> Detection:
         """`decide` for one incident; if the table service refuses it, report it and go on with the others."""
         try:
             return decide()
@@ -204,16 +205,21 @@ class LogScan:
             refused = refusal(err)
             if refused is None:
                 raise  # transient (the service is down): the scan fails and the next tick reads the window again
-            return self._store_minimal(record, refused.error, scan)
+            return self._not_stored(record, refused.error, scan, stored=stored)
 
-    def _store_minimal(self, record: OutboxRecord, error: str, scan: WorkspaceScan) -> Detection:
-        """The incident could not be stored: log it, report it in the scan's history, and store its minimal form
-        (key and labels) so that on-call still gets an email naming it."""
+    def _not_stored(self, record: OutboxRecord, error: str, scan: WorkspaceScan, *, stored: bool) -> Detection:
+        """The incident could not be stored: log it and report it in the scan's history. A record stored earlier
+        is kept as it is (and sent as it is); otherwise its minimal form (key and labels) is stored, so that
+        on-call still gets an email naming it."""
         scan.not_stored.append(record.key)
-        log.error("%s scan of %s: the table service refused incident %s (%s); storing and alerting its minimal "
-                  "form", self.detector.scan, scan.workspace_id, record.key, error)
+        if stored:
+            log.error("%s scan of %s: incident %s could not be updated (%s); its stored record is kept as it is",
+                      self.detector.scan, scan.workspace_id, record.key, error)
+            return Detection.UNCHANGED
+        log.error("%s scan of %s: incident %s could not be stored (%s); storing and alerting its minimal form",
+                  self.detector.scan, scan.workspace_id, record.key, error)
         try:
-            return self._state.record_detected(outbox.minimal_form(record, f"the table service refused it: {error}"))
+            return self._state.record_detected(outbox.minimal_form(record, f"it could not be stored: {error}"))
         except Exception as err:
             refused = refusal(err)
             if refused is None:

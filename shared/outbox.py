@@ -93,7 +93,6 @@ class OutboxRecord:
     labels: dict[str, str] = field(default_factory=dict)  # what silences match on (kind, workspace, ...)
     etag: str | None = None  # the stored version this record was read at
     operation_id: str = ""  # the ACS operation of the last send whose outcome is not known to be a failure
-    first_sent: datetime | None = None  # when that operation was first requested (Repeatability-First-Sent)
     accepted: bool = False  # ACS accepted that operation (202); its final status may not be known yet
 
     @property
@@ -173,8 +172,8 @@ def start_attempt(record: OutboxRecord, now: datetime, policy: RetryPolicy) -> O
                    attempts=record.attempts + (not record.accepted))
 
 
-def with_operation(record: OutboxRecord, operation: str, now: datetime) -> OutboxRecord:
-    return replace(record, operation_id=operation, first_sent=now if operation else None)
+def with_operation(record: OutboxRecord, operation: str) -> OutboxRecord:
+    return replace(record, operation_id=operation)
 
 
 def after_success(record: OutboxRecord, now: datetime) -> OutboxRecord:
@@ -208,7 +207,7 @@ def after_failure(record: OutboxRecord, now: datetime, error: str, policy: Retry
     """A failed attempt. `in_doubt`: ACS may have accepted it (no answer, 5xx, a failed check), so its operation
     stays recorded and is checked before any re-send; otherwise the next attempt sends under a new operation."""
     if not in_doubt:
-        record = replace(with_operation(record, "", now), accepted=False)
+        record = replace(with_operation(record, ""), accepted=False)
     if record.attempts >= policy.max_attempts:
         return replace(record, status=Status.DEAD, last_error=error)
     return replace(record, status=Status.PENDING, due_at=now + policy.backoff(record.attempts), last_error=error)

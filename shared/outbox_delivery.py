@@ -14,13 +14,14 @@ or that Failed leads to a new send (outbox.py has the whole decision table).
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from shared import outbox
-from shared.acs_email import SUCCEEDED, AcsEmail, Email, Operation, SendFailed
+from shared.acs_email import SUCCEEDED, AcsEmail, Email, SendFailed
 from shared.outbox import OutboxRecord, RetryPolicy, Status
 from shared.routing import silence_for
 from shared.rules import Silence
@@ -52,6 +53,21 @@ class DeliveryReport:
                 f"{self.retrying}, dead {self.dead}, silenced {self.silenced}")
 
 
+@dataclass
+class _Call:
+    """One deliver_due / deliver_now call: its `now`, its report, and whether sends wait for the final status."""
+
+    now: datetime
+    report: DeliveryReport
+    wait: bool
+    started: float = field(default_factory=time.monotonic)
+
+    def clock(self) -> datetime:
+        """`now` moved on by the wall time the call has taken: when a request really leaves, on the caller's
+        clock (Azure's in production, the sandbox's in tests and the simulation)."""
+        return self.now + timedelta(seconds=time.monotonic() - self.started)
+
+
 class OutboxDelivery:
     def __init__(
         self,
@@ -72,27 +88,27 @@ class OutboxDelivery:
         self._storm_limit = storm_limit
 
     def deliver_due(self, now: datetime) -> DeliveryReport:
-        report = DeliveryReport()
+        call = _Call(now, DeliveryReport(), wait=True)
         due = self._state.due_incidents(now)
         if not due:
-            return report
+            return call.report
         # Emails that may be out already are settled by their own operation, never folded into a new digest.
         for records in _by_operation([record for record in due if record.operation_id]).values():
-            self._deliver(records, now, report, wait=True)
+            self._deliver(records, call)
         silences = self._silences(now)
         to_send = [record for record in due
-                   if not record.operation_id and not self._silence(record, silences, now, report)]
+                   if not record.operation_id and not self._silence(record, silences, now, call.report)]
         if len(to_send) <= self._storm_limit:
             for record in to_send:
-                self._deliver([record], now, report, wait=True)
-            return report
+                self._deliver([record], call)
+            return call.report
         log.warning("Storm guard: %d emails due (limit %d); sending digests", len(to_send), self._storm_limit)
         by_recipients: dict[tuple[str, ...], list[OutboxRecord]] = defaultdict(list)
         for record in to_send:
             by_recipients[record.recipients].append(record)
         for records in by_recipients.values():
-            self._deliver(records, now, report, wait=True)
-        return report
+            self._deliver(records, call)
+        return call.report
 
     def _silence(self, record: OutboxRecord, silences: list[Silence], now: datetime, report: DeliveryReport) -> bool:
         silence = silence_for(record.labels, silences, now)
@@ -108,36 +124,38 @@ class OutboxDelivery:
         ACS has accepted each email, without polling for its final status: the record is then `accepted`, and
         `deliver_due` confirms it from the operation's status (or sends again if the operation Failed). What is
         not due, already has an operation (being confirmed), or fails stays in the outbox for `deliver_due`."""
-        report = DeliveryReport()
+        call = _Call(now, DeliveryReport(), wait=False)
         silences: list[Silence] | None = None
         for key in keys:
             record = self._state.get_incident(key)
             if record is None or record.operation_id or not outbox.is_due(record, now):
                 continue
             silences = self._silences(now) if silences is None else silences
-            if not self._silence(record, silences, now, report):
-                self._deliver([record], now, report, wait=False)
-        return report
+            if not self._silence(record, silences, now, call.report):
+                self._deliver([record], call)
+        return call.report
 
-    def _deliver(self, records: list[OutboxRecord], now: datetime, report: DeliveryReport, *, wait: bool) -> None:
+    def _deliver(self, records: list[OutboxRecord], call: _Call) -> None:
         """One email for one record, or one digest for several; the same lease and outcome rules for both.
         Records with an operation recorded are first settled by asking ACS; only those it never got are sent."""
         # The lease is a compare-and-swap on each record's ETag (in batches): of two instances, only one sends.
         # It also records, before anything is sent, the operation the email goes out under.
+        now, report = call.now, call.report
         leases = [outbox.start_attempt(record, now, self._policy) for record in records]
         operation = outbox.operation_id(leases)
-        leases = [lease if lease.operation_id else outbox.with_operation(lease, operation, now) for lease in leases]
+        leases = [lease if lease.operation_id else outbox.with_operation(lease, operation) for lease in leases]
         stored = self._state.replace_incidents(leases, status_only=True)
         leased = [lease for lease in stored if lease is not None]
         report.lost_race += len(stored) - len(leased)
         recorded = {record.key for record in records if record.operation_id}
         to_send = [lease for lease in leased if lease.key not in recorded]
-        to_send += self._settle([lease for lease in leased if lease.key in recorded], now, report)
+        to_send += self._settle([lease for lease in leased if lease.key in recorded], call)
         if to_send:
-            self._send(to_send, operation, now, report, wait)
+            self._send(to_send, operation, call)
 
-    def _settle(self, records: list[OutboxRecord], now: datetime, report: DeliveryReport) -> list[OutboxRecord]:
+    def _settle(self, records: list[OutboxRecord], call: _Call) -> list[OutboxRecord]:
         """Ask ACS about each recorded operation and record what it says; returns the records ACS never got."""
+        now = call.now
         never_arrived: list[OutboxRecord] = []
         outcomes: list[OutboxRecord] = []
         for operation, members in _by_operation(records).items():
@@ -158,14 +176,14 @@ class OutboxDelivery:
                              for m in members]
             else:
                 outcomes += [outbox.unconfirmed(m, now, self._policy) for m in members]
-        self._record_outcomes(outcomes, report)
+        self._record_outcomes(outcomes, call.report)
         return never_arrived
 
-    def _send(self, records: list[OutboxRecord], operation: str, now: datetime, report: DeliveryReport,
-              wait: bool) -> None:
+    def _send(self, records: list[OutboxRecord], operation: str, call: _Call) -> None:
+        now, report = call.now, call.report
         moved = [record for record in records if record.operation_id != operation]
         if moved:  # ACS never got their earlier operation: record the new one before sending under it
-            written = self._state.replace_incidents([outbox.with_operation(r, operation, now) for r in moved],
+            written = self._state.replace_incidents([outbox.with_operation(r, operation) for r in moved],
                                                     status_only=True)
             updated = {record.key: record for record in written if record is not None}
             report.lost_race += len(moved) - len(updated)
@@ -181,8 +199,7 @@ class OutboxDelivery:
                                    for r in records], report)
             return
         try:
-            status = self._email.send(email, records[0].recipients,
-                                      Operation(operation, records[0].first_sent or now), wait=wait)
+            status = self._email.send(email, records[0].recipients, operation, call.clock(), wait=call.wait)
         except SendFailed as err:
             self._record_outcomes([outbox.after_failure(r, now, str(err), self._policy, in_doubt=err.in_doubt)
                                    for r in records], report)

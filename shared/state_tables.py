@@ -63,8 +63,8 @@ def refusal(err: Exception) -> Refused | None:
     """`err` as a refusal of one entity, or None for anything else (a transient failure: raise it)."""
     from azure.core.exceptions import HttpResponseError
 
-    if isinstance(err, HttpResponseError):
-        return Refused(_describe(err)) if err.status_code in (400, 413) else None
+    if isinstance(err, HttpResponseError):  # PropertyValueTooLarge, EntityTooLarge, InvalidInput, ...
+        return Refused(_describe(err)) if err.status_code == 400 else None
     return Refused(f"{type(err).__name__}: {err}") if isinstance(err, ValueError | TypeError) else None
 
 
@@ -461,13 +461,12 @@ def _cas(record: OutboxRecord, merge: bool = False) -> dict[str, Any]:
 def _status_entity(record: OutboxRecord) -> dict[str, Any]:
     """The outbox fields of a record: what a lease or an outcome changes."""
     entity: dict[str, Any] = {
-        "PartitionKey": record.kind, "RowKey": row_key(record.key), "Status": record.status.value,
+        "PartitionKey": record.kind, "RowKey": row_key(bounded_key(record.key)), "Status": record.status.value,
         "DueAt": record.due_at, "Attempts": record.attempts, "LastError": bounded_text(record.last_error, 4000),
         "OperationId": record.operation_id, "Accepted": record.accepted,
     }
-    for name, moment in (("SentAt", record.sent_at), ("FirstSentAt", record.first_sent)):
-        if moment is not None:
-            entity[name] = moment
+    if record.sent_at is not None:
+        entity["SentAt"] = record.sent_at
     return entity
 
 
@@ -507,7 +506,6 @@ def _record(entity: Any) -> OutboxRecord:
         labels=json.loads(entity.get("Labels") or "{}"),
         etag=entity.metadata.get("etag"),
         operation_id=entity.get("OperationId") or "",
-        first_sent=_utc(entity.get("FirstSentAt")),
         accepted=bool(entity.get("Accepted", entity["Status"] == Status.SENT)),
     )
 

@@ -11,7 +11,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from shared.acs_email import AcsEmail, Email, Operation, SendFailed
+from shared.acs_email import AcsEmail, Email, SendFailed
 from shared.credentials import EmulatorCredential
 from shared.kql import kql_datetime
 from shared.log_analytics import LogAnalytics
@@ -61,7 +61,7 @@ class NaiveAlerter:
 
     def _send(self, subject: str, now: datetime) -> None:
         try:
-            self._email.send(Email(subject, subject, subject), self._recipients, Operation(str(uuid.uuid4()), now))
+            self._email.send(Email(subject, subject, subject), self._recipients, str(uuid.uuid4()), now)
         except SendFailed as err:
             self.failed_sends += 1
             log.debug("naive %s: send failed, dropped: %s", self.name, err)

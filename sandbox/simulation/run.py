@@ -119,7 +119,7 @@ class MetricSeries:
 
 def plan_faults(day: Day, seed: int) -> list[Fault]:
     """ACS throttling bursts (429, 10-25 min), ACS failures (500, 2-5 min), ACS status reads failing (500,
-    10-20 min), instance A dying after ACS accepted each email it sends (15-30 min) and table outages (5-12 min),
+    10-20 min), instance A dying after ACS accepted each email it sends (45-90 min) and table outages (5-12 min),
     scaled to the length of the day (at least one of each), inside the day. Faults strike when there is work:
     the first of each kind starts a few minutes after an incident (the first 429 burst right after a compute
     deletion, when its storm of failing pipelines is being emailed); the others at random times."""
@@ -133,7 +133,7 @@ def plan_faults(day: Day, seed: int) -> list[Fault]:
                "instance dies": deletions[2:3] or failures[2 * len(failures) // 3:][:1]}
     faults = []
     kinds = (("email 429", 3, (10, 25)), ("email 500", 3, (2, 5)), ("email status 500", 2, (10, 20)),
-             ("instance dies", 2, (15, 30)), ("tables down", 2, (5, 12)))
+             ("instance dies", 2, (45, 90)), ("tables down", 2, (5, 12)))
     for what, per_day, minutes in kinds:
         for index in range(max(1, round(per_day * hours / 24))):
             length = timedelta(minutes=rng.randint(*minutes))

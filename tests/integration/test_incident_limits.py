@@ -95,7 +95,7 @@ def test_an_incident_the_table_service_refuses_is_alerted_in_minimal_form_and_bl
     assert state.get_watermark("run-failures", DEFAULT_WORKSPACE_ID) == sandbox.now
     [history] = _history(azurite_connection_string)
     assert (history["NotStored"], history["NotStoredKeys"], history["Claimed"]) == (1, "run-failure:ws-prod:noisy", 2)
-    assert "the table service refused incident run-failure:ws-prod:noisy" in caplog.text
+    assert "incident run-failure:ws-prod:noisy could not be stored (HTTP 400 PropertyValueTooLarge" in caplog.text
 
 
 def test_rows_the_scan_cannot_use_are_counted_and_logged(sandbox, make_app, azurite_connection_string, caplog):

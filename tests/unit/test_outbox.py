@@ -100,7 +100,7 @@ def test_an_operation_id_is_the_same_for_the_same_notices_and_attempt_only():
 
 
 def test_an_accepted_email_is_checked_later_and_checking_is_not_an_attempt():
-    leased = outbox.with_operation(outbox.start_attempt(_fresh(), NOW, POLICY), "op-1", NOW)
+    leased = outbox.with_operation(outbox.start_attempt(_fresh(), NOW, POLICY), "op-1")
     accepted = outbox.after_acceptance(leased, NOW, POLICY)
     assert (accepted.status, accepted.attempts, accepted.operation_id) == (Status.ACCEPTED, 1, "op-1")
     assert not outbox.is_due(accepted, NOW) and outbox.is_due(accepted, NOW + POLICY.confirm_after)
@@ -120,7 +120,7 @@ def test_accepted_without_a_final_status_for_too_long_counts_as_sent():
 
 
 def test_a_failure_in_doubt_keeps_its_operation_and_a_definitive_one_starts_afresh():
-    leased = outbox.with_operation(outbox.start_attempt(_fresh(), NOW, POLICY), "op-1", NOW)
+    leased = outbox.with_operation(outbox.start_attempt(_fresh(), NOW, POLICY), "op-1")
     in_doubt = outbox.after_failure(leased, NOW, "no answer", POLICY, in_doubt=True)
     assert (in_doubt.status, in_doubt.operation_id) == (Status.PENDING, "op-1")
     failed = outbox.after_failure(outbox.after_acceptance(leased, NOW, POLICY), NOW, "Failed", POLICY)
