@@ -224,6 +224,10 @@ class Sandbox:
     def fail_email_operation_next(self, count: int = 1) -> None:
         self.email.fail_operation_next(count)
 
+    def lose_email_answer_next(self, count: int = 1, status: int | None = None) -> None:
+        """The next sends are accepted and their 202 lost: the connection is cut, or a gateway answers `status`."""
+        self.email.lose_answer_next(count, status)
+
     # -- answers, called by the server -------------------------------------------------------------------
 
     def answer_logs_query(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -248,8 +252,10 @@ class Sandbox:
                                           "resourceids": body.get("resourceids")})
         return self.metrics.get_batch(region, subscription, params, body, self.now)
 
-    def answer_email_send(self, message: Any, operation_id: str | None) -> dict[str, Any]:
-        return self.email.send(message, operation_id, self.now)
+    def answer_email_send(self, message: Any, operation_id: str | None,
+                          repeatability: tuple[str | None, str | None] = (None, None),
+                          ) -> tuple[dict[str, Any], dict[str, str]]:
+        return self.email.send(message, operation_id, self.now, repeatability)
 
     def answer_email_operation(self, operation_id: str) -> dict[str, Any]:
         return self.email.operation(operation_id)

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from .errors import ServiceError
 
-SERVICES = ("logs", "metrics", "email")
+SERVICES = ("logs", "metrics", "email", "email-status")  # email-status: only the email operation status reads
 _CODES = {429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnavailable"}
 # What the Log Analytics query API answers per status: 404 is the recorded answer for an unknown workspace
 # (wire sample); 403 is the code and text the service gives an identity without read access to the workspace.

@@ -41,12 +41,16 @@ class TickReport:
         incidents = sum(len(scan.incidents) for scan in self.scans)
         claimed = sum(scan.claimed for scan in self.scans)
         partial = [scan.workspace_id for scan in self.scans if scan.outcome == "partial"]
+        skipped = sum(scan.skipped_rows for scan in self.scans)
+        not_stored = [key for scan in self.scans for key in scan.not_stored]
         text = f"{len(self.scans)} workspace(s), {rows} rows, {incidents} incident(s), {claimed} new; " + (
             self.delivery.summary()
         )
-        text += f"; partial results from {', '.join(partial)}" if partial else ""
         failed = "; ".join(f"{scan.workspace_id} ({scan.error})" for scan in self.failed)
-        return text + (f"; NOT READ, retried next tick: {failed}" if failed else "")
+        return (text + (f"; partial results from {', '.join(partial)}" if partial else "")
+                + (f"; {skipped} row(s) skipped (see the log)" if skipped else "")
+                + (f"; not stored in full (alerted in minimal form): {', '.join(not_stored)}" if not_stored else "")
+                + (f"; NOT READ, retried next tick: {failed}" if failed else ""))
 
 
 @dataclass
