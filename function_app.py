@@ -39,5 +39,6 @@ def deliver_outbox(timer: func.TimerRequest) -> None:
 @app.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def alert_webhook(req: func.HttpRequest) -> func.HttpResponse:
     answer = alerting_app().receive_alert(req.get_body(), dict(req.headers), datetime.now(UTC))
-    return func.HttpResponse(json.dumps(answer.body), status_code=answer.status, headers=answer.headers,
-                             mimetype="application/json")
+    return func.HttpResponse(
+        json.dumps(answer.body), status_code=answer.status, headers=answer.headers, mimetype="application/json"
+    )

@@ -43,8 +43,9 @@ class SendFailed(Exception):
 
 
 class AcsEmail:
-    def __init__(self, endpoint: str, credential: Any, sender: str, *, retry_total: int = 2,
-                 poll_timeout: float = 15) -> None:
+    def __init__(
+        self, endpoint: str, credential: Any, sender: str, *, retry_total: int = 2, poll_timeout: float = 15
+    ) -> None:
         from azure.communication.email import EmailClient
 
         # Few SDK retries: the outbox retries on a later tick with backoff, so one tick never blocks for minutes.
@@ -52,8 +53,9 @@ class AcsEmail:
         self._sender = sender
         self._poll_timeout = poll_timeout
 
-    def send(self, email: Email, recipients: tuple[str, ...], operation_id: str, first_sent: datetime, *,
-             wait: bool = True) -> str:
+    def send(
+        self, email: Email, recipients: tuple[str, ...], operation_id: str, first_sent: datetime, *, wait: bool = True
+    ) -> str:
         """Send under `operation_id`, first sent at `first_sent` (an operation id is sent once: the outbox asks
         ACS about it before any re-send, and re-sends under a new id; the SDK's own retries of this request carry
         the same headers). Returns SUCCEEDED, or RUNNING when ACS accepted it and its final status is not known
@@ -66,14 +68,18 @@ class AcsEmail:
             "recipients": {"to": [{"address": address} for address in recipients]},
             "content": {"subject": email.subject, "plainText": email.text, "html": email.html},
         }
-        headers = {"Repeatability-Request-Id": operation_id,
-                   "Repeatability-First-Sent": format_datetime(first_sent.astimezone(UTC), usegmt=True)}
+        headers = {
+            "Repeatability-Request-Id": operation_id,
+            "Repeatability-First-Sent": format_datetime(first_sent.astimezone(UTC), usegmt=True),
+        }
         try:
-            poller = self._client.begin_send(message, operation_id=operation_id, headers=headers,
-                                             polling=wait, polling_interval=1)
+            poller = self._client.begin_send(
+                message, operation_id=operation_id, headers=headers, polling=wait, polling_interval=1
+            )
         except HttpResponseError as err:  # a 4xx refusal is definitive; an earlier try may have got through a 5xx
-            raise SendFailed(_describe(err), in_doubt=err.status_code in (408, 409, 412) or
-                             (err.status_code or 500) >= 500) from err
+            raise SendFailed(
+                _describe(err), in_doubt=err.status_code in (408, 409, 412) or (err.status_code or 500) >= 500
+            ) from err
         except AzureError as err:  # no answer: ACS may have accepted it (also when a retry failed to connect)
             raise SendFailed(_describe(err), in_doubt=True) from err
         if not wait:
@@ -83,8 +89,9 @@ class AcsEmail:
         except AzureError as err:
             if isinstance(err.inner_exception, OperationFailed):  # the operation's own status, not the poll's
                 raise SendFailed(f"email operation {operation_id} {poller.status()}", in_doubt=False) from err
-            log.warning("Email operation %s was accepted; its status could not be read: %s", operation_id,
-                        _describe(err))
+            log.warning(
+                "Email operation %s was accepted; its status could not be read: %s", operation_id, _describe(err)
+            )
             return RUNNING
         status = (result or {}).get("status", "") if poller.done() else RUNNING
         if status.lower() in _FAILED:
@@ -97,8 +104,9 @@ class AcsEmail:
         from azure.core.exceptions import AzureError
         from azure.core.rest import HttpRequest
 
-        request = HttpRequest("GET", f"/emails/operations/{quote(operation_id, safe='')}",
-                              params={"api-version": API_VERSION})
+        request = HttpRequest(
+            "GET", f"/emails/operations/{quote(operation_id, safe='')}", params={"api-version": API_VERSION}
+        )
         try:
             response = self._client.send_request(request)
             if response.status_code == 404:

@@ -61,10 +61,16 @@ def plan_enrichment(alert: Alert, now: datetime, margin: timedelta, lookback: ti
         if not run_ids:
             return None
         start, end = _window(context.condition.window_start, context.condition.window_end, alert, now, margin)
-        links = [c.link_to_search_results_api or c.link_to_filtered_search_results_api or ""
-                 for c in context.condition.all_of]
+        links = [
+            c.link_to_search_results_api or c.link_to_filtered_search_results_api or ""
+            for c in context.condition.all_of
+        ]
         return EnrichmentPlan(
-            start, end, start - lookback, run_ids=run_ids, workspace_names=_values(dimensions, {"workspacename"}),
+            start,
+            end,
+            start - lookback,
+            run_ids=run_ids,
+            workspace_names=_values(dimensions, {"workspacename"}),
             log_analytics_workspace=next((w for w in map(_workspace_guid, links) if w), None),
         )
     return None
@@ -80,8 +86,9 @@ def _values(dimensions: list[Dimension], names: set[str]) -> tuple[str, ...]:
     return tuple(values[:VALUES_LIMIT])
 
 
-def _window(start: datetime | None, end: datetime | None, alert: Alert, now: datetime,
-            margin: timedelta) -> tuple[datetime, datetime]:
+def _window(
+    start: datetime | None, end: datetime | None, alert: Alert, now: datetime, margin: timedelta
+) -> tuple[datetime, datetime]:
     """The alert's window plus the margin, kept sane: a payload's dates cannot make the query scan years (and are
     clamped before any arithmetic)."""
     latest, earliest = now + timedelta(hours=1), now - timedelta(days=30)
@@ -114,5 +121,6 @@ def enrichment_query(plan: EnrichmentPlan) -> str:
         scope.append(f"| where WorkspaceName in~ {kql_string_list(plan.workspace_names)}")
     if not scope:
         raise ValueError("an enrichment query needs a scope (resource ids or run ids)")
-    return failed_pipelines_query(plan.start, plan.end, clock="TimeGenerated",
-                                  selection=[*scope, '| where Status =~ "Failed"'])
+    return failed_pipelines_query(
+        plan.start, plan.end, clock="TimeGenerated", selection=[*scope, '| where Status =~ "Failed"']
+    )

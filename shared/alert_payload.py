@@ -282,8 +282,10 @@ class Alert(BaseModel):
 def parse_alert(body: bytes) -> Alert:
     """Bytes of a webhook request -> Alert, or PayloadError(400/413) saying exactly what is wrong."""
     if len(body) > MAX_BODY_BYTES:
-        raise PayloadError(413, f"The body is {len(body)} bytes; a common alert schema payload is at most "
-                                f"{MAX_BODY_BYTES} bytes (256 KB).")
+        raise PayloadError(
+            413,
+            f"The body is {len(body)} bytes; a common alert schema payload is at most {MAX_BODY_BYTES} bytes (256 KB).",
+        )
     if not body.strip():
         raise PayloadError(400, "The body is empty; expected a JSON object in the Azure Monitor common alert schema.")
     try:
@@ -291,13 +293,18 @@ def parse_alert(body: bytes) -> Alert:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise PayloadError(400, f"The body is not valid JSON ({_json_error(err)}).") from None
     except ValueError:  # json.loads refuses integers longer than Python's int parsing limit
-        raise PayloadError(400, f"The body has an integer of more than {sys.get_int_max_str_digits()} digits; "
-                                "no alert field needs one.") from None
+        raise PayloadError(
+            400,
+            f"The body has an integer of more than {sys.get_int_max_str_digits()} digits; no alert field needs one.",
+        ) from None
     except RecursionError:
         raise PayloadError(400, "The body is not valid JSON (nested too deeply).") from None
     if not isinstance(document, dict):
-        raise PayloadError(400, f"The body is a JSON {_json_type(document)}; expected a JSON object in the Azure "
-                                "Monitor common alert schema.")
+        raise PayloadError(
+            400,
+            f"The body is a JSON {_json_type(document)}; expected a JSON object in the Azure "
+            "Monitor common alert schema.",
+        )
     _reject_legacy(document)
     try:
         envelope = CommonAlert.model_validate(document)
@@ -306,8 +313,11 @@ def parse_alert(body: bytes) -> Alert:
     except RecursionError:
         raise PayloadError(400, "The alert is nested too deeply.") from None
     raw_context = envelope.data.alertContext or {}
-    alert = Alert(essentials=envelope.data.essentials, raw_context=raw_context,
-                  custom_properties=envelope.data.customProperties or {})
+    alert = Alert(
+        essentials=envelope.data.essentials,
+        raw_context=raw_context,
+        custom_properties=envelope.data.customProperties or {},
+    )
     model = _CONTEXT_MODELS.get(service_key(alert.service))
     if model is None:
         alert.context_problem = f"monitoringService {alert.service!r} is not one this app knows in detail"
@@ -326,16 +336,23 @@ def _reject_legacy(document: dict[str, Any]) -> None:
         return
     if isinstance(schema, str) and schema:
         what = _LEGACY_SCHEMAS.get(schema.lower(), f"a payload with schemaId {schema[:100]!r}")
-        raise PayloadError(400, f"This is {what}, not the Azure Monitor common alert schema "
-                                f"(schemaId must be {COMMON_SCHEMA!r}). {ENABLE_COMMON_SCHEMA}")
+        raise PayloadError(
+            400,
+            f"This is {what}, not the Azure Monitor common alert schema "
+            f"(schemaId must be {COMMON_SCHEMA!r}). {ENABLE_COMMON_SCHEMA}",
+        )
     data = document.get("data")
     legacy_log_v1 = "SearchQuery" in document or (isinstance(data, dict) and "SearchQuery" in data)
     if legacy_log_v1 or "schemaId" not in document:
         what = "a classic log alert (V1) payload" if legacy_log_v1 else "a payload without schemaId"
-        raise PayloadError(400, f"This is {what}, not the Azure Monitor common alert schema "
-                                f"(schemaId must be {COMMON_SCHEMA!r}). {ENABLE_COMMON_SCHEMA}")
-    raise PayloadError(400, f"schemaId must be the string {COMMON_SCHEMA!r}, got a JSON {_json_type(schema)}. "
-                            f"{ENABLE_COMMON_SCHEMA}")
+        raise PayloadError(
+            400,
+            f"This is {what}, not the Azure Monitor common alert schema "
+            f"(schemaId must be {COMMON_SCHEMA!r}). {ENABLE_COMMON_SCHEMA}",
+        )
+    raise PayloadError(
+        400, f"schemaId must be the string {COMMON_SCHEMA!r}, got a JSON {_json_type(schema)}. {ENABLE_COMMON_SCHEMA}"
+    )
 
 
 def _json_error(err: Exception) -> str:
@@ -346,7 +363,8 @@ def _json_error(err: Exception) -> str:
 
 def _json_type(value: Any) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
-        type(value), "number")
+        type(value), "number"
+    )
 
 
 def _describe(err: ValidationError, prefix: str = "", limit: int = 8) -> str:
@@ -386,10 +404,16 @@ def _when(value: datetime | None) -> str:
 # The hosts of the links Azure Monitor puts in its payloads (investigationLink, linkToSearchResultsUI,
 # LinkToSearchResults: the Azure portal) and of Azure ML studio; the sovereign clouds' portals and studios are
 # their documented variants. Any other host, however Azure-like (portal.azure.com.evil.example), is not linked.
-AZURE_LINK_HOSTS = frozenset({
-    "portal.azure.com", "portal.azure.us", "portal.azure.cn",
-    "ml.azure.com", "ml.azure.us", "studio.ml.azure.cn",
-})
+AZURE_LINK_HOSTS = frozenset(
+    {
+        "portal.azure.com",
+        "portal.azure.us",
+        "portal.azure.cn",
+        "ml.azure.com",
+        "ml.azure.us",
+        "studio.ml.azure.cn",
+    }
+)
 
 
 def safe_link(url: Any) -> str | None:
@@ -440,8 +464,11 @@ def _metric_facts(context: MetricContext, facts: _Facts) -> None:
         name = criterion.metric_name or criterion.web_test_name or "metric"
         value = _text(criterion.metric_value)
         facts.add("Metric", f"{name} ({criterion.metric_namespace})" if criterion.metric_namespace else name)
-        facts.add("Value", f"{criterion.time_aggregation or ''} {value} {criterion.operator or ''} "
-                           f"{_text(criterion.threshold)}".strip())
+        facts.add(
+            "Value",
+            f"{criterion.time_aggregation or ''} {value} {criterion.operator or ''} "
+            f"{_text(criterion.threshold)}".strip(),
+        )
         facts.add("Sensitivity", criterion.alert_sensitivity)
         facts.add("Dimensions", _dimensions_text(criterion.dimensions))
         facts.add("Availability test", criterion.web_test_name)
@@ -457,11 +484,17 @@ def _log_v2_facts(context: LogV2Context, facts: _Facts, links: list[list[str]]) 
     condition = context.condition
     for criterion in condition.all_of[:5]:
         facts.add("Query", criterion.search_query)
-        facts.add("Value", f"{criterion.time_aggregation or ''} {_text(criterion.metric_value)} "
-                           f"{criterion.operator or ''} {_text(criterion.threshold)}".strip())
+        facts.add(
+            "Value",
+            f"{criterion.time_aggregation or ''} {_text(criterion.metric_value)} "
+            f"{criterion.operator or ''} {_text(criterion.threshold)}".strip(),
+        )
         facts.add("Dimensions", _dimensions_text(criterion.dimensions))
-        _link(links, "Open the query results", criterion.link_to_filtered_search_results_ui
-              or criterion.link_to_search_results_ui)
+        _link(
+            links,
+            "Open the query results",
+            criterion.link_to_filtered_search_results_ui or criterion.link_to_search_results_ui,
+        )
     facts.add("Window", _window_text(condition.window_start, condition.window_end, condition.window_size))
 
 
@@ -486,10 +519,30 @@ def _activity_facts(context: ActivityLogContext, facts: _Facts) -> None:
     facts.add("Level", context.level)
     facts.add("Correlation id", context.correlation_id)
     # Resource Health, Service Health, Security, Autoscale, Policy: their documented properties, as text.
-    for key in ("currentHealthStatus", "previousHealthStatus", "cause", "type", "details", "service", "region",
-                "incidentType", "stage", "trackingId", "impactStartTime", "impactMitigationTime", "description",
-                "oldInstancesCount", "newInstancesCount", "threatStatus", "category", "compromisedEntity",
-                "actionTaken", "remediationSteps", "policies", "message"):
+    for key in (
+        "currentHealthStatus",
+        "previousHealthStatus",
+        "cause",
+        "type",
+        "details",
+        "service",
+        "region",
+        "incidentType",
+        "stage",
+        "trackingId",
+        "impactStartTime",
+        "impactMitigationTime",
+        "description",
+        "oldInstancesCount",
+        "newInstancesCount",
+        "threatStatus",
+        "category",
+        "compromisedEntity",
+        "actionTaken",
+        "remediationSteps",
+        "policies",
+        "message",
+    ):
         facts.add(key[0].upper() + re.sub(r"([A-Z])", r" \1", key[1:]).lower(), properties.get(key))
     facts.add("Communication", _strip_tags(properties.get("defaultLanguageContent") or properties.get("communication")))
     facts.add("Description", context.event_description)
@@ -595,8 +648,10 @@ def _rule_name(alert: Alert) -> str:
 
 
 def _portal_alert_link(alert_id: str) -> str | None:
-    if not re.fullmatch(r"/subscriptions/[0-9a-fA-F-]{36}/providers/Microsoft\.AlertsManagement/alerts/[\w-]+",
-                        alert_id, re.IGNORECASE):
+    if not re.fullmatch(
+        r"/subscriptions/[0-9a-fA-F-]{36}/providers/Microsoft\.AlertsManagement/alerts/[\w-]+", alert_id, re.IGNORECASE
+    ):
         return None
     return "https://portal.azure.com/#view/Microsoft_Azure_Monitoring_Alerts/AlertDetails.ReactView/alertId/" + (
-        alert_id.replace("/", "%2F"))
+        alert_id.replace("/", "%2F")
+    )

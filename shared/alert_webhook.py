@@ -101,8 +101,16 @@ class _Budget:
 
 
 class AlertWebhook:
-    def __init__(self, *, settings: Settings, state: StateTables, logs: LogAnalytics, delivery: OutboxDelivery,
-                 route: Router, secure: SecureWebhook | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        state: StateTables,
+        logs: LogAnalytics,
+        delivery: OutboxDelivery,
+        route: Router,
+        secure: SecureWebhook | None = None,
+    ) -> None:
         """`state`, `logs`: clients whose timeouts and retries fit REQUEST_BUDGET (AlertingApp builds them)."""
         self._settings = settings
         self._state = state
@@ -132,8 +140,11 @@ class AlertWebhook:
             return _error(err.status, err.message)
         targets = alert.essentials.alert_target_ids or []
         if not in_allowed_scopes(targets, self._settings.webhook_allowed_scopes):
-            return _error(403, "The alert's target resources are outside WEBHOOK_ALLOWED_SCOPES: "
-                               + (", ".join(t[:300] for t in targets[:5]) or "(no alertTargetIDs)"))
+            return _error(
+                403,
+                "The alert's target resources are outside WEBHOOK_ALLOWED_SCOPES: "
+                + (", ".join(t[:300] for t in targets[:5]) or "(no alertTargetIDs)"),
+            )
         try:
             return self._claim_and_process(alert, now, budget)
         except Exception as err:
@@ -149,8 +160,11 @@ class AlertWebhook:
         from shared.alert_payload import MAX_BODY_BYTES
 
         if len(body) > MAX_BODY_BYTES:
-            return _error(413, f"The body is {len(body)} bytes; a common alert schema payload is at most "
-                               f"{MAX_BODY_BYTES} bytes (256 KB).")
+            return _error(
+                413,
+                f"The body is {len(body)} bytes; a common alert schema payload is at most "
+                f"{MAX_BODY_BYTES} bytes (256 KB).",
+            )
         content_type = (_header(headers, "content-type") or "").split(";")[0].strip().lower()
         if content_type and content_type != "application/json" and not content_type.endswith("+json"):
             return _error(415, f"Content-Type {content_type!r} is not accepted; send application/json.")
@@ -190,8 +204,9 @@ class AlertWebhook:
             if not self._state.release_delivery(key, claim):
                 log.info("alert_webhook: the claim of %s was taken over by another copy", key)
         except Exception as err:  # best effort: unreleased, the claim is taken over when its lease runs out
-            log.warning("alert_webhook: could not release the claim of %s (lease until %s): %r",
-                        key, claim.lease_until, err)
+            log.warning(
+                "alert_webhook: could not release the claim of %s (lease until %s): %r", key, claim.lease_until, err
+            )
 
     def _process(self, alert: Any, key: str, now: datetime, budget: _Budget) -> WebhookAnswer:
         from shared.alert_payload import summarise
@@ -199,16 +214,24 @@ class AlertWebhook:
         summary = summarise(alert)
         records, pipelines = self._enriched_records(alert, summary, now, budget)
         if not pipelines:
-            labels = {"kind": ALERT_KIND, "workspace": _workspace_name(alert), "experiment": "", "compute": "",
-                      "rule": summary["rule"]}
+            labels = {
+                "kind": ALERT_KIND,
+                "workspace": _workspace_name(alert),
+                "experiment": "",
+                "compute": "",
+                "rule": summary["rule"],
+            }
             records = [outbox.new_record(key, ALERT_KIND, summary, self._route(labels), now, now, labels=labels)]
         recorded = [self._record(record) for record in records]
         keys = [record.key for record in records]
         self._state.finish_delivery(key, keys, now)
         sent = pending = 0
         if budget.left() < SEND_RESERVE:  # recorded and due: the outbox timer sends it within minutes
-            log.warning("alert_webhook: %.1f s of the request budget left; the outbox timer sends %s",
-                        budget.left(), ", ".join(keys))
+            log.warning(
+                "alert_webhook: %.1f s of the request budget left; the outbox timer sends %s",
+                budget.left(),
+                ", ".join(keys),
+            )
             pending = len(keys)
         else:
             try:
@@ -217,14 +240,22 @@ class AlertWebhook:
                 pending = report.retrying
             except Exception:  # recorded already: the outbox timer sends it; the caller must not retry
                 log.exception("alert_webhook: immediate delivery failed; the outbox will retry")
-        return WebhookAnswer(200, {
-            "status": "processed", "delivery": key, "incidents": keys,
-            "new": sum(detection is Detection.CLAIM for detection in recorded),
-            "enriched_pipelines": pipelines, "sent": sent, "pending": pending,
-        })
+        return WebhookAnswer(
+            200,
+            {
+                "status": "processed",
+                "delivery": key,
+                "incidents": keys,
+                "new": sum(detection is Detection.CLAIM for detection in recorded),
+                "enriched_pipelines": pipelines,
+                "sent": sent,
+                "pending": pending,
+            },
+        )
 
-    def _enriched_records(self, alert: Any, summary: dict[str, Any], now: datetime, budget: _Budget
-                          ) -> tuple[list[OutboxRecord], int]:
+    def _enriched_records(
+        self, alert: Any, summary: dict[str, Any], now: datetime, budget: _Budget
+    ) -> tuple[list[OutboxRecord], int]:
         from shared.alert_enrichment import enrichment_query, plan_enrichment
         from shared.run_failures import due_at, events_from_rows, group_pipeline_failures, incident_payload
 
@@ -233,8 +264,10 @@ class AlertWebhook:
         if plan is None:
             return [], 0
         if budget.left() < ENRICHMENT_TIMEOUT:
-            summary["note"] = ("Step-level details were not looked up (the request ran out of time); the "
-                               "run-failure scan will email each failed pipeline with its steps.")
+            summary["note"] = (
+                "Step-level details were not looked up (the request ran out of time); the "
+                "run-failure scan will email each failed pipeline with its steps."
+            )
             return [], 0
         workspace = configured_workspace(plan.log_analytics_workspace, s.workspace_ids)
         try:
@@ -242,12 +275,16 @@ class AlertWebhook:
             incidents = group_pipeline_failures(events_from_rows(result.rows))
         except Exception as err:  # no details is still an email: the plain alert, saying why
             log.warning("alert_webhook: enrichment query failed: %r", err)
-            summary["note"] = "Step-level details could not be read from Log Analytics now; the run-failure " \
-                              "scan will email each failed pipeline with its steps."
+            summary["note"] = (
+                "Step-level details could not be read from Log Analytics now; the run-failure "
+                "scan will email each failed pipeline with its steps."
+            )
             return [], 0
         if not incidents:
-            summary["note"] = ("No failed run of this alert is in Log Analytics yet (Azure ML logs arrive minutes "
-                               "late); the run-failure scan will email each failed pipeline with its steps.")
+            summary["note"] = (
+                "No failed run of this alert is in Log Analytics yet (Azure ML logs arrive minutes "
+                "late); the run-failure scan will email each failed pipeline with its steps."
+            )
             return [], 0
         shown = ("rule", "severity", "condition", "service", "fired_at", "links", "unlinked")
         alert_view = {k: summary[k] for k in shown}
@@ -255,8 +292,17 @@ class AlertWebhook:
         for incident in incidents:
             payload = {**incident_payload(incident), "alert": alert_view}
             labels = {**incident.labels, "rule": summary["rule"]}
-            records.append(outbox.new_record(incident.key, RUN_FAILURE_KIND, payload, self._route(labels), now,
-                                             due_at(incident, s.group_wait), labels=labels))
+            records.append(
+                outbox.new_record(
+                    incident.key,
+                    RUN_FAILURE_KIND,
+                    payload,
+                    self._route(labels),
+                    now,
+                    due_at(incident, s.group_wait),
+                    labels=labels,
+                )
+            )
         return records, len(incidents)
 
     def _record(self, fresh: OutboxRecord) -> Detection:
@@ -273,8 +319,7 @@ def _workspace_name(alert: Any) -> str:
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> WebhookAnswer:
-    return WebhookAnswer(status, {"status": "rejected" if status < 500 else "retry", "error": message},
-                         headers or {})
+    return WebhookAnswer(status, {"status": "rejected" if status < 500 else "retry", "error": message}, headers or {})
 
 
 def _retry(message: str, after: int = RETRY_AFTER_SECONDS) -> WebhookAnswer:

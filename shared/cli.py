@@ -73,8 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     silence = commands.add_parser("silence", help="mute known problems without a deploy")
     silence_commands = silence.add_subparsers(dest="silence_command", required=True)
     add = silence_commands.add_parser("add", help="add a silence")
-    add.add_argument("--match", type=_matcher, action="append", required=True, metavar="LABEL=PATTERN",
-                     help="kind, workspace, experiment, compute, rule or operation; wildcards allowed; repeatable")
+    add.add_argument(
+        "--match",
+        type=_matcher,
+        action="append",
+        required=True,
+        metavar="LABEL=PATTERN",
+        help="kind, workspace, experiment, compute, rule or operation; wildcards allowed; repeatable",
+    )
     add.add_argument("--for", dest="duration", type=_duration, required=True, help="how long (30m, 4h, 2d)")
     add.add_argument("--reason", required=True)
     silence_commands.add_parser("list", help="silences that have not ended")
@@ -111,13 +117,17 @@ def main(argv: list[str] | None = None) -> int:
         return _silence(app, args, now)
     if args.command == "rules":
         rules = app.rules
-        print(f"{app.settings.rules_file}: valid ({len(rules.metric_rules)} metric rule(s), {len(rules.routes)} "
-              f"route(s), {len(rules.silences)} silence(s), storm limit {rules.storm_limit})")
+        print(
+            f"{app.settings.rules_file}: valid ({len(rules.metric_rules)} metric rule(s), {len(rules.routes)} "
+            f"route(s), {len(rules.silences)} silence(s), storm limit {rules.storm_limit})"
+        )
         return 0
     for record in sorted(app.state.incidents(), key=lambda r: r.created_at):
         error = f"  last error: {record.last_error}" if record.last_error else ""
-        print(f"{record.status.value:8} attempts={record.attempts} due={record.due_at:%Y-%m-%d %H:%M:%S} "
-              f"{record.key}{error}")
+        print(
+            f"{record.status.value:8} attempts={record.attempts} due={record.due_at:%Y-%m-%d %H:%M:%S} "
+            f"{record.key}{error}"
+        )
     return 0
 
 
@@ -138,8 +148,10 @@ def _scan(app, name: str, now: datetime, dry_run: bool, since: timedelta | None)
         found = scan.find(workspace_id, window)
         note = {"complete": "", "partial": " (PARTIAL result)"}.get(found.outcome, f" (NOT READ: {found.error})")
         skipped = f", {found.skipped_rows} row(s) skipped ({dict(found.skipped)})" if found.skipped_rows else ""
-        print(f"# workspace {workspace_id}: ingested {window.start:%Y-%m-%d %H:%M} .. {window.end:%H:%M} UTC, "
-              f"{found.rows} rows, {len(found.incidents)} incident(s){skipped}{note}")
+        print(
+            f"# workspace {workspace_id}: ingested {window.start:%Y-%m-%d %H:%M} .. {window.end:%H:%M} UTC, "
+            f"{found.rows} rows, {len(found.incidents)} incident(s){skipped}{note}"
+        )
         for incident in found.incidents:
             email = render_incident(incident.kind, incident.payload, app.settings.studio_tenant_id)
             recipients = ", ".join(app.recipients_for(incident.labels))
@@ -155,8 +167,7 @@ def _silence(app, args: argparse.Namespace, now: datetime) -> int:
 
     if args.silence_command == "add":
         try:
-            silence = Silence(match=Match(**dict(args.match)), starts=now, ends=now + args.duration,
-                              reason=args.reason)
+            silence = Silence(match=Match(**dict(args.match)), starts=now, ends=now + args.duration, reason=args.reason)
         except ValidationError as err:
             print(f"invalid silence: {err.errors()[0]['msg']}", file=sys.stderr)
             return 2

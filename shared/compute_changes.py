@@ -27,8 +27,13 @@ FINAL_STATUSES = ("Succeeded", "Success", "Failed", "Failure")
 
 
 _ACTIVITY_COLUMNS = (
-    ("TimeGenerated", "datetime"), ("CorrelationId", "string"), ("OperationNameValue", "string"),
-    ("ActivityStatusValue", "string"), ("Caller", "string"), ("CallerIpAddress", "string"), ("_ResourceId", "string"),
+    ("TimeGenerated", "datetime"),
+    ("CorrelationId", "string"),
+    ("OperationNameValue", "string"),
+    ("ActivityStatusValue", "string"),
+    ("Caller", "string"),
+    ("CallerIpAddress", "string"),
+    ("_ResourceId", "string"),
 )
 _PIPELINE_FAILURE_COLUMNS = (("FailedAt", "datetime"), ("Workspace", "string"))
 
@@ -38,16 +43,24 @@ def compute_changes_query(window: QueryWindow, operations: tuple[str, ...]) -> s
     the pipeline runs that failed in the same Azure ML workspace after the change (did it break something?).
     Both tables are optional (`shared.kql.optional_table`): a workspace without them yields no rows."""
     start, end = kql_datetime(window.start), kql_datetime(window.end)
-    activity = optional_table("AzureActivity", _ACTIVITY_COLUMNS, f"""| where ingestion_time() > window_start
+    activity = optional_table(
+        "AzureActivity",
+        _ACTIVITY_COLUMNS,
+        f"""| where ingestion_time() > window_start
     | where ingestion_time() <= window_end
     | where OperationNameValue in~ {kql_string_list(operations)}
     | where ActivityStatusValue in~ {kql_string_list(FINAL_STATUSES)}
     | project TimeGenerated, CorrelationId, OperationNameValue, ActivityStatusValue, Caller, CallerIpAddress,
-        _ResourceId""")
-    failures = optional_table("AmlRunStatusChangedEvent", _PIPELINE_FAILURE_COLUMNS, """| where Status =~ "Failed"
+        _ResourceId""",
+    )
+    failures = optional_table(
+        "AmlRunStatusChangedEvent",
+        _PIPELINE_FAILURE_COLUMNS,
+        """| where Status =~ "Failed"
     | where ingestion_time() <= window_end
     | where isempty(ParentRunId)
-    | project FailedAt = TimeGenerated, Workspace = tolower(WorkspaceName)""")
+    | project FailedAt = TimeGenerated, Workspace = tolower(WorkspaceName)""",
+    )
     return f"""let window_start = {start};
 let window_end = {end};
 let changes = {activity}
@@ -112,18 +125,20 @@ def read_changes(rows: list[dict[str, Any]]) -> tuple[list[ComputeChange], Count
             skipped["no CorrelationId" if not correlation_id else "no TimeGenerated"] += 1
             continue
         resource_id = text(row, "ResourceId")
-        changes.append(ComputeChange(
-            correlation_id=correlation_id,
-            operation=text(row, "OperationNameValue"),
-            status=text(row, "ActivityStatusValue"),
-            caller=text(row, "Caller"),
-            caller_ip=text(row, "CallerIpAddress"),
-            resource_id=resource_id,
-            workspace=Workspace.from_resource_id(resource_id),
-            time=time,
-            failed_pipelines_after=int(row.get("FailedPipelinesAfter") or 0),
-            first_failure_after=moment(row.get("FirstFailureAfter")),
-        ))
+        changes.append(
+            ComputeChange(
+                correlation_id=correlation_id,
+                operation=text(row, "OperationNameValue"),
+                status=text(row, "ActivityStatusValue"),
+                caller=text(row, "Caller"),
+                caller_ip=text(row, "CallerIpAddress"),
+                resource_id=resource_id,
+                workspace=Workspace.from_resource_id(resource_id),
+                time=time,
+                failed_pipelines_after=int(row.get("FailedPipelinesAfter") or 0),
+                first_failure_after=moment(row.get("FirstFailureAfter")),
+            )
+        )
     return sorted(changes, key=lambda change: (change.time, change.correlation_id)), skipped
 
 
@@ -155,8 +170,11 @@ class ComputeChangeDetector:
 
     def detect(self, rows: list[dict[str, Any]]) -> Findings:
         changes, skipped = read_changes(rows)
-        return Findings([
-            Detected(change.key, KIND, change_payload(change), change.labels, change.time)
-            for change in changes
-            if is_watched(change.workspace.name, self.workspaces)
-        ], skipped)
+        return Findings(
+            [
+                Detected(change.key, KIND, change_payload(change), change.labels, change.time)
+                for change in changes
+                if is_watched(change.workspace.name, self.workspaces)
+            ],
+            skipped,
+        )

@@ -55,8 +55,9 @@ def _step_view(incident: PipelineFailure, step: Step, tenant_id: str | None) -> 
     }
 
 
-def render_run_failure(incident: PipelineFailure, tenant_id: str | None = None,
-                       alert: dict[str, Any] | None = None) -> Email:
+def render_run_failure(
+    incident: PipelineFailure, tenant_id: str | None = None, alert: dict[str, Any] | None = None
+) -> Email:
     """`alert`: the Azure Monitor alert that led to this incident (webhook), shown with its rule and links."""
     cause = incident.root_cause
     subject_what = incident.experiment or incident.pipeline_run_id
@@ -83,8 +84,12 @@ def render_digest(rendered: list[tuple[OutboxRecord, Email]]) -> Email:
     return Email(subject=_one_line(f"[AML] {len(entries)} alerts at once: {summary}"), text=text, html=html)
 
 
-_KIND_NAMES = {"run-failure": "pipeline failures", "compute-change": "compute changes", "metric": "metric notices",
-               "alert": "Azure Monitor alerts"}
+_KIND_NAMES = {
+    "run-failure": "pipeline failures",
+    "compute-change": "compute changes",
+    "metric": "metric notices",
+    "alert": "Azure Monitor alerts",
+}
 
 
 def _run_failure_email(payload: dict[str, Any], tenant_id: str | None) -> Email:
@@ -110,8 +115,10 @@ def _alert_view(alert: dict[str, Any]) -> dict[str, Any]:
         **alert,
         "fired_text": fired_text,
         "links": [(label, url) for label, url in stored if safe_link(url)],
-        "unlinked": [*(alert.get("unlinked") or []),
-                     *((label, unlinked_text(url)) for label, url in stored if not safe_link(url))],
+        "unlinked": [
+            *(alert.get("unlinked") or []),
+            *((label, unlinked_text(url)) for label, url in stored if not safe_link(url)),
+        ],
     }
 
 
@@ -136,8 +143,9 @@ def _alert_email(payload: dict[str, Any], tenant_id: str | None) -> Email:
 
 def render_compute_change(change: ComputeChange) -> Email:
     html, text = _render("compute_change", {"change": change})
-    subject = (f"[AML] {change.verb} {change.status.lower()}: {change.target} in {change.workspace.name} "
-               f"by {change.caller}")
+    subject = (
+        f"[AML] {change.verb} {change.status.lower()}: {change.target} in {change.workspace.name} by {change.caller}"
+    )
     return Email(subject=_one_line(subject), text=text, html=html)
 
 
@@ -149,8 +157,12 @@ def _compute_change_email(payload: dict[str, Any], tenant_id: str | None) -> Ema
 
 def render_metric_notice(payload: dict[str, Any], tenant_id: str | None = None) -> Email:
     recent = [{"at": _parse(at), "value": value, "breaching": breaching} for at, value, breaching in payload["recent"]]
-    context = {"n": payload, "episode_start": _parse(payload["episode_start"]), "at": _parse(payload["at"]),
-               "recent": recent}
+    context = {
+        "n": payload,
+        "episode_start": _parse(payload["episode_start"]),
+        "at": _parse(payload["at"]),
+        "recent": recent,
+    }
     html, text = _render("metric_notice", context)
     state = {"firing": "FIRING", "repeat": "STILL FIRING", "resolved": "RESOLVED"}[payload["notice"]]
     resource = payload["resource_id"].rstrip("/").rsplit("/", 1)[-1]

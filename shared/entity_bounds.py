@@ -95,8 +95,10 @@ def fit_payload(payload: Mapping[str, Any]) -> tuple[dict[str, Any], bytes]:
         return dict(payload), blob
     for text, items in _SHORTENING:
         shortened = _shorten({k: v for k, v in payload.items() if k != REDUCED}, text, items)
-        shortened[REDUCED] = (f"The details were {len(blob):,} bytes compressed, over Table Storage's 64 KiB "
-                              f"property limit: texts were cut to {text:,} characters and lists to {items} items.")
+        shortened[REDUCED] = (
+            f"The details were {len(blob):,} bytes compressed, over Table Storage's 64 KiB "
+            f"property limit: texts were cut to {text:,} characters and lists to {items} items."
+        )
         blob = compress(shortened)
         if len(blob) <= PAYLOAD_BYTES:
             return shortened, blob

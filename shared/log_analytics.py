@@ -43,20 +43,29 @@ class QueryFailed(Exception):
 
 
 class LogAnalytics:
-    def __init__(self, endpoint: str, credential: Any, *, retry_total: int = 3,
-                 server_timeout: int = SERVER_TIMEOUT_SECONDS, **transport: Any) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        credential: Any,
+        *,
+        retry_total: int = 3,
+        server_timeout: int = SERVER_TIMEOUT_SECONDS,
+        **transport: Any,
+    ) -> None:
         """`server_timeout`: how long the service may run a query (seconds); `transport`: azure-core connection
         options (`connection_timeout`, `read_timeout`) for callers with a tighter budget than a timer's."""
         from azure.monitor.query import LogsQueryClient
 
         # A few retries within the deadline; beyond it the next tick tries again from the same watermark.
-        self._client = LogsQueryClient(credential, endpoint=endpoint,
-                                       retry_policy=_deadline_retry_policy()(retry_total=retry_total), **transport)
+        self._client = LogsQueryClient(
+            credential, endpoint=endpoint, retry_policy=_deadline_retry_policy()(retry_total=retry_total), **transport
+        )
         self._server_timeout = server_timeout
         self.calls = 0
 
-    def query(self, workspace_id: str, query: str, start: datetime, end: datetime,
-              deadline: float | None = None) -> QueryResult:
+    def query(
+        self, workspace_id: str, query: str, start: datetime, end: datetime, deadline: float | None = None
+    ) -> QueryResult:
         """Rows of `query` over TimeGenerated in [start, end]. `deadline` (time.monotonic()) bounds the call, its
         retries and their waits; raises QueryFailed when there is no answer by then."""
         from azure.core.exceptions import AzureError
@@ -68,8 +77,11 @@ class LogAnalytics:
         self.calls += 1
         try:
             result = self._client.query_workspace(
-                workspace_id, query, timespan=(start, end),
-                server_timeout=int(min(self._server_timeout, remaining)), timeout=remaining,
+                workspace_id,
+                query,
+                timespan=(start, end),
+                server_timeout=int(min(self._server_timeout, remaining)),
+                timeout=remaining,
             )
         except AzureError as err:
             raise _failure(err) from err
@@ -123,8 +135,13 @@ def _failure(err: Exception) -> QueryFailed:
         wait = f" (Retry-After {retry_after} s)" if retry_after else ""
         message = _innermost(_error_body(err)).get("message") or (err.error.message if err.error else "")
         return QueryFailed(f"{err.status_code} {code}{wait}: {message}"[:500], err.status_code)
-    kind = "timeout" if "timeout" in type(err).__name__.lower() else (
-        "connection failed" if isinstance(err, ServiceRequestError | ServiceResponseError) else type(err).__name__)
+    kind = (
+        "timeout"
+        if "timeout" in type(err).__name__.lower()
+        else (
+            "connection failed" if isinstance(err, ServiceRequestError | ServiceResponseError) else type(err).__name__
+        )
+    )
     return QueryFailed(f"{kind}: {err.message if hasattr(err, 'message') else err}"[:500])
 
 

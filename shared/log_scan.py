@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 # (host.json, 10 minutes), leaving time for the claims and the delivery that follow.
 QUERY_BUDGET = timedelta(minutes=2)
 
+
 @dataclass(frozen=True)
 class QueryWindow:
     """Rows ingested in (start, end]; TimeGenerated limited to the lookback for speed."""
@@ -113,11 +114,21 @@ class WorkspaceScan:
 
     def history(self) -> dict[str, Any]:
         """The facts of the scan's history row beyond its window."""
-        return {"Rows": self.rows, "Incidents": len(self.incidents), "Claimed": self.claimed,
-                "Updated": self.updated, "Complete": self.complete, "Seconds": round(self.seconds, 3),
-                "Outcome": self.outcome, "Error": self.error, "AbsentTables": ", ".join(self.absent_tables),
-                "SkippedRows": self.skipped_rows, "Shortened": self.shortened, "NotStored": len(self.not_stored),
-                **({"NotStoredKeys": bounded_text("\n".join(self.not_stored), 8000)} if self.not_stored else {})}
+        return {
+            "Rows": self.rows,
+            "Incidents": len(self.incidents),
+            "Claimed": self.claimed,
+            "Updated": self.updated,
+            "Complete": self.complete,
+            "Seconds": round(self.seconds, 3),
+            "Outcome": self.outcome,
+            "Error": self.error,
+            "AbsentTables": ", ".join(self.absent_tables),
+            "SkippedRows": self.skipped_rows,
+            "Shortened": self.shortened,
+            "NotStored": len(self.not_stored),
+            **({"NotStoredKeys": bounded_text("\n".join(self.not_stored), 8000)} if self.not_stored else {}),
+        }
 
 
 class LogScan:
@@ -132,8 +143,11 @@ class LogScan:
         return self._window(now, watermark, since)
 
     def _window(self, now: datetime, watermark: datetime | None, since: timedelta | None) -> QueryWindow:
-        start = now - since if since is not None else (watermark or now - self._policy.first_lookback) - (
-            self._policy.overlap)
+        start = (
+            now - since
+            if since is not None
+            else (watermark or now - self._policy.first_lookback) - (self._policy.overlap)
+        )
         return QueryWindow(start=start, end=now, lookback_start=min(start, now - self._policy.lookback))
 
     def find(self, workspace_id: str, window: QueryWindow, deadline: float | None = None) -> WorkspaceScan:
@@ -144,23 +158,40 @@ class LogScan:
         if deadline is None:
             deadline = time.monotonic() + self._policy.query_budget.total_seconds()
         try:
-            result = self._logs.query(workspace_id, self.detector.query(window), window.lookback_start, window.end,
-                                      deadline)
+            result = self._logs.query(
+                workspace_id, self.detector.query(window), window.lookback_start, window.end, deadline
+            )
         except QueryFailed as err:
             # No access or no such workspace needs a person (role assignment, LOG_ANALYTICS_WORKSPACE_IDS); the rest
             # (throttling, 5xx, timeouts) usually passes by the next tick.
             level = logging.ERROR if err.status in (401, 403, 404) else logging.WARNING
-            log.log(level, "%s: Log Analytics workspace %s not read, the next tick reads it again: %s",
-                    self.detector.scan, workspace_id, err.reason)
-            return WorkspaceScan(workspace_id, window, complete=False, error=err.reason,
-                                 seconds=time.perf_counter() - started)
+            log.log(
+                level,
+                "%s: Log Analytics workspace %s not read, the next tick reads it again: %s",
+                self.detector.scan,
+                workspace_id,
+                err.reason,
+            )
+            return WorkspaceScan(
+                workspace_id, window, complete=False, error=err.reason, seconds=time.perf_counter() - started
+            )
         findings = self.detector.detect(result.rows)
         if findings.skipped:
-            log.warning("%s scan of %s: skipped %s", self.detector.scan, workspace_id,
-                        ", ".join(f"{n} row(s) with {why}" for why, n in sorted(findings.skipped.items())))
+            log.warning(
+                "%s scan of %s: skipped %s",
+                self.detector.scan,
+                workspace_id,
+                ", ".join(f"{n} row(s) with {why}" for why, n in sorted(findings.skipped.items())),
+            )
         return WorkspaceScan(
-            workspace_id, window, rows=len(result.rows), incidents=findings.incidents, complete=result.complete,
-            seconds=time.perf_counter() - started, absent_tables=result.absent_tables, skipped=dict(findings.skipped),
+            workspace_id,
+            window,
+            rows=len(result.rows),
+            incidents=findings.incidents,
+            complete=result.complete,
+            seconds=time.perf_counter() - started,
+            absent_tables=result.absent_tables,
+            skipped=dict(findings.skipped),
         )
 
     def run(self, now: datetime, since: timedelta | None = None) -> list[WorkspaceScan]:
@@ -177,8 +208,9 @@ class LogScan:
             self._record_all(scan, now)
             if scan.complete and since is None:
                 self._state.set_watermark(self.detector.scan, workspace_id, window.end)
-            self._state.record_scan(self.detector.scan, workspace_id, now, WindowStart=window.start,
-                                    WindowEnd=window.end, **scan.history())
+            self._state.record_scan(
+                self.detector.scan, workspace_id, now, WindowStart=window.start, WindowEnd=window.end, **scan.history()
+            )
             scans.append(scan)
         return scans
 
@@ -186,13 +218,20 @@ class LogScan:
         """Claim first, in batches (the usual case: the incidents are new); a batch refused because some of its
         incidents already exist is read back (one query per 14 keys) and decided incident by incident. An
         incident the table service refuses is reported and stored in its minimal form; the rest go on."""
-        fresh = list({
-            incident.key: outbox.new_record(
-                incident.key, incident.kind, incident.payload, self._policy.route(incident.labels), now,
-                incident.due_at, labels=incident.labels,
-            )
-            for incident in scan.incidents
-        }.values())
+        fresh = list(
+            {
+                incident.key: outbox.new_record(
+                    incident.key,
+                    incident.kind,
+                    incident.payload,
+                    self._policy.route(incident.labels),
+                    now,
+                    incident.due_at,
+                    labels=incident.labels,
+                )
+                for incident in scan.incidents
+            }.values()
+        )
         scan.shortened = sum(REDUCED in record.payload or MINIMAL in record.payload for record in fresh)
         detections: dict[str, Detection] = {}
         claimed = self._claim(fresh)
@@ -204,10 +243,12 @@ class LogScan:
             for record in undecided:
                 if record.key in existing:
                     detections[record.key] = self._isolated(
-                        record, scan, lambda r=record: self._decide(existing[r.key], r), stored=True)
+                        record, scan, lambda r=record: self._decide(existing[r.key], r), stored=True
+                    )
                 elif claimed[record.key] is None:  # not there a moment ago: another instance just made it
                     detections[record.key] = self._isolated(
-                        record, scan, lambda r=record: self._state.record_detected(r), stored=False)
+                        record, scan, lambda r=record: self._state.record_detected(r), stored=False
+                    )
         for record in fresh:
             outcome = claimed[record.key]
             if outcome is True:
@@ -232,8 +273,9 @@ class LogScan:
             return detection
         return self._state.record_detected(fresh)  # changed meanwhile: read again and decide again
 
-    def _isolated(self, record: OutboxRecord, scan: WorkspaceScan, decide: Callable[[], Detection], *,
-                  stored: bool) -> Detection:
+    def _isolated(
+        self, record: OutboxRecord, scan: WorkspaceScan, decide: Callable[[], Detection], *, stored: bool
+    ) -> Detection:
         """`decide` for one incident; if the table service refuses it, report it and go on with the others."""
         try:
             return decide()
@@ -249,17 +291,30 @@ class LogScan:
         on-call still gets an email naming it."""
         scan.not_stored.append(record.key)
         if stored:
-            log.error("%s scan of %s: incident %s could not be updated (%s); its stored record is kept as it is",
-                      self.detector.scan, scan.workspace_id, record.key, error)
+            log.error(
+                "%s scan of %s: incident %s could not be updated (%s); its stored record is kept as it is",
+                self.detector.scan,
+                scan.workspace_id,
+                record.key,
+                error,
+            )
             return Detection.UNCHANGED
-        log.error("%s scan of %s: incident %s could not be stored (%s); storing and alerting its minimal form",
-                  self.detector.scan, scan.workspace_id, record.key, error)
+        log.error(
+            "%s scan of %s: incident %s could not be stored (%s); storing and alerting its minimal form",
+            self.detector.scan,
+            scan.workspace_id,
+            record.key,
+            error,
+        )
         try:
             return self._state.record_detected(outbox.minimal_form(record, f"it could not be stored: {error}"))
         except Exception as err:
             refused = refusal(err)
             if refused is None:
                 raise
-            log.error("Incident %s could not be stored even in its minimal form (%s); it is not alerted",
-                      record.key, refused.error)
+            log.error(
+                "Incident %s could not be stored even in its minimal form (%s); it is not alerted",
+                record.key,
+                refused.error,
+            )
             return Detection.UNCHANGED

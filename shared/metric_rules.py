@@ -103,8 +103,14 @@ def _step(rule: MetricRule, state: SeriesState, at: datetime, value: float) -> t
     state = replace(state, streak=streak, streak_start=streak_start, last_point=at)
     if streak >= rule.consecutive:
         if state.status is SeriesStatus.OK:
-            return replace(state, status=SeriesStatus.FIRING, streak=0, streak_start=None,
-                           episode_start=streak_start, last_notified=at), NoticeKind.FIRING
+            return replace(
+                state,
+                status=SeriesStatus.FIRING,
+                streak=0,
+                streak_start=None,
+                episode_start=streak_start,
+                last_notified=at,
+            ), NoticeKind.FIRING
         # The resolved notice names the episode it ends; evaluate() clears it afterwards.
         return replace(state, status=SeriesStatus.OK, streak=0, streak_start=None), NoticeKind.RESOLVED
     if (
@@ -143,7 +149,5 @@ def notice_payload(rule: MetricRule, series: Series, notice: Notice) -> dict[str
         "episode_start": notice.episode_start.isoformat(),
         "at": notice.at.isoformat(),
         "value": notice.value,
-        "recent": [
-            [at.isoformat(), value, value is not None and rule.breaches(value)] for at, value in notice.recent
-        ],
+        "recent": [[at.isoformat(), value, value is not None and rule.breaches(value)] for at, value in notice.recent],
     }

@@ -62,8 +62,13 @@ class MetricScan:
             after, notices = evaluate(rule, series, before, now)
             for notice in notices:
                 record = outbox.new_record(
-                    notice.key, KIND, notice_payload(rule, series, notice), self._route(notice_labels(rule, series)),
-                    now, now, labels=notice_labels(rule, series),
+                    notice.key,
+                    KIND,
+                    notice_payload(rule, series, notice),
+                    self._route(notice_labels(rule, series)),
+                    now,
+                    now,
+                    labels=notice_labels(rule, series),
                 )
                 scan.claimed += self._state.claim_incident(record)
                 log.info("Metric rule %s: %s for %s at %s", rule.name, notice.kind, series.key, notice.at)

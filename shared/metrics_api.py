@@ -40,8 +40,10 @@ class BatchCall:
     resource_ids: tuple[str, ...]
 
     def describe(self) -> str:
-        return (f"{len(self.resource_ids)} {self.resource_type} resource(s) in subscription {self.subscription}, "
-                f"region {self.region}")
+        return (
+            f"{len(self.resource_ids)} {self.resource_type} resource(s) in subscription {self.subscription}, "
+            f"region {self.region}"
+        )
 
 
 @dataclass
@@ -60,11 +62,14 @@ def batch_calls(rule: MetricRule, default_region: str | None) -> list[BatchCall]
         if region is None:
             raise MetricsRegionMissing(
                 f"metric rule {rule.name}: its resource_ids name no region; set region in the rule or the "
-                "METRICS_REGION app setting")
+                "METRICS_REGION app setting"
+            )
         for resource_id in resource_ids:
             groups.setdefault((region, *resource_scope(resource_id)), []).append(resource_id)
-    return [BatchCall(region, subscription, resource_type, tuple(ids))
-            for (region, subscription, resource_type), ids in groups.items()]
+    return [
+        BatchCall(region, subscription, resource_type, tuple(ids))
+        for (region, subscription, resource_type), ids in groups.items()
+    ]
 
 
 def check_regions(rules: list[MetricRule], default_region: str | None) -> None:
@@ -74,8 +79,9 @@ def check_regions(rules: list[MetricRule], default_region: str | None) -> None:
 
 
 class MetricsApi:
-    def __init__(self, endpoint_template: str, credential: Any, default_region: str | None = None, *,
-                 retry_total: int = 3) -> None:
+    def __init__(
+        self, endpoint_template: str, credential: Any, default_region: str | None = None, *, retry_total: int = 3
+    ) -> None:
         self._template = endpoint_template
         self._credential = credential
         self._retry_total = retry_total
@@ -102,8 +108,9 @@ class MetricsApi:
             from azure.monitor.querymetrics import MetricsClient
 
             endpoint = self._template.format(region=region)
-            self._clients[region] = MetricsClient(endpoint, self._credential, retry_total=self._retry_total,
-                                                  **_audience(self._template))
+            self._clients[region] = MetricsClient(
+                endpoint, self._credential, retry_total=self._retry_total, **_audience(self._template)
+            )
         return self._clients[region]
 
     def _query(self, rule: MetricRule, call: BatchCall, start: datetime, end: datetime) -> list[Series]:
@@ -123,13 +130,20 @@ class MetricsApi:
             for metric in result.metrics:
                 resource_id = _resource_of(metric.id) or call.resource_ids[min(index, len(call.resource_ids) - 1)]
                 found.extend(
-                    Series(resource_id, dict(element.metadata_values or {}),
-                           [(value.timestamp, getattr(value, field_name)) for value in element.data])
+                    Series(
+                        resource_id,
+                        dict(element.metadata_values or {}),
+                        [(value.timestamp, getattr(value, field_name)) for value in element.data],
+                    )
                     for element in metric.timeseries
                 )
         if len(found) >= MAX_SERIES:
-            log.warning("Metric rule %s: %s answered %d series, the most asked for: some may be missing",
-                        rule.name, call.describe(), len(found))
+            log.warning(
+                "Metric rule %s: %s answered %d series, the most asked for: some may be missing",
+                rule.name,
+                call.describe(),
+                len(found),
+            )
         return found
 
 

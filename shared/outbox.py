@@ -118,8 +118,14 @@ def new_record(
     """A pending record, every field bounded to fit Table Storage (entity_bounds.py)."""
     key, labels = bounded_key(key), bounded_labels(labels or {})
     return OutboxRecord(
-        key, kind, bounded_payload(key, payload, labels), bounded_recipients(recipients), Status.PENDING,
-        created_at=now, due_at=max(now, due_at), labels=labels,
+        key,
+        kind,
+        bounded_payload(key, payload, labels),
+        bounded_recipients(recipients),
+        Status.PENDING,
+        created_at=now,
+        due_at=max(now, due_at),
+        labels=labels,
     )
 
 
@@ -168,8 +174,9 @@ def start_attempt(record: OutboxRecord, now: datetime, policy: RetryPolicy) -> O
     """The lease. The caller records the operation the email will be sent under before sending (`with_operation`),
     unless the record already has one: then ACS is asked about that one first. Checking an accepted email is
     not an attempt."""
-    return replace(record, status=Status.SENDING, due_at=now + policy.lease,
-                   attempts=record.attempts + (not record.accepted))
+    return replace(
+        record, status=Status.SENDING, due_at=now + policy.lease, attempts=record.attempts + (not record.accepted)
+    )
 
 
 def with_operation(record: OutboxRecord, operation: str) -> OutboxRecord:
@@ -177,14 +184,16 @@ def with_operation(record: OutboxRecord, operation: str) -> OutboxRecord:
 
 
 def after_success(record: OutboxRecord, now: datetime) -> OutboxRecord:
-    return replace(record, status=Status.SENT, sent_at=record.sent_at if record.accepted else now, accepted=True,
-                   last_error="")
+    return replace(
+        record, status=Status.SENT, sent_at=record.sent_at if record.accepted else now, accepted=True, last_error=""
+    )
 
 
 def after_acceptance(record: OutboxRecord, now: datetime, policy: RetryPolicy) -> OutboxRecord:
     """ACS accepted the email (202) and its final status is not known yet."""
-    return replace(record, status=Status.ACCEPTED, sent_at=now, accepted=True, due_at=now + policy.confirm_after,
-                   last_error="")
+    return replace(
+        record, status=Status.ACCEPTED, sent_at=now, accepted=True, due_at=now + policy.confirm_after, last_error=""
+    )
 
 
 def unconfirmed(record: OutboxRecord, now: datetime, policy: RetryPolicy, note: str = "") -> OutboxRecord:
@@ -192,8 +201,11 @@ def unconfirmed(record: OutboxRecord, now: datetime, policy: RetryPolicy, note: 
     `confirm_for` count it as sent (ACS accepted it)."""
     accepted_at = record.sent_at or now
     if now - accepted_at >= policy.confirm_for:
-        return replace(record, status=Status.SENT, last_error=f"no final status from ACS after "
-                                                              f"{policy.confirm_for}; {note}".rstrip("; "))
+        return replace(
+            record,
+            status=Status.SENT,
+            last_error=f"no final status from ACS after {policy.confirm_for}; {note}".rstrip("; "),
+        )
     wait = min(policy.max_delay, max(policy.confirm_after, now - accepted_at))
     return replace(record, status=Status.ACCEPTED, due_at=now + wait, last_error=note)
 
@@ -202,8 +214,9 @@ def silenced(record: OutboxRecord, reason: str) -> OutboxRecord:
     return replace(record, status=Status.SILENCED, last_error=reason)
 
 
-def after_failure(record: OutboxRecord, now: datetime, error: str, policy: RetryPolicy, *,
-                  in_doubt: bool = False) -> OutboxRecord:
+def after_failure(
+    record: OutboxRecord, now: datetime, error: str, policy: RetryPolicy, *, in_doubt: bool = False
+) -> OutboxRecord:
     """A failed attempt. `in_doubt`: ACS may have accepted it (no answer, 5xx, a failed check), so its operation
     stays recorded and is checked before any re-send; otherwise the next attempt sends under a new operation."""
     if not in_doubt:

@@ -49,8 +49,10 @@ class DeliveryReport:
         digests = f" ({self.digests} digest(s))" if self.digests else ""
         awaiting = f", {self.awaiting} awaiting ACS's final status" if self.awaiting else ""
         confirmed = f", {self.confirmed} confirmed" if self.confirmed else ""
-        return (f"sent {self.sent} in {self.emails} email(s){digests}{awaiting}{confirmed}, retrying "
-                f"{self.retrying}, dead {self.dead}, silenced {self.silenced}")
+        return (
+            f"sent {self.sent} in {self.emails} email(s){digests}{awaiting}{confirmed}, retrying "
+            f"{self.retrying}, dead {self.dead}, silenced {self.silenced}"
+        )
 
 
 @dataclass
@@ -96,8 +98,11 @@ class OutboxDelivery:
         for records in _by_operation([record for record in due if record.operation_id]).values():
             self._deliver(records, call)
         silences = self._silences(now)
-        to_send = [record for record in due
-                   if not record.operation_id and not self._silence(record, silences, now, call.report)]
+        to_send = [
+            record
+            for record in due
+            if not record.operation_id and not self._silence(record, silences, now, call.report)
+        ]
         if len(to_send) <= self._storm_limit:
             for record in to_send:
                 self._deliver([record], call)
@@ -162,18 +167,26 @@ class OutboxDelivery:
             try:
                 status = self._email.status(operation)
             except SendFailed as err:  # unknown: nothing is sent while in doubt
-                outcomes += [outbox.unconfirmed(m, now, self._policy, str(err)) if m.accepted else
-                             outbox.after_failure(m, now, str(err), self._policy, in_doubt=True) for m in members]
+                outcomes += [
+                    outbox.unconfirmed(m, now, self._policy, str(err))
+                    if m.accepted
+                    else outbox.after_failure(m, now, str(err), self._policy, in_doubt=True)
+                    for m in members
+                ]
                 continue
             if status is None and not members[0].accepted:
-                log.info("Email operation %s never reached ACS: sending %s again", operation,
-                         ", ".join(m.key for m in members))
+                log.info(
+                    "Email operation %s never reached ACS: sending %s again",
+                    operation,
+                    ", ".join(m.key for m in members),
+                )
                 never_arrived += members
             elif status is None or status == SUCCEEDED:  # (an accepted operation ACS no longer knows: it took it)
                 outcomes += [outbox.after_success(m, now) for m in members]
             elif status.lower() in ("failed", "canceled"):
-                outcomes += [outbox.after_failure(m, now, f"email operation {operation} {status}", self._policy)
-                             for m in members]
+                outcomes += [
+                    outbox.after_failure(m, now, f"email operation {operation} {status}", self._policy) for m in members
+                ]
             else:
                 outcomes += [outbox.unconfirmed(m, now, self._policy) for m in members]
         self._record_outcomes(outcomes, call.report)
@@ -183,8 +196,9 @@ class OutboxDelivery:
         now, report = call.now, call.report
         moved = [record for record in records if record.operation_id != operation]
         if moved:  # ACS never got their earlier operation: record the new one before sending under it
-            written = self._state.replace_incidents([outbox.with_operation(r, operation) for r in moved],
-                                                    status_only=True)
+            written = self._state.replace_incidents(
+                [outbox.with_operation(r, operation) for r in moved], status_only=True
+            )
             updated = {record.key: record for record in written if record is not None}
             report.lost_race += len(moved) - len(updated)
             records = [updated.get(r.key, r) for r in records if r.operation_id == operation or r.key in updated]
@@ -195,26 +209,35 @@ class OutboxDelivery:
             email = rendered[0][1] if len(rendered) == 1 else self._render_digest(rendered)
         except Exception as err:  # a rendering bug must not wedge the outbox: it ends as dead, with the error
             log.exception("Rendering %s failed", ", ".join(record.key for record in records))
-            self._record_outcomes([outbox.after_failure(r, now, f"rendering failed: {err!r}", self._policy)
-                                   for r in records], report)
+            self._record_outcomes(
+                [outbox.after_failure(r, now, f"rendering failed: {err!r}", self._policy) for r in records], report
+            )
             return
         try:
             status = self._email.send(email, records[0].recipients, operation, call.clock(), wait=call.wait)
         except SendFailed as err:
-            self._record_outcomes([outbox.after_failure(r, now, str(err), self._policy, in_doubt=err.in_doubt)
-                                   for r in records], report)
+            self._record_outcomes(
+                [outbox.after_failure(r, now, str(err), self._policy, in_doubt=err.in_doubt) for r in records], report
+            )
             return
         report.emails += 1
         report.digests += len(records) > 1
         report.sent += len(records)
         report.awaiting += len(records) * (status != SUCCEEDED)
-        outcomes = [outbox.after_success(r, now) if status == SUCCEEDED else
-                    outbox.after_acceptance(r, now, self._policy) for r in records]
+        outcomes = [
+            outbox.after_success(r, now) if status == SUCCEEDED else outbox.after_acceptance(r, now, self._policy)
+            for r in records
+        ]
         for record, outcome in zip(records, self._state.replace_incidents(outcomes, status_only=True), strict=True):
             if outcome is None:
                 log.warning("Incident %s was sent but its record changed meanwhile", record.key)
-        log.info("Sent %s to %s (operation %s, %s)", ", ".join(r.key for r in records),
-                 ", ".join(records[0].recipients), operation, status)
+        log.info(
+            "Sent %s to %s (operation %s, %s)",
+            ", ".join(r.key for r in records),
+            ", ".join(records[0].recipients),
+            operation,
+            status,
+        )
 
     def _record_outcomes(self, outcomes: list[OutboxRecord], report: DeliveryReport) -> None:
         self._state.replace_incidents(outcomes, status_only=True)
@@ -228,8 +251,13 @@ class OutboxDelivery:
                 log.error("Giving up on %s after %d attempts: %s", outcome.key, outcome.attempts, outcome.last_error)
             elif outcome.status is Status.PENDING:
                 report.retrying += 1
-                log.warning("Send of %s failed (attempt %d), retry at %s: %s",
-                            outcome.key, outcome.attempts, outcome.due_at.isoformat(), outcome.last_error)
+                log.warning(
+                    "Send of %s failed (attempt %d), retry at %s: %s",
+                    outcome.key,
+                    outcome.attempts,
+                    outcome.due_at.isoformat(),
+                    outcome.last_error,
+                )
             elif outcome.last_error:  # accepted, final status still unknown
                 log.warning("Final status of %s not known yet: %s", outcome.key, outcome.last_error)
 

@@ -117,13 +117,20 @@ Aggregation = Literal["Total", "Average", "Minimum", "Maximum", "Count"]
 # API", batching restrictions; the grains are the service's answer to any other interval).
 BATCH_LIMIT = 50
 TIME_GRAINS = {
-    "PT1M": timedelta(minutes=1), "PT5M": timedelta(minutes=5), "PT15M": timedelta(minutes=15),
-    "PT30M": timedelta(minutes=30), "PT1H": timedelta(hours=1), "PT6H": timedelta(hours=6),
-    "PT12H": timedelta(hours=12), "P1D": timedelta(days=1),
+    "PT1M": timedelta(minutes=1),
+    "PT5M": timedelta(minutes=5),
+    "PT15M": timedelta(minutes=15),
+    "PT30M": timedelta(minutes=30),
+    "PT1H": timedelta(hours=1),
+    "PT6H": timedelta(hours=6),
+    "PT12H": timedelta(hours=12),
+    "P1D": timedelta(days=1),
 }
 _RESOURCE_ID = re.compile(
     r"^/subscriptions/(?P<subscription>[^/]+)/resourcegroups/[^/]+/providers/(?P<namespace>[^/]+)"
-    r"(?P<path>(?:/[^/]+/[^/]+)+)$", re.IGNORECASE)
+    r"(?P<path>(?:/[^/]+/[^/]+)+)$",
+    re.IGNORECASE,
+)
 _REGION = re.compile(r"^[a-z][a-z0-9]*$")
 
 
@@ -132,8 +139,10 @@ def resource_scope(resource_id: str) -> tuple[str, str]:
     region. `.../providers/Microsoft.Sql/servers/s/databases/d` is of type `microsoft.sql/servers/databases`."""
     match = _RESOURCE_ID.match(resource_id)
     if match is None:
-        raise ValueError(f"{resource_id!r} is not a resource id "
-                         "(/subscriptions/<id>/resourceGroups/<group>/providers/<namespace>/<type>/<name>)")
+        raise ValueError(
+            f"{resource_id!r} is not a resource id "
+            "(/subscriptions/<id>/resourceGroups/<group>/providers/<namespace>/<type>/<name>)"
+        )
     types = match["path"].strip("/").split("/")[::2]
     return match["subscription"].lower(), "/".join([match["namespace"], *types]).lower()
 
@@ -158,15 +167,18 @@ def _fits_batch_calls(resource_ids: list[str]) -> list[str]:
             raise ValueError(
                 f"{count} resource ids of type {resource_type} in subscription {subscription}: the Metrics batch "
                 f"API reads at most {BATCH_LIMIT} per call (one subscription, region and resource type); split "
-                "them over two rules")
+                "them over two rules"
+            )
     return resource_ids
 
 
 def _region(value: str) -> str:
     # Lower case only, as Azure writes them: `WestEurope` and `westeurope` as two keys would be one region.
     if not _REGION.match(value):
-        raise ValueError(f"{value!r} is not an Azure region name (westeurope, eastus2, ...: the names that "
-                         "`az account list-locations --query [].name` prints)")
+        raise ValueError(
+            f"{value!r} is not an Azure region name (westeurope, eastus2, ...: the names that "
+            "`az account list-locations --query [].name` prints)"
+        )
     return value
 
 
@@ -203,8 +215,10 @@ class MetricRule(_Strict):
     @model_validator(mode="after")
     def _resources_in_one_place(self) -> MetricRule:
         if bool(self.resource_ids) == bool(self.resource_ids_by_region):
-            raise ValueError("give resource_ids (in region, default METRICS_REGION) or resource_ids_by_region "
-                             "(region: [ids]), one of them")
+            raise ValueError(
+                "give resource_ids (in region, default METRICS_REGION) or resource_ids_by_region "
+                "(region: [ids]), one of them"
+            )
         if self.region is not None and self.resource_ids_by_region:
             raise ValueError("region applies to resource_ids; resource_ids_by_region names its own regions")
         regions_of = Counter(rid.lower() for ids in self.resource_ids_by_region.values() for rid in ids)
@@ -319,8 +333,10 @@ def _check_bounds(text: str, source: str) -> None:
             total += values
         if total + sum(count for _, count in open_nodes) > MAX_VALUES:
             what = f"alias *{event.anchor}" if isinstance(event, yaml.AliasEvent) else "the document"
-            raise RulesError(f"{source}:{line}: {what} makes more than {MAX_VALUES:,} values once aliases are "
-                             "expanded; write the values out or use fewer nested aliases")
+            raise RulesError(
+                f"{source}:{line}: {what} makes more than {MAX_VALUES:,} values once aliases are "
+                "expanded; write the values out or use fewer nested aliases"
+            )
 
 
 def _field(loc: tuple[Any, ...]) -> str:

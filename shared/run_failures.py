@@ -34,19 +34,31 @@ _TERMINAL_STATUSES = {"completed", "failed", "canceled"}
 def run_failures_query(window: QueryWindow, failure_statuses: Sequence[str] = DEFAULT_FAILURE_STATUSES) -> str:
     """One query per workspace and scan: every pipeline that had a run fail, ingested in the window."""
     return failed_pipelines_query(
-        window.start, window.end, clock="ingestion_time()",
+        window.start,
+        window.end,
+        clock="ingestion_time()",
         selection=[f"| where Status in~ {kql_string_list(failure_statuses)}"],
     )
 
 
 _RUN_STATUS_COLUMNS = (
-    ("Clock", "datetime"), ("TimeGenerated", "datetime"), ("RunId", "string"), ("ParentRunId", "string"),
-    ("RootRunId", "string"), ("Status", "string"), ("Message", "string"), ("WorkspaceName", "string"),
+    ("Clock", "datetime"),
+    ("TimeGenerated", "datetime"),
+    ("RunId", "string"),
+    ("ParentRunId", "string"),
+    ("RootRunId", "string"),
+    ("Status", "string"),
+    ("Message", "string"),
+    ("WorkspaceName", "string"),
     ("_ResourceId", "string"),
 )
 _JOB_FAILURE_COLUMNS = (
-    ("RunKey", "string"), ("TimeGenerated", "datetime"), ("JobErrorMessage", "string"), ("ErrorDetails", "string"),
-    ("ExperimentName", "string"), ("ClusterName", "string"),
+    ("RunKey", "string"),
+    ("TimeGenerated", "datetime"),
+    ("JobErrorMessage", "string"),
+    ("ErrorDetails", "string"),
+    ("ExperimentName", "string"),
+    ("ClusterName", "string"),
 )
 
 
@@ -63,13 +75,21 @@ def failed_pipelines_query(start: datetime, end: datetime, *, clock: str, select
     Assumed: Azure ML run ids are unique regardless of case (they are generated names and GUIDs), so lower-casing
     both sides never joins two different runs."""
     where = "\n    ".join(selection)
-    run_status = optional_table("AmlRunStatusChangedEvent", _RUN_STATUS_COLUMNS, f"""| where {clock} <= window_end
+    run_status = optional_table(
+        "AmlRunStatusChangedEvent",
+        _RUN_STATUS_COLUMNS,
+        f"""| where {clock} <= window_end
     | project Clock = {clock}, TimeGenerated, RunId, ParentRunId, RootRunId, Status, Message, WorkspaceName,
-        _ResourceId""")
-    job_failures = optional_table("AmlComputeJobEvent", _JOB_FAILURE_COLUMNS, f"""| where {clock} <= window_end
+        _ResourceId""",
+    )
+    job_failures = optional_table(
+        "AmlComputeJobEvent",
+        _JOB_FAILURE_COLUMNS,
+        f"""| where {clock} <= window_end
     | where EventType =~ "JobFailed"
     | project RunKey = tolower(JobName), TimeGenerated, JobErrorMessage, ErrorDetails, ExperimentName,
-        ClusterName""")
+        ClusterName""",
+    )
     return f"""let window_start = {kql_datetime(start)};
 let window_end = {kql_datetime(end)};
 let run_status = {run_status};
@@ -324,9 +344,13 @@ class RunFailureDetector:
 
     def detect(self, rows: list[dict[str, Any]]) -> Findings:
         events, skipped = read_events(rows)
-        return Findings([
-            Detected(incident.key, KIND, incident_payload(incident), incident.labels,
-                     due_at(incident, self.group_wait))
-            for incident in group_pipeline_failures(events, self.failure_statuses)
-            if is_watched(incident.workspace.name, self.workspaces)
-        ], skipped)
+        return Findings(
+            [
+                Detected(
+                    incident.key, KIND, incident_payload(incident), incident.labels, due_at(incident, self.group_wait)
+                )
+                for incident in group_pipeline_failures(events, self.failure_statuses)
+                if is_watched(incident.workspace.name, self.workspaces)
+            ],
+            skipped,
+        )

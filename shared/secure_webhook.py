@@ -56,12 +56,20 @@ def accepted_audiences(audiences: tuple[str, ...] | list[str]) -> list[str]:
 
 
 class SecureWebhook:
-    def __init__(self, tenant_id: str, audiences: tuple[str, ...] | list[str], *, jwks_url: str | None = None,
-                 app_id: str = AZNS_APP_ID) -> None:
+    def __init__(
+        self,
+        tenant_id: str,
+        audiences: tuple[str, ...] | list[str],
+        *,
+        jwks_url: str | None = None,
+        app_id: str = AZNS_APP_ID,
+    ) -> None:
         self._tenant_id = tenant_id.lower()
         self._audiences = accepted_audiences(audiences)
-        self._issuers = [f"https://sts.windows.net/{self._tenant_id}/",
-                         f"https://login.microsoftonline.com/{self._tenant_id}/v2.0"]
+        self._issuers = [
+            f"https://sts.windows.net/{self._tenant_id}/",
+            f"https://login.microsoftonline.com/{self._tenant_id}/v2.0",
+        ]
         self._jwks_url = jwks_url or f"https://login.microsoftonline.com/{self._tenant_id}/discovery/v2.0/keys"
         self._app_id = app_id
         self._client: Any = None
@@ -90,14 +98,14 @@ class SecureWebhook:
         try:
             left = self._failed_until - time.monotonic()
             if left > 0:
-                raise AuthError(503, f"Entra ID signing keys could not be fetched: {self._failure}",
-                                math.ceil(left))
+                raise AuthError(503, f"Entra ID signing keys could not be fetched: {self._failure}", math.ceil(left))
             try:
                 return self._keys().get_signing_key_from_jwt(token)
             except KeysUnavailable as err:
                 self._failed_until, self._failure = time.monotonic() + KEYS_RETRY_SECONDS, str(err)
-                raise AuthError(503, f"Entra ID signing keys could not be fetched: {err}",
-                                math.ceil(KEYS_RETRY_SECONDS)) from None
+                raise AuthError(
+                    503, f"Entra ID signing keys could not be fetched: {err}", math.ceil(KEYS_RETRY_SECONDS)
+                ) from None
         finally:
             self._lock.release()
 
@@ -121,20 +129,29 @@ class SecureWebhook:
             raise AuthError(401, f"The bearer token's signing key is not one of the tenant's keys: {err}.") from None
         try:
             claims = jwt.decode(
-                token, key.key, algorithms=["RS256"], audience=self._audiences, issuer=self._issuers,
-                leeway=LEEWAY_SECONDS, options={"require": ["exp", "iss", "aud"]},
+                token,
+                key.key,
+                algorithms=["RS256"],
+                audience=self._audiences,
+                issuer=self._issuers,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iss", "aud"]},
             )
         except jwt.InvalidAudienceError as err:
-            raise AuthError(401, f"The bearer token is not valid: {err} (accepted: {', '.join(self._audiences)}; "
-                                 "WEBHOOK_AUDIENCE takes the application id URI and the client id).") from None
+            raise AuthError(
+                401,
+                f"The bearer token is not valid: {err} (accepted: {', '.join(self._audiences)}; "
+                "WEBHOOK_AUDIENCE takes the application id URI and the client id).",
+            ) from None
         except jwt.PyJWTError as err:
             raise AuthError(401, f"The bearer token is not valid: {err}.") from None
         caller = claims.get("appid") or claims.get("azp")
         if caller != self._app_id:
-            raise AuthError(403, "The token was not issued to the AzNS AAD Webhook application used by action "
-                                 "groups.")
+            raise AuthError(403, "The token was not issued to the AzNS AAD Webhook application used by action groups.")
         roles = claims.get("roles") or []
         if not isinstance(roles, list) or REQUIRED_ROLE not in roles:
-            raise AuthError(403, f"The token lacks the app role {REQUIRED_ROLE!r}; assign it to the AzNS AAD "
-                                 "Webhook service principal.")
+            raise AuthError(
+                403,
+                f"The token lacks the app role {REQUIRED_ROLE!r}; assign it to the AzNS AAD Webhook service principal.",
+            )
         return claims

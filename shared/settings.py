@@ -64,8 +64,9 @@ class Settings:
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         reader = _Reader(env)
-        metrics_endpoint, endpoint_region = reader.get("METRICS_ENDPOINT", _metrics_endpoint,
-                                                       DEFAULT_METRICS_ENDPOINT) or (None, None)
+        metrics_endpoint, endpoint_region = reader.get(
+            "METRICS_ENDPOINT", _metrics_endpoint, DEFAULT_METRICS_ENDPOINT
+        ) or (None, None)
         settings = cls(
             state_storage=reader.state_storage(),
             workspace_ids=reader.get("LOG_ANALYTICS_WORKSPACE_IDS", _guid_list),
@@ -94,8 +95,10 @@ class Settings:
             enrichment_margin=reader.get("ENRICHMENT_MARGIN_MINUTES", _minutes(0, 360), "15"),
         )
         if settings.webhook_auth == "entra":
-            for name, value in (("WEBHOOK_TENANT_ID", settings.webhook_tenant_id),
-                                ("WEBHOOK_AUDIENCE", settings.webhook_audiences)):
+            for name, value in (
+                ("WEBHOOK_TENANT_ID", settings.webhook_tenant_id),
+                ("WEBHOOK_AUDIENCE", settings.webhook_audiences),
+            ):
                 if not value:
                     reader.problem(f"{name} is required when WEBHOOK_AUTH=entra")
         if settings.credential_kind == "managed-identity" and not settings.credential_client_id:

@@ -93,8 +93,9 @@ class StateTables:
         self._ensured = False
 
     @classmethod
-    def connect(cls, connection_string: str | None, endpoint: str | None, credential: Any = None,
-                **client_options: Any) -> StateTables:
+    def connect(
+        cls, connection_string: str | None, endpoint: str | None, credential: Any = None, **client_options: Any
+    ) -> StateTables:
         """`client_options`: azure-core retry and connection options (`retry_total`, `read_timeout`, ...)."""
         from azure.data.tables import TableServiceClient
 
@@ -346,11 +347,18 @@ class StateTables:
         operations = []
         for key_hash, (series_key, state) in states.items():
             entity = {
-                "PartitionKey": rule, "RowKey": key_hash, "Series": series_key[:4000],
-                "Status": state.status.value, "Streak": state.streak,
+                "PartitionKey": rule,
+                "RowKey": key_hash,
+                "Series": series_key[:4000],
+                "Status": state.status.value,
+                "Streak": state.streak,
             }
-            moments = {"StreakStart": state.streak_start, "EpisodeStart": state.episode_start,
-                       "LastPoint": state.last_point, "LastNotified": state.last_notified}
+            moments = {
+                "StreakStart": state.streak_start,
+                "EpisodeStart": state.episode_start,
+                "LastPoint": state.last_point,
+                "LastNotified": state.last_notified,
+            }
             entity.update({name: value for name, value in moments.items() if value is not None})
             operations.append(("upsert", entity, {"mode": "replace"}))
         for start in range(0, len(operations), _BATCH):
@@ -383,8 +391,11 @@ class StateTables:
         deliveries = self._table(WEBHOOK_DELIVERIES).query_entities(
             "ReceivedAt lt @cutoff", parameters={"cutoff": cutoff}, select=["PartitionKey", "RowKey"]
         )
-        return (self._delete_all(INCIDENTS, incidents) + self._delete_all(HISTORY, history)
-                + self._delete_all(WEBHOOK_DELIVERIES, deliveries))
+        return (
+            self._delete_all(INCIDENTS, incidents)
+            + self._delete_all(HISTORY, history)
+            + self._delete_all(WEBHOOK_DELIVERIES, deliveries)
+        )
 
     # --- webhook deliveries: one row per alertId + monitorCondition, so a repeated delivery is recognised ---------
 
@@ -397,8 +408,15 @@ class StateTables:
         from azure.data.tables import UpdateMode
 
         table = self._table(WEBHOOK_DELIVERIES)
-        entity = {"PartitionKey": key.split(":", 1)[0], "RowKey": row_key(key), "Key": key,
-                  "Status": "processing", "ReceivedAt": now, "LeaseUntil": now + lease, "Deliveries": 1}
+        entity = {
+            "PartitionKey": key.split(":", 1)[0],
+            "RowKey": row_key(key),
+            "Key": key,
+            "Status": "processing",
+            "ReceivedAt": now,
+            "LeaseUntil": now + lease,
+            "Deliveries": 1,
+        }
         for _ in range(2):  # a claim released between our create and our read: claim again, once
             try:
                 created = table.create_entity(entity)
@@ -414,11 +432,18 @@ class StateTables:
             held_until = _utc(existing.get("LeaseUntil")) or now
             if held_until > now:
                 return DeliveryClaim("in-progress", lease_until=held_until)
-            taken = {**entity, "ReceivedAt": existing.get("ReceivedAt", now),
-                     "Deliveries": int(existing.get("Deliveries", 1)) + 1}
+            taken = {
+                **entity,
+                "ReceivedAt": existing.get("ReceivedAt", now),
+                "Deliveries": int(existing.get("Deliveries", 1)) + 1,
+            }
             try:
-                updated = table.update_entity(taken, mode=UpdateMode.REPLACE, etag=existing.metadata.get("etag"),
-                                              match_condition=MatchConditions.IfNotModified)
+                updated = table.update_entity(
+                    taken,
+                    mode=UpdateMode.REPLACE,
+                    etag=existing.metadata.get("etag"),
+                    match_condition=MatchConditions.IfNotModified,
+                )
             except (ResourceModifiedError, ResourceNotFoundError):  # another copy took it over first
                 break
             return DeliveryClaim("new", updated.get("etag"), now + lease)
@@ -427,8 +452,13 @@ class StateTables:
     def finish_delivery(self, key: str, incident_keys: Iterable[str], now: datetime) -> None:
         from azure.data.tables import UpdateMode
 
-        entity = {"PartitionKey": key.split(":", 1)[0], "RowKey": row_key(key), "Status": "done",
-                  "FinishedAt": now, "Incidents": "\n".join(incident_keys)[:30000]}
+        entity = {
+            "PartitionKey": key.split(":", 1)[0],
+            "RowKey": row_key(key),
+            "Status": "done",
+            "FinishedAt": now,
+            "Incidents": "\n".join(incident_keys)[:30000],
+        }
         self._table(WEBHOOK_DELIVERIES).upsert_entity(entity, mode=UpdateMode.MERGE)
 
     def release_delivery(self, key: str, claim: DeliveryClaim) -> bool:
@@ -439,7 +469,8 @@ class StateTables:
 
         try:
             self._table(WEBHOOK_DELIVERIES).delete_entity(
-                key.split(":", 1)[0], row_key(key), etag=claim.etag, match_condition=MatchConditions.IfNotModified)
+                key.split(":", 1)[0], row_key(key), etag=claim.etag, match_condition=MatchConditions.IfNotModified
+            )
         except ResourceModifiedError:
             return False
         return True
@@ -490,9 +521,14 @@ def _cas(record: OutboxRecord, merge: bool = False) -> dict[str, Any]:
 def _status_entity(record: OutboxRecord) -> dict[str, Any]:
     """The outbox fields of a record: what a lease or an outcome changes."""
     entity: dict[str, Any] = {
-        "PartitionKey": record.kind, "RowKey": row_key(bounded_key(record.key)), "Status": record.status.value,
-        "DueAt": record.due_at, "Attempts": record.attempts, "LastError": bounded_text(record.last_error, 4000),
-        "OperationId": record.operation_id, "Accepted": record.accepted,
+        "PartitionKey": record.kind,
+        "RowKey": row_key(bounded_key(record.key)),
+        "Status": record.status.value,
+        "DueAt": record.due_at,
+        "Attempts": record.attempts,
+        "LastError": bounded_text(record.last_error, 4000),
+        "OperationId": record.operation_id,
+        "Accepted": record.accepted,
     }
     if record.sent_at is not None:
         entity["SentAt"] = record.sent_at
@@ -544,4 +580,3 @@ def _refused_or_raise(err: Exception) -> Refused:
     if refused is None:
         raise err
     return refused
-

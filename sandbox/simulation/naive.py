@@ -32,8 +32,15 @@ DELETES = """AzureActivity
 
 
 class NaiveAlerter:
-    def __init__(self, name: str, every: timedelta, endpoint: str, workspace_id: str, rule: MetricRule,
-                 recipients: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        name: str,
+        every: timedelta,
+        endpoint: str,
+        workspace_id: str,
+        rule: MetricRule,
+        recipients: tuple[str, ...],
+    ) -> None:
         credential = EmulatorCredential()
         self.name = name
         self.every = every

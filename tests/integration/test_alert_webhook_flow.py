@@ -43,8 +43,11 @@ def _sample(name: str, sandbox, **essentials) -> dict:
 
 def _post(document, headers=None) -> tuple[int, dict, dict]:
     body = document if isinstance(document, bytes) else json.dumps(document).encode()
-    response = webhook(func.HttpRequest("POST", "/api/alerts", body=body,
-                                        headers={"Content-Type": "application/json", **(headers or {})}))
+    response = webhook(
+        func.HttpRequest(
+            "POST", "/api/alerts", body=body, headers={"Content-Type": "application/json", **(headers or {})}
+        )
+    )
     return response.status_code, json.loads(response.get_body()), dict(response.headers)
 
 
@@ -150,12 +153,18 @@ def test_five_copies_at_the_same_moment_make_one_email(sandbox, app_settings):
 def test_a_resolved_after_a_fired_sends_one_resolved_notice(sandbox, app_settings):
     _seed_failed_pipeline(sandbox)
     fired = _sample("platform-static-aml-failed-runs", sandbox)
-    resolved = _sample("platform-static-aml-failed-runs", sandbox, monitorCondition="Resolved",
-                       resolvedDateTime=sandbox.now.isoformat())
+    resolved = _sample(
+        "platform-static-aml-failed-runs",
+        sandbox,
+        monitorCondition="Resolved",
+        resolvedDateTime=sandbox.now.isoformat(),
+    )
     for document in (fired, resolved, resolved, fired):
         assert _post(document)[0] == 200
-    assert _subjects(sandbox) == [PIPELINE_SUBJECT,
-                                  "[Azure Monitor] Resolved: Sev2 aml-failed-pipeline-runs on ws-prod"]
+    assert _subjects(sandbox) == [
+        PIPELINE_SUBJECT,
+        "[Azure Monitor] Resolved: Sev2 aml-failed-pipeline-runs on ws-prod",
+    ]
     assert len(sandbox.queries) == 1  # a Resolved notice needs no enrichment
 
 
@@ -167,10 +176,13 @@ def test_every_documented_service_gets_exactly_one_email(sandbox, app_settings, 
     assert email["content"]["subject"].startswith("[Azure Monitor] Fired: ")
 
 
-@pytest.mark.parametrize(("name", "subject"), [
-    ("common-metric-alert.json", "[Azure Monitor] Fired: Sev4 test-metricAlertRule on test-storageAccount"),
-    ("common-log-alert-v2.json", "[Azure Monitor] Fired: Sev4 test-logAlertRule-v2 on test-logAnalyticsWorkspace"),
-])
+@pytest.mark.parametrize(
+    ("name", "subject"),
+    [
+        ("common-metric-alert.json", "[Azure Monitor] Fired: Sev4 test-metricAlertRule on test-storageAccount"),
+        ("common-log-alert-v2.json", "[Azure Monitor] Fired: Sev4 test-logAlertRule-v2 on test-logAnalyticsWorkspace"),
+    ],
+)
 def test_the_two_reference_samples_get_their_email(sandbox, app_settings, name, subject):
     # Separate tests: Microsoft's two samples share one alertId, so together they are one alert delivered twice.
     assert _post(json.loads((DATA / name).read_text()))[0] == 200
@@ -200,7 +212,7 @@ def test_a_hostile_run_id_runs_in_the_sandbox_and_matches_nothing(sandbox, app_s
     document = _sample("log-alerts-v2-aml-runs", sandbox)
     dims = document["data"]["alertContext"]["condition"]["allOf"][0]["dimensions"]
     dims[0]["value"] = 'nothing" or RunId != "'  # would match every run if it were spliced into the query
-    dims[1]["value"] = "x\\\") or true or (\"\n| where true"
+    dims[1]["value"] = 'x\\") or true or ("\n| where true'
     status, body, _ = _post(document)
     assert (status, body["enriched_pipelines"]) == (200, 0)  # the query ran (no error) and found no such run
     assert len(sandbox.queries) == 1 and 'or RunId != \\"' in sandbox.queries[0]["query"]
@@ -232,15 +244,23 @@ def test_acs_refusing_leaves_the_alert_in_the_outbox_and_still_answers_200(sandb
     assert len(sandbox.emails) == 1
 
 
-@pytest.mark.parametrize(("body", "headers", "status", "message"), [
-    (b"{nope", {}, 400, "not valid JSON"),
-    (json.dumps({"schemaId": "AzureMonitorMetricAlert", "data": {}}).encode(), {}, 400,
-     "Enable the common alert schema"),
-    (b"x" * (256 * 1024 + 1), {}, 413, "at most 262144 bytes"),
-    (b"<xml/>", {"Content-Type": "text/xml"}, 415, "send application/json"),
-])
-def test_bad_requests_get_a_4xx_that_says_why_and_change_nothing(sandbox, app_settings, state, body, headers,
-                                                                 status, message):
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "message"),
+    [
+        (b"{nope", {}, 400, "not valid JSON"),
+        (
+            json.dumps({"schemaId": "AzureMonitorMetricAlert", "data": {}}).encode(),
+            {},
+            400,
+            "Enable the common alert schema",
+        ),
+        (b"x" * (256 * 1024 + 1), {}, 413, "at most 262144 bytes"),
+        (b"<xml/>", {"Content-Type": "text/xml"}, 415, "send application/json"),
+    ],
+)
+def test_bad_requests_get_a_4xx_that_says_why_and_change_nothing(
+    sandbox, app_settings, state, body, headers, status, message
+):
     answer_status, answer, _ = _post(body, headers)
     assert answer_status == status and message in answer["error"]
     assert state.incidents() == [] and sandbox.emails == []
@@ -252,17 +272,29 @@ def _sample_text(name: str, **essentials) -> str:
     return json.dumps(document)
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (_sample_text("resource-health", alertRule="__n__").replace('"__n__"', "9" * 5000),
-     "an integer of more than 4300 digits"),
-    (_sample_text("resource-health", firedDateTime="0001-01-01T00:00:00+01:00"),
-     "data.essentials.firedDateTime: Value error, the time must be between 2000-01-01 and 3000-01-01 (UTC)"),
-    (_sample_text("resource-health", firedDateTime="9999-12-31T23:30:00-01:00"),
-     "data.essentials.firedDateTime: Value error, the time must be between 2000-01-01 and 3000-01-01 (UTC)"),
-    # The enrichment's window arithmetic used to overflow on this one (answered 503: Azure retried a bad input).
-    (_sample_text("platform-static-aml-failed-runs", firedDateTime="0001-01-01T00:00:00Z"),
-     "data.essentials.firedDateTime: Value error, the time must be between 2000-01-01 and 3000-01-01 (UTC)"),
-], ids=["5000-digit-integer", "year-1-plus-one-hour", "year-9999-minus-one-hour", "year-1-failed-runs"])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            _sample_text("resource-health", alertRule="__n__").replace('"__n__"', "9" * 5000),
+            "an integer of more than 4300 digits",
+        ),
+        (
+            _sample_text("resource-health", firedDateTime="0001-01-01T00:00:00+01:00"),
+            "data.essentials.firedDateTime: Value error, the time must be between 2000-01-01 and 3000-01-01 (UTC)",
+        ),
+        (
+            _sample_text("resource-health", firedDateTime="9999-12-31T23:30:00-01:00"),
+            "data.essentials.firedDateTime: Value error, the time must be between 2000-01-01 and 3000-01-01 (UTC)",
+        ),
+        # The enrichment's window arithmetic used to overflow on this one (answered 503: Azure retried a bad input).
+        (
+            _sample_text("platform-static-aml-failed-runs", firedDateTime="0001-01-01T00:00:00Z"),
+            "data.essentials.firedDateTime: Value error, the time must be between 2000-01-01 and 3000-01-01 (UTC)",
+        ),
+    ],
+    ids=["5000-digit-integer", "year-1-plus-one-hour", "year-9999-minus-one-hour", "year-1-failed-runs"],
+)
 def test_odd_input_is_a_clear_400_and_changes_nothing(sandbox, app_settings, state, body, message):
     status, answer, _ = _post(body.encode())
     assert (status, answer["status"]) == (400, "rejected"), answer
@@ -275,8 +307,9 @@ def test_targets_outside_the_allow_list_are_refused(sandbox, app_settings, monke
     alerting_app.cache_clear()
     status, body, _ = _post(_sample("resource-health", sandbox))
     assert status == 403 and "outside WEBHOOK_ALLOWED_SCOPES" in body["error"]
-    monkeypatch.setenv("WEBHOOK_ALLOWED_SCOPES", "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/"
-                                                 "rg-ml-prod")
+    monkeypatch.setenv(
+        "WEBHOOK_ALLOWED_SCOPES", "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg-ml-prod"
+    )
     alerting_app.cache_clear()
     assert _post(_sample("resource-health", sandbox))[0] == 200
 
@@ -310,8 +343,9 @@ def _fresh_alert_id(body: bytes, suffix: str) -> bytes:
     return json.dumps(document).encode()
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(body=payloads(), suffix=st.uuids())
 def test_no_generated_delivery_gets_a_5xx(sandbox_server, app_settings, body, suffix):
     status, answer, _ = _post(_fresh_alert_id(body, str(suffix)))

@@ -29,8 +29,7 @@ webhook = function_app.alert_webhook.build().get_user_function()
 
 
 def _post(body: bytes) -> int:
-    response = webhook(func.HttpRequest("POST", "/api/alerts", body=body,
-                                        headers={"Content-Type": "application/json"}))
+    response = webhook(func.HttpRequest("POST", "/api/alerts", body=body, headers={"Content-Type": "application/json"}))
     return response.status_code
 
 
@@ -38,10 +37,14 @@ def _alert(index: int, fired: datetime) -> bytes:
     """A Failed Runs metric alert on an Azure ML workspace: claim, then an enrichment query, then the email."""
     document = json.loads(SAMPLE.read_text())
     essentials = document["data"]["essentials"]
-    essentials.update(alertId=f"{essentials['alertId']}-burst-{index}", alertRule=f"burst-{index:02d}",
-                      firedDateTime=fired.isoformat())
+    essentials.update(
+        alertId=f"{essentials['alertId']}-burst-{index}",
+        alertRule=f"burst-{index:02d}",
+        firedDateTime=fired.isoformat(),
+    )
     document["data"]["alertContext"]["condition"].update(
-        windowStartTime=(fired - timedelta(minutes=5)).isoformat(), windowEndTime=fired.isoformat())
+        windowStartTime=(fired - timedelta(minutes=5)).isoformat(), windowEndTime=fired.isoformat()
+    )
     return json.dumps(document).encode()
 
 
@@ -82,8 +85,9 @@ def test_a_burst_through_a_table_outage_emails_every_alert_once(sandbox, gate, m
     for minutes in (2, 7):  # the outbox timer: due sends, then sends whose lease the outage left behind
         make_app().deliver_outbox(datetime.now(UTC) + timedelta(minutes=minutes))
     # An email (or a storm digest) names each alert it is about; count each alert once per email.
-    emailed = Counter(rule for email in sandbox.emails
-                      for rule in set(re.findall(r"burst-\d\d", email["content"]["plainText"])))
+    emailed = Counter(
+        rule for email in sandbox.emails for rule in set(re.findall(r"burst-\d\d", email["content"]["plainText"]))
+    )
     assert sorted(emailed) == [f"burst-{index:02d}" for index in range(40)]  # every alert emailed
     assert set(emailed.values()) == {1}  # none twice
     # The path that lost alerts was taken: a retry met a claim its failed attempt could not release (503), and a

@@ -28,8 +28,14 @@ webhook = function_app.alert_webhook.build().get_user_function()
 def _post(authorization: str, alert: str = "a") -> tuple[int, dict, dict]:
     document = json.loads(SAMPLE.read_text())
     document["data"]["essentials"]["alertId"] += f"-{alert}"
-    response = webhook(func.HttpRequest("POST", "/api/alerts", body=json.dumps(document).encode(),
-                                        headers={"Content-Type": "application/json", "Authorization": authorization}))
+    response = webhook(
+        func.HttpRequest(
+            "POST",
+            "/api/alerts",
+            body=json.dumps(document).encode(),
+            headers={"Content-Type": "application/json", "Authorization": authorization},
+        )
+    )
     return response.status_code, json.loads(response.get_body()), dict(response.headers)
 
 
@@ -52,15 +58,18 @@ def test_v1_and_v2_tokens_are_both_accepted(sandbox, entra, httpserver):
     httpserver.expect_request("/keys").respond_with_json({"keys": [_jwk(SIGNING, "k1")]})
     entra(httpserver.url_for("/keys"))
     v1 = _token(aud=AUDIENCE)
-    v2 = _token(aud=CLIENT_ID, appid=None, azp="461e8683-5575-4561-ac7f-899cc907d62a",
-                iss=f"https://login.microsoftonline.com/{TENANT}/v2.0")
+    v2 = _token(
+        aud=CLIENT_ID,
+        appid=None,
+        azp="461e8683-5575-4561-ac7f-899cc907d62a",
+        iss=f"https://login.microsoftonline.com/{TENANT}/v2.0",
+    )
     assert [_post(v1, "v1")[0], _post(v2, "v2")[0]] == [200, 200]
     assert len(sandbox.emails) == 2
 
 
 def test_an_html_page_instead_of_keys_is_503_not_500(sandbox, entra, httpserver):
-    httpserver.expect_request("/keys").respond_with_data("<html><body>Sign in</body></html>",
-                                                         content_type="text/html")
+    httpserver.expect_request("/keys").respond_with_data("<html><body>Sign in</body></html>", content_type="text/html")
     entra(httpserver.url_for("/keys"))
     status, body, headers = _post(_token())
     assert (status, body["status"]) == (503, "retry")
@@ -86,7 +95,8 @@ def hanging_keys():
 
 
 def test_while_the_key_endpoint_hangs_concurrent_deliveries_fetch_once_and_get_503_quickly(
-        sandbox, entra, hanging_keys):
+    sandbox, entra, hanging_keys
+):
     url, fetches = hanging_keys
     entra(url)
     barrier, answers = threading.Barrier(6), []

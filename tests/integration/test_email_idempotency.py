@@ -101,8 +101,10 @@ def test_a_digest_in_doubt_is_settled_as_a_whole_even_when_the_grouping_changes(
     sandbox.advance(timedelta(minutes=10))
     _storm(sandbox, range(3, 4))  # a fourth: the storm is over, it goes alone
     report = app.scan_run_failures(sandbox.now)
-    assert [subject.split(": ")[0] for subject in _delivered(sandbox)] == ["[AML] 3 alerts at once",
-                                                                           "[AML] Pipeline failed"]
+    assert [subject.split(": ")[0] for subject in _delivered(sandbox)] == [
+        "[AML] 3 alerts at once",
+        "[AML] Pipeline failed",
+    ]
     assert (report.delivery.confirmed, report.delivery.sent, report.delivery.emails) == (3, 1, 1)
     assert {r.status for r in state.incidents()} == {Status.SENT}
 
@@ -111,8 +113,11 @@ def test_the_webhook_returns_once_acs_accepted_and_the_outbox_confirms_later(san
     webhook = function_app.alert_webhook.build().get_user_function()
     document = json.loads(ALERT.read_text())
     document["data"]["essentials"]["firedDateTime"] = sandbox.now.isoformat()
-    response = webhook(func.HttpRequest("POST", "/api/alerts", body=json.dumps(document).encode(),
-                                        headers={"Content-Type": "application/json"}))
+    response = webhook(
+        func.HttpRequest(
+            "POST", "/api/alerts", body=json.dumps(document).encode(), headers={"Content-Type": "application/json"}
+        )
+    )
     assert sandbox.email.status_reads == 0  # no polling inside the request
     assert (response.status_code, json.loads(response.get_body())["sent"]) == (200, 1)
     [record] = state.incidents()
@@ -151,7 +156,12 @@ def test_a_send_acs_never_received_is_sent_under_a_new_operation(sandbox, make_a
 
 def _storm(sandbox, numbers):
     for i in numbers:
-        sandbox.add_rows("AmlRunStatusChangedEvent", [
-            status_row("ws-prod", f"p{i:02}_s", f"p{i:02}", f"p{i:02}", "Failed", sandbox.now - timedelta(minutes=3)),
-            status_row("ws-prod", f"p{i:02}", "", f"p{i:02}", "Failed", sandbox.now - timedelta(minutes=2)),
-        ])
+        sandbox.add_rows(
+            "AmlRunStatusChangedEvent",
+            [
+                status_row(
+                    "ws-prod", f"p{i:02}_s", f"p{i:02}", f"p{i:02}", "Failed", sandbox.now - timedelta(minutes=3)
+                ),
+                status_row("ws-prod", f"p{i:02}", "", f"p{i:02}", "Failed", sandbox.now - timedelta(minutes=2)),
+            ],
+        )

@@ -54,16 +54,18 @@ def test_a_pipeline_with_thousands_of_steps_is_emailed_and_blocks_nothing(sandbo
     sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
     app = make_app()
     app.scan_run_failures(sandbox.now)
-    assert sorted(_subjects(sandbox)) == sorted([PIPE1, f"[AML] Pipeline failed: feature-refresh in ws-prod "
-                                                        f"(root cause {cause})"])
+    assert sorted(_subjects(sandbox)) == sorted(
+        [PIPE1, f"[AML] Pipeline failed: feature-refresh in ws-prod (root cause {cause})"]
+    )
     assert state.get_watermark("run-failures", DEFAULT_WORKSPACE_ID) == sandbox.now
     sandbox.advance(timedelta(minutes=5))
     app.scan_run_failures(sandbox.now)
     assert len(sandbox.emails) == 2
 
 
-def test_details_too_large_even_compressed_are_shortened_and_the_email_says_so(sandbox, make_app,
-                                                                               azurite_connection_string):
+def test_details_too_large_even_compressed_are_shortened_and_the_email_says_so(
+    sandbox, make_app, azurite_connection_string
+):
     cause = _wide_pipeline(sandbox, "noisy", steps=80, failed_steps=60, error_chars=2000)
     sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
     app = make_app()
@@ -75,23 +77,27 @@ def test_details_too_large_even_compressed_are_shortened_and_the_email_says_so(s
     assert "property limit" in email["content"]["html"]
     sandbox.advance(timedelta(minutes=5))
     app.scan_run_failures(sandbox.now, since=timedelta(hours=2))  # detected again: shortened the same way, so
-    assert len(sandbox.emails) == 2                                 # nothing changed and nothing is sent
+    assert len(sandbox.emails) == 2  # nothing changed and nothing is sent
     first, second = _history(azurite_connection_string)
     assert (first["Shortened"], second["Shortened"], second["Incidents"], second["Updated"]) == (1, 1, 2, 0)
 
 
 def test_an_incident_the_table_service_refuses_is_alerted_in_minimal_form_and_blocks_nothing(
-        sandbox, make_app, state, azurite_connection_string, monkeypatch, caplog):
+    sandbox, make_app, state, azurite_connection_string, monkeypatch, caplog
+):
     # Suppose the construction bound were wrong: the payload goes out unshortened and Azurite refuses it.
     monkeypatch.setattr("shared.entity_bounds.PAYLOAD_BYTES", 10**7)
     _wide_pipeline(sandbox, "noisy", steps=80, failed_steps=60, error_chars=2000)
     sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
     with caplog.at_level(logging.ERROR):
         make_app().scan_run_failures(sandbox.now)
-    assert sorted(_subjects(sandbox)) == sorted([PIPE1, "[AML] run-failure:ws-prod:noisy (details could not be "
-                                                        "stored)"])
-    assert "PropertyValueTooLarge" in next(e for e in sandbox.emails if "noisy" in e["content"]["subject"])[
-        "content"]["plainText"]
+    assert sorted(_subjects(sandbox)) == sorted(
+        [PIPE1, "[AML] run-failure:ws-prod:noisy (details could not be stored)"]
+    )
+    assert (
+        "PropertyValueTooLarge"
+        in next(e for e in sandbox.emails if "noisy" in e["content"]["subject"])["content"]["plainText"]
+    )
     assert state.get_watermark("run-failures", DEFAULT_WORKSPACE_ID) == sandbox.now
     [history] = _history(azurite_connection_string)
     assert (history["NotStored"], history["NotStoredKeys"], history["Claimed"]) == (1, "run-failure:ws-prod:noisy", 2)
@@ -102,8 +108,10 @@ def test_rows_the_scan_cannot_use_are_counted_and_logged(sandbox, make_app, azur
     # A run with an empty RunId in a failed pipeline: the query returns it (the service drops rows with a null
     # TimeGenerated itself, by the query's timespan), and the scan cannot use it.
     sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
-    sandbox.add_rows("AmlRunStatusChangedEvent", [
-        status_row("ws-prod", "", "pipe1", "pipe1", "Running", sandbox.now - timedelta(minutes=20))])
+    sandbox.add_rows(
+        "AmlRunStatusChangedEvent",
+        [status_row("ws-prod", "", "pipe1", "pipe1", "Running", sandbox.now - timedelta(minutes=20))],
+    )
     with caplog.at_level(logging.WARNING):
         make_app().scan_run_failures(sandbox.now)
     assert _subjects(sandbox) == [PIPE1]
@@ -112,11 +120,18 @@ def test_rows_the_scan_cannot_use_are_counted_and_logged(sandbox, make_app, azur
     assert "run-failures scan of " in caplog.text and "skipped 1 row(s) with no RunId" in caplog.text
 
 
-def test_activity_records_the_scan_cannot_use_are_counted_and_logged(sandbox, make_app, azurite_connection_string,
-                                                                    caplog):
-    sandbox.add_rows("AzureActivity", [{
-        **row, "CorrelationId": ""} for row in activity_rows("ws-prod", "gpu", COMPUTE_DELETE, "mallory@contoso.com",
-                                                             sandbox.now - timedelta(minutes=10), "c-1")])
+def test_activity_records_the_scan_cannot_use_are_counted_and_logged(
+    sandbox, make_app, azurite_connection_string, caplog
+):
+    sandbox.add_rows(
+        "AzureActivity",
+        [
+            {**row, "CorrelationId": ""}
+            for row in activity_rows(
+                "ws-prod", "gpu", COMPUTE_DELETE, "mallory@contoso.com", sandbox.now - timedelta(minutes=10), "c-1"
+            )
+        ],
+    )
     with caplog.at_level(logging.WARNING):
         make_app().scan_compute_changes(sandbox.now)
     assert sandbox.emails == []

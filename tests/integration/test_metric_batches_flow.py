@@ -16,8 +16,10 @@ GROUPS = {("westeurope", "a"): 50, ("westeurope", "b"): 20, ("eastus", "a"): 30,
 
 
 def _workspace(region: str, sub: str, index: int) -> str:
-    return (f"/subscriptions/{SUBSCRIPTIONS[sub]}/resourceGroups/rg-ml-{region}/providers/{NAMESPACE}"
-            f"/ws-{sub}-{region}-{index:02}")
+    return (
+        f"/subscriptions/{SUBSCRIPTIONS[sub]}/resourceGroups/rg-ml-{region}/providers/{NAMESPACE}"
+        f"/ws-{sub}-{region}-{index:02}"
+    )
 
 
 def _grid(now: datetime) -> datetime:
@@ -34,8 +36,9 @@ def _seed(sandbox, breaching: set[str], regions: dict[str, str], dimensions: dic
         sandbox.add_metric_series(resource_id, NAMESPACE, "Failed Runs", points, dimensions, region=region)
 
 
-def _rules_yaml(by_region: dict[str, list[str]] | None = None, resource_ids: list[str] | None = None,
-                filter_: str = "") -> str:
+def _rules_yaml(
+    by_region: dict[str, list[str]] | None = None, resource_ids: list[str] | None = None, filter_: str = ""
+) -> str:
     if by_region:
         lines = ["    resource_ids_by_region:"]
         for region, ids in by_region.items():
@@ -82,8 +85,7 @@ def _names(resource_ids: set[str]) -> set[str]:
     return {rid.rsplit("/", 1)[1] for rid in resource_ids}
 
 
-def test_a_rule_over_120_resources_in_two_regions_and_subscriptions_is_read_in_split_calls(sandbox, fleet,
-                                                                                          make_app):
+def test_a_rule_over_120_resources_in_two_regions_and_subscriptions_is_read_in_split_calls(sandbox, fleet, make_app):
     regions, breaching = fleet
     _seed(sandbox, breaching, regions)
     report = make_app().scan_metrics(sandbox.now)
@@ -92,7 +94,8 @@ def test_a_rule_over_120_resources_in_two_regions_and_subscriptions_is_read_in_s
     assert (rule.series, rule.calls, rule.failures) == (120, 4, [])
     requests = sandbox.metric_requests
     assert sorted((r["region"], r["subscription"], len(r["resourceids"])) for r in requests) == sorted(
-        (region, SUBSCRIPTIONS[sub], count) for (region, sub), count in GROUPS.items())
+        (region, SUBSCRIPTIONS[sub], count) for (region, sub), count in GROUPS.items()
+    )
     for request in requests:  # each call: its own region's endpoint, one subscription
         assert {regions[rid] for rid in request["resourceids"]} == {request["region"]}
         assert all(f"/subscriptions/{request['subscription']}/" in rid for rid in request["resourceids"])
@@ -120,8 +123,7 @@ def test_a_failed_call_does_not_stop_the_others_and_is_caught_up_next_tick(sandb
     assert len(sandbox.emails) == len(breaching)  # nothing twice
 
 
-def test_resources_of_two_subscriptions_in_one_list_are_read_in_one_call_each(sandbox, make_app, tmp_path,
-                                                                             monkeypatch):
+def test_resources_of_two_subscriptions_in_one_list_are_read_in_one_call_each(sandbox, make_app, tmp_path, monkeypatch):
     ids = [_workspace("westeurope", sub, i) for sub in ("a", "b") for i in range(35)]
     _seed(sandbox, {ids[0], ids[-1]}, dict.fromkeys(ids, "westeurope"))
     path = tmp_path / "rules.yaml"
@@ -132,8 +134,9 @@ def test_resources_of_two_subscriptions_in_one_list_are_read_in_one_call_each(sa
     assert _fired_on(sandbox) == _names({ids[0], ids[-1]})
 
 
-def test_a_resource_listed_under_the_wrong_region_is_reported_and_the_rest_evaluated(sandbox, make_app, tmp_path,
-                                                                                    monkeypatch):
+def test_a_resource_listed_under_the_wrong_region_is_reported_and_the_rest_evaluated(
+    sandbox, make_app, tmp_path, monkeypatch
+):
     right, wrong = _workspace("westeurope", "a", 1), _workspace("westeurope", "b", 2)
     _seed(sandbox, {right, wrong}, {right: "westeurope", wrong: "westeurope"})
     path = tmp_path / "rules.yaml"
@@ -141,8 +144,10 @@ def test_a_resource_listed_under_the_wrong_region_is_reported_and_the_rest_evalu
     monkeypatch.setenv("RULES_FILE", str(path))
     report = make_app().scan_metrics(sandbox.now)
     [failure] = report.rules[0].failures
-    assert failure.startswith("1 microsoft.machinelearningservices/workspaces resource(s) in subscription "
-                              "00000000-0000-0000-0000-00000000000b, region eastus: (BadRequest) Resource ")
+    assert failure.startswith(
+        "1 microsoft.machinelearningservices/workspaces resource(s) in subscription "
+        "00000000-0000-0000-0000-00000000000b, region eastus: (BadRequest) Resource "
+    )
     assert "is in region westeurope, not eastus" in failure
     assert _fired_on(sandbox) == _names({right})
 

@@ -30,17 +30,16 @@ def test_a_compute_deletion_is_emailed_once_despite_start_and_final_records_and_
     app = make_app()
     app.scan_compute_changes(sandbox.now)
     deleted_at = sandbox.now - timedelta(minutes=2)
-    sandbox.add_rows("AzureActivity", activity_rows("ws-prod", "gpu-cluster", DELETE, "alice@contoso.com",
-                                                    deleted_at, "corr-1"))
+    sandbox.add_rows(
+        "AzureActivity", activity_rows("ws-prod", "gpu-cluster", DELETE, "alice@contoso.com", deleted_at, "corr-1")
+    )
     # A pipeline running on that cluster fails a minute after the deletion.
     failing = six_step_pipeline("ws-prod", "after", deleted_at - timedelta(minutes=14))
     sandbox.add_rows("AmlRunStatusChangedEvent", failing["AmlRunStatusChangedEvent"])
     for _ in range(4):  # overlapping windows re-read both records
         sandbox.advance(timedelta(minutes=5))
         app.scan_compute_changes(sandbox.now)
-    assert _subjects(sandbox) == [
-        "[AML] computes/delete succeeded: gpu-cluster in ws-prod by alice@contoso.com"
-    ]
+    assert _subjects(sandbox) == ["[AML] computes/delete succeeded: gpu-cluster in ws-prod by alice@contoso.com"]
     text = sandbox.emails[0]["content"]["plainText"]
     assert "Who:        alice@contoso.com (from 203.0.113.7)" in text
     assert "PIPELINES FAILED AFTERWARDS: 1 pipeline run(s)" in text
@@ -49,8 +48,10 @@ def test_a_compute_deletion_is_emailed_once_despite_start_and_final_records_and_
 def test_operations_not_in_the_rules_are_ignored(sandbox, make_app, rules):
     rules(f"compute_changes:\n  operations: [{DELETE}]\n")
     write = "Microsoft.MachineLearningServices/workspaces/computes/write"
-    sandbox.add_rows("AzureActivity", activity_rows("ws-prod", "cpu", write, "bob@contoso.com",
-                                                    sandbox.now - timedelta(minutes=1), "corr-2"))
+    sandbox.add_rows(
+        "AzureActivity",
+        activity_rows("ws-prod", "cpu", write, "bob@contoso.com", sandbox.now - timedelta(minutes=1), "corr-2"),
+    )
     make_app().scan_compute_changes(sandbox.now)
     assert sandbox.emails == []
 
@@ -79,8 +80,9 @@ def _publish(sandbox, values, feature="age"):
     grid = now - (now - datetime(1970, 1, 1, tzinfo=UTC)) % timedelta(minutes=5)
     start = grid - timedelta(minutes=5 * len(values))
     points = [(start + timedelta(minutes=5 * i, seconds=30), v) for i, v in enumerate(values)]
-    sandbox.add_metric_series(DRIFT_RESOURCE, "azure.applicationinsights", "churn_drift_score", points,
-                              {"feature": feature})
+    sandbox.add_metric_series(
+        DRIFT_RESOURCE, "azure.applicationinsights", "churn_drift_score", points, {"feature": feature}
+    )
 
 
 def test_drift_breaching_recovering_and_breaching_again_fires_resolves_fires(sandbox, make_app, rules):
@@ -157,14 +159,32 @@ def test_on_call_can_silence_from_the_cli_without_a_deploy(sandbox, app_settings
     env = {**app_settings, "RULES_FILE": str(Path(rules("storm_limit: 20\n")))}
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "shared", *args], cwd=ROOT, env={**env, "PATH": ""},
-                              capture_output=True, text=True, timeout=60, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "shared", *args],
+            cwd=ROOT,
+            env={**env, "PATH": ""},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
-    added = cli("silence", "add", "--match", "workspace=ws-scratch", "--match", "kind=run-failure", "--for", "2h",
-                "--reason", "known flaky storage")
+    added = cli(
+        "silence",
+        "add",
+        "--match",
+        "workspace=ws-scratch",
+        "--match",
+        "kind=run-failure",
+        "--for",
+        "2h",
+        "--reason",
+        "known flaky storage",
+    )
     assert added.returncode == 0, added.stderr
     assert "workspace=ws-scratch, kind=run-failure" in added.stdout or "kind=run-failure, workspace=ws-scratch" in (
-        added.stdout)
+        added.stdout
+    )
     listed = cli("silence", "list")
     assert "known flaky storage" in listed.stdout
     silence_id = added.stdout.split("silence ")[1].split(" ")[0]
@@ -185,8 +205,9 @@ def test_routing_sends_a_workspace_to_its_team_only(sandbox, make_app, rules):
     for ws, root in [("ws-churn-prod", "churn"), ("ws-fraud-prod", "fraud")]:
         sandbox.add_tables(six_step_pipeline(ws, root, sandbox.now - timedelta(minutes=16)))
     app.scan_run_failures(sandbox.now)
-    by_workspace = {e["content"]["subject"].split(" in ")[1].split(" ")[0]: e["recipients"]["to"]
-                    for e in sandbox.emails}
+    by_workspace = {
+        e["content"]["subject"].split(" in ")[1].split(" ")[0]: e["recipients"]["to"] for e in sandbox.emails
+    }
     assert by_workspace == {
         "ws-churn-prod": [{"address": "churn-team@contoso.com"}],
         "ws-fraud-prod": [{"address": RECIPIENT}],
@@ -199,10 +220,15 @@ def test_a_storm_becomes_one_digest(sandbox, make_app, rules, state):
     app.scan_run_failures(sandbox.now)
     sandbox.advance(timedelta(minutes=20))
     for i in range(12):
-        sandbox.add_rows("AmlRunStatusChangedEvent", [
-            status_row("ws-prod", f"p{i:02}_s", f"p{i:02}", f"p{i:02}", "Failed", sandbox.now - timedelta(minutes=3)),
-            status_row("ws-prod", f"p{i:02}", "", f"p{i:02}", "Failed", sandbox.now - timedelta(minutes=2)),
-        ])
+        sandbox.add_rows(
+            "AmlRunStatusChangedEvent",
+            [
+                status_row(
+                    "ws-prod", f"p{i:02}_s", f"p{i:02}", f"p{i:02}", "Failed", sandbox.now - timedelta(minutes=3)
+                ),
+                status_row("ws-prod", f"p{i:02}", "", f"p{i:02}", "Failed", sandbox.now - timedelta(minutes=2)),
+            ],
+        )
     report = app.scan_run_failures(sandbox.now)
     assert (report.delivery.emails, report.delivery.digests, report.delivery.sent) == (1, 1, 12)
     [digest] = sandbox.emails

@@ -75,8 +75,9 @@ def test_rows_ingested_after_a_scan_are_alerted_on_the_next_one(sandbox, make_ap
     app = make_app()
     app.scan_run_failures(sandbox.now)  # sets the watermark
     # The pipeline fails now, but Log Analytics makes the rows queryable only 20 minutes later.
-    sandbox.add_tables(six_step_pipeline("ws-prod", "late", sandbox.now - timedelta(minutes=15),
-                                     ingest_delay=timedelta(minutes=20)))
+    sandbox.add_tables(
+        six_step_pipeline("ws-prod", "late", sandbox.now - timedelta(minutes=15), ingest_delay=timedelta(minutes=20))
+    )
     sandbox.advance(timedelta(minutes=5))
     app.scan_run_failures(sandbox.now)
     assert sandbox.emails == []
@@ -127,17 +128,24 @@ def test_an_email_that_never_goes_through_ends_dead_with_an_error_log(sandbox, m
 
 def test_steps_failing_over_several_minutes_make_one_email_with_all_of_them(sandbox, make_app):
     root, start = "slow", sandbox.now - timedelta(minutes=1)
-    sandbox.add_tables({"AmlRunStatusChangedEvent": [
-        status_row("ws-prod", root, "", root, "Running", start),
-        status_row("ws-prod", f"{root}_a", root, root, "Failed", start + timedelta(seconds=30), "a failed"),
-    ]})
+    sandbox.add_tables(
+        {
+            "AmlRunStatusChangedEvent": [
+                status_row("ws-prod", root, "", root, "Running", start),
+                status_row("ws-prod", f"{root}_a", root, root, "Failed", start + timedelta(seconds=30), "a failed"),
+            ]
+        }
+    )
     app = make_app()
     assert app.scan_run_failures(sandbox.now).delivery.sent == 0  # still running: wait for the group
 
     sandbox.advance(timedelta(seconds=60))
-    sandbox.add_rows("AmlRunStatusChangedEvent", [
-        status_row("ws-prod", f"{root}_b", root, root, "Failed", sandbox.now, "b failed"),
-    ])
+    sandbox.add_rows(
+        "AmlRunStatusChangedEvent",
+        [
+            status_row("ws-prod", f"{root}_b", root, root, "Failed", sandbox.now, "b failed"),
+        ],
+    )
     assert app.scan_run_failures(sandbox.now).delivery.sent == 0
 
     sandbox.advance(timedelta(minutes=2))

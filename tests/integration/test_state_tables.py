@@ -112,13 +112,24 @@ def _noise(chars: int) -> str:
 
 def test_a_worst_case_incident_is_stored_and_read_back_as_it_was_made(state):
     labels = {"kind": "run-failure", "workspace": _noise(50_000), "experiment": "😀" * 40_000}
-    record = outbox.new_record("run-failure:" + _noise(20_000), "run-failure", {"errors": [_noise(300_000)]},
-                               tuple(f"person{i}@contoso.com" for i in range(5_000)), NOW, NOW, labels=labels)
+    record = outbox.new_record(
+        "run-failure:" + _noise(20_000),
+        "run-failure",
+        {"errors": [_noise(300_000)]},
+        tuple(f"person{i}@contoso.com" for i in range(5_000)),
+        NOW,
+        NOW,
+        labels=labels,
+    )
     record = outbox.after_failure(record, NOW, _noise(100_000), RetryPolicy())
     assert state.claim_incidents([record]) == [True]  # Azurite refuses any property over 64 KiB
     stored = state.get_incident(record.key)
     assert (stored.key, stored.payload, stored.labels, stored.recipients) == (
-        record.key, record.payload, record.labels, record.recipients)
+        record.key,
+        record.payload,
+        record.labels,
+        record.recipients,
+    )
 
 
 def test_an_incident_the_service_refuses_does_not_keep_its_batch_from_being_claimed(state, monkeypatch):

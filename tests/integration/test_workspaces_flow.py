@@ -77,15 +77,18 @@ def test_a_partial_result_beside_a_missing_table_is_still_read_again(workspaces,
     assert len(sandbox.emails) == 1  # what it did read is used
 
 
-@pytest.mark.parametrize(("status", "retry_after", "error"), [
-    (403, None, "403 InsufficientAccessError"),
-    (404, None, "404 PathNotFoundError"),
-    (429, 600, "429 TooManyRequests (Retry-After 600 s)"),
-    (503, None, "503 ServiceUnavailable"),
-])
-def test_one_bad_workspace_does_not_stop_the_others_and_loses_nothing(workspaces, sandbox, make_app, state, status,
-                                                                     retry_after, error, azurite_connection_string,
-                                                                     caplog):
+@pytest.mark.parametrize(
+    ("status", "retry_after", "error"),
+    [
+        (403, None, "403 InsufficientAccessError"),
+        (404, None, "404 PathNotFoundError"),
+        (429, 600, "429 TooManyRequests (Retry-After 600 s)"),
+        (503, None, "503 ServiceUnavailable"),
+    ],
+)
+def test_one_bad_workspace_does_not_stop_the_others_and_loses_nothing(
+    workspaces, sandbox, make_app, state, status, retry_after, error, azurite_connection_string, caplog
+):
     failed_at = sandbox.now - timedelta(minutes=30)
     for workspace_id, name in zip(workspaces, ("ws-a", "ws-b", "ws-c"), strict=True):
         sandbox.add_tables(six_step_pipeline(name, f"{name}-run", failed_at), workspace_id)
@@ -107,7 +110,7 @@ def test_one_bad_workspace_does_not_stop_the_others_and_loses_nothing(workspaces
     requests = sandbox.faults.raised[f"logs:{WS_C}"]
     assert requests <= 4  # the SDK's own retries at most, no storm
     bad = [row for row in _history(azurite_connection_string) if row["Source"] == WS_C]
-    assert [(row["Outcome"], row["Error"][:len(error)]) for row in bad] == [("failed", error)]
+    assert [(row["Outcome"], row["Error"][: len(error)]) for row in bad] == [("failed", error)]
 
     # It stays bad for two hours (longer than the first scan's lookback): every tick reports it, nothing is lost.
     for _ in range(2):
@@ -151,8 +154,10 @@ def test_three_computes_deleted_in_one_deployment_make_three_emails(sandbox, mak
     app = make_app()
     deleted_at = sandbox.now - timedelta(minutes=3)
     for compute in ("gpu-a", "gpu-b", "cpu-c"):  # one ARM deployment: one correlation id for all three
-        sandbox.add_rows("AzureActivity", activity_rows("ws-prod", compute, DELETE, "deployer@contoso.com",
-                                                        deleted_at, "deployment-correlation-1"))
+        sandbox.add_rows(
+            "AzureActivity",
+            activity_rows("ws-prod", compute, DELETE, "deployer@contoso.com", deleted_at, "deployment-correlation-1"),
+        )
     for _ in range(3):  # the overlap re-reads every record: still one email each
         app.scan_compute_changes(sandbox.now)
         sandbox.advance(timedelta(minutes=5))

@@ -29,38 +29,89 @@ def _email(document: dict):
 
 # (sample, context model, what the on-call person must read in the email)
 EXPECTED = [
-    ("common-metric-alert.json", "MetricContext",
-     ["Fired: Sev4 test-metricAlertRule on test-storageAccount", "Transactions (Microsoft.Storage/storageAccounts)",
-      "Total 100 GreaterThan 0", "ApiName=GetBlob", "Custom property customKey1: value1"]),
-    ("common-log-alert-v2.json", "LogV2Context",
-     ["Fired: Sev4 test-logAlertRule-v2 on test-logAnalyticsWorkspace", "Query: Heartbeat", "Count 3 GreaterThan 0",
-      "Computer=test-computer", "Open the query results: https://portal.azure.com#@"]),
-    ("platform-static-aml-failed-runs", "MetricContext",
-     ["aml-failed-pipeline-runs on ws-prod", "Failed Runs", "RunType=PipelineRun"]),
+    (
+        "common-metric-alert.json",
+        "MetricContext",
+        [
+            "Fired: Sev4 test-metricAlertRule on test-storageAccount",
+            "Transactions (Microsoft.Storage/storageAccounts)",
+            "Total 100 GreaterThan 0",
+            "ApiName=GetBlob",
+            "Custom property customKey1: value1",
+        ],
+    ),
+    (
+        "common-log-alert-v2.json",
+        "LogV2Context",
+        [
+            "Fired: Sev4 test-logAlertRule-v2 on test-logAnalyticsWorkspace",
+            "Query: Heartbeat",
+            "Count 3 GreaterThan 0",
+            "Computer=test-computer",
+            "Open the query results: https://portal.azure.com#@",
+        ],
+    ),
+    (
+        "platform-static-aml-failed-runs",
+        "MetricContext",
+        ["aml-failed-pipeline-runs on ws-prod", "Failed Runs", "RunType=PipelineRun"],
+    ),
     ("platform-dynamic", "MetricContext", ["egress-anomaly", "Sensitivity: High", "Total 50101 GreaterThan 47658"]),
     ("platform-availability", "MetricContext", ["Availability test: scoring-endpoint-ping", "Sum 5 GreaterThan 2"]),
     ("log-alerts-v2-aml-runs", "LogV2Context", ["RunId=pipe1", "WorkspaceName=ws-prod"]),
-    ("log-analytics-v1", "LogV1Context",
-     ["Alert type: Metric measurement", "Threshold: Less Than 10000", "Results: 2"]),
+    (
+        "log-analytics-v1",
+        "LogV1Context",
+        ["Alert type: Metric measurement", "Threshold: Less Than 10000", "Results: 2"],
+    ),
     ("application-insights-v1", "LogV1Context", ['requests | where resultCode == "500"', "Results: 7"]),
-    ("activity-log-administrative-compute-delete", "ActivityLogContext",
-     ["Operation: Microsoft.MachineLearningServices/workspaces/computes/delete", "Caller: someone@contoso.com",
-      "Status: Succeeded", "Time: 2026-03-01 11:58:00 UTC", "Resource: /subscriptions/"]),
-    ("activity-log-policy", "ActivityLogContext",
-     ["Microsoft.Authorization/policies/audit/action", "AuditIfNotExists"]),
+    (
+        "activity-log-administrative-compute-delete",
+        "ActivityLogContext",
+        [
+            "Operation: Microsoft.MachineLearningServices/workspaces/computes/delete",
+            "Caller: someone@contoso.com",
+            "Status: Succeeded",
+            "Time: 2026-03-01 11:58:00 UTC",
+            "Resource: /subscriptions/",
+        ],
+    ),
+    (
+        "activity-log-policy",
+        "ActivityLogContext",
+        ["Microsoft.Authorization/policies/audit/action", "AuditIfNotExists"],
+    ),
     ("activity-log-autoscale", "ActivityLogContext", ["Old instances count: 9", "New instances count: 10"]),
     ("activity-log-security", "ActivityLogContext", ["Threat status: Quarantined", "Compromised entity: vm-1"]),
-    ("resource-health", "ActivityLogContext",
-     ["Title: The workspace is unavailable", "Current health status: Unavailable", "Cause: PlatformInitiated"]),
-    ("service-health", "ActivityLogContext",
-     ["Title: Azure Machine Learning - West Europe - Degraded", "Tracking id: ABCD-123",
-      "Communication: Engineers are investigating."]),
-    ("smart-detector", "SmartDetectorContext",
-     ["Detector: Dependency Performance Degradation Detector", "Detected value: 0.45 sec"]),
-    ("prometheus", "PrometheusContext",
-     ['Expression: up{job="gpu-node"} == 0', "Annotation summary: GPU node is down"]),
-    ("cost-budget", "CostContext",
-     ["Fired: Budget ml-training", "Spent Amount: $1,200.00", "Budget Name: ml-training"]),
+    (
+        "resource-health",
+        "ActivityLogContext",
+        ["Title: The workspace is unavailable", "Current health status: Unavailable", "Cause: PlatformInitiated"],
+    ),
+    (
+        "service-health",
+        "ActivityLogContext",
+        [
+            "Title: Azure Machine Learning - West Europe - Degraded",
+            "Tracking id: ABCD-123",
+            "Communication: Engineers are investigating.",
+        ],
+    ),
+    (
+        "smart-detector",
+        "SmartDetectorContext",
+        ["Detector: Dependency Performance Degradation Detector", "Detected value: 0.45 sec"],
+    ),
+    (
+        "prometheus",
+        "PrometheusContext",
+        ['Expression: up{job="gpu-node"} == 0', "Annotation summary: GPU node is down"],
+    ),
+    (
+        "cost-budget",
+        "CostContext",
+        ["Fired: Budget ml-training", "Spent Amount: $1,200.00", "Budget Name: ml-training"],
+    ),
 ]
 
 
@@ -112,12 +163,21 @@ BAD = [
     (b"\xff\xfe", 400, "not valid JSON"),
     (b"[1, 2]", 400, "The body is a JSON array; expected a JSON object"),
     (b'"text"', 400, "The body is a JSON string"),
-    (json.dumps({"schemaId": "AzureMonitorMetricAlert", "data": {}}).encode(), 400,
-     "This is a classic metric alert payload, not the Azure Monitor common alert schema"),
-    (json.dumps({"schemaId": "Microsoft.Insights/activityLogs", "data": {}}).encode(), 400,
-     "classic activity log alert payload"),
-    (json.dumps({"SearchQuery": "Heartbeat", "AlertRuleName": "x"}).encode(), 400,
-     "This is a classic log alert (V1) payload"),
+    (
+        json.dumps({"schemaId": "AzureMonitorMetricAlert", "data": {}}).encode(),
+        400,
+        "This is a classic metric alert payload, not the Azure Monitor common alert schema",
+    ),
+    (
+        json.dumps({"schemaId": "Microsoft.Insights/activityLogs", "data": {}}).encode(),
+        400,
+        "classic activity log alert payload",
+    ),
+    (
+        json.dumps({"SearchQuery": "Heartbeat", "AlertRuleName": "x"}).encode(),
+        400,
+        "This is a classic log alert (V1) payload",
+    ),
     (json.dumps({"schemaId": 7}).encode(), 400, "schemaId must be the string 'azureMonitorCommonAlertSchema'"),
 ]
 
@@ -137,16 +197,26 @@ def test_a_legacy_payload_is_told_how_to_enable_the_common_schema():
     assert "useCommonAlertSchema: true" in error.value.message
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda e: e.pop("alertId"), "data.essentials.alertId: Field required"),
-    (lambda e: e.update(monitorCondition="Active"), "data.essentials.monitorCondition: Input should be 'Fired' or "
-                                                    "'Resolved' (got 'Active')"),
-    (lambda e: e.update(firedDateTime="yesterday"), "data.essentials.firedDateTime: Input should be a valid datetime"),
-    (lambda e: e.update(alertTargetIDs="/subscriptions/x"), "data.essentials.alertTargetIDs: Input should be a valid "
-                                                            "list"),
-    (lambda e: e.update(severity="Critical"), "data.essentials.severity: String should match pattern"),
-    (lambda e: e.update(monitoringService=5), "data.essentials.monitoringService: Input should be a valid string"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda e: e.pop("alertId"), "data.essentials.alertId: Field required"),
+        (
+            lambda e: e.update(monitorCondition="Active"),
+            "data.essentials.monitorCondition: Input should be 'Fired' or 'Resolved' (got 'Active')",
+        ),
+        (
+            lambda e: e.update(firedDateTime="yesterday"),
+            "data.essentials.firedDateTime: Input should be a valid datetime",
+        ),
+        (
+            lambda e: e.update(alertTargetIDs="/subscriptions/x"),
+            "data.essentials.alertTargetIDs: Input should be a valid list",
+        ),
+        (lambda e: e.update(severity="Critical"), "data.essentials.severity: String should match pattern"),
+        (lambda e: e.update(monitoringService=5), "data.essentials.monitoringService: Input should be a valid string"),
+    ],
+)
 def test_missing_or_mistyped_essentials_are_named(change, message):
     document = _load("common-metric-alert.json")
     change(document["data"]["essentials"])
@@ -160,7 +230,6 @@ def test_an_oversized_body_is_413():
     with pytest.raises(PayloadError) as error:
         parse_alert(b" " * (MAX_BODY_BYTES + 1))
     assert error.value.status == 413 and "256 KB" in error.value.message
-
 
 
 def test_hostile_values_are_escaped_and_unsafe_links_dropped():
@@ -189,25 +258,50 @@ def test_stored_alert_summaries_render_through_the_kind_registry():
 # --- hypothesis: any body -> a validated alert and an email, or a PayloadError; never anything else -----------
 
 _SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
-_JSON = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10),
-                                                                                               inner, max_size=4),
-                     max_leaves=12)
-_SERVICES = st.sampled_from(["Platform", "Log Alerts V2", "Log Analytics", "Application Insights",
-                             "Activity Log - Administrative", "Resource Health", "ServiceHealth", "SmartDetector",
-                             "Prometheus", "CostAlerts", "Unknown"]) | st.text(max_size=20)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+_SERVICES = st.sampled_from(
+    [
+        "Platform",
+        "Log Alerts V2",
+        "Log Analytics",
+        "Application Insights",
+        "Activity Log - Administrative",
+        "Resource Health",
+        "ServiceHealth",
+        "SmartDetector",
+        "Prometheus",
+        "CostAlerts",
+        "Unknown",
+    ]
+) | st.text(max_size=20)
 _SAMPLE_NAMES = [e[0] for e in EXPECTED]
 
 
 # Extreme values: integers far past float range and past Python's int parsing limit (4,300 digits), times at
 # datetime's ends (in UTC they fall outside it), and strings no store or email can carry.
 _HUGE = "__huge_integer__"  # replaced in the JSON text: json.dumps cannot even write a 5,000-digit integer
-_DIGITS = st.builds(lambda first, count: str(first) + "7" * count, st.integers(1, 9),
-                    st.sampled_from([18, 400, 4299, 4300, 5000]) | st.integers(0, 6000))
+_DIGITS = st.builds(
+    lambda first, count: str(first) + "7" * count,
+    st.integers(1, 9),
+    st.sampled_from([18, 400, 4299, 4300, 5000]) | st.integers(0, 6000),
+)
 _OFFSET = st.timedeltas(min_value=-timedelta(hours=23, minutes=59), max_value=timedelta(hours=23, minutes=59))
-_EXTREME_TIMES = st.sampled_from([
-    "0001-01-01T00:00:00+01:00", "9999-12-31T23:30:00-01:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z",
-    "1999-12-31T23:59:59Z", "3000-01-01T00:00:00Z", "0001-01-01", "9999-12-31T23:59:59",
-]) | st.builds(lambda moment, offset: moment.replace(tzinfo=timezone(offset)).isoformat(), st.datetimes(), _OFFSET)
+_EXTREME_TIMES = st.sampled_from(
+    [
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:30:00-01:00",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59.999999Z",
+        "1999-12-31T23:59:59Z",
+        "3000-01-01T00:00:00Z",
+        "0001-01-01",
+        "9999-12-31T23:59:59",
+    ]
+) | st.builds(lambda moment, offset: moment.replace(tzinfo=timezone(offset)).isoformat(), st.datetimes(), _OFFSET)
 _ODD_TEXT = st.sampled_from(["\ud800", "a\udfffb", "\x00", "\u202e", "x" * 5000])
 _TIME_FIELDS = ["firedDateTime", "resolvedDateTime", "windowStartTime", "windowEndTime", "eventTimestamp"]
 
@@ -269,20 +363,23 @@ def test_any_body_gives_an_email_or_a_clear_4xx(body):
     assert email.subject and email.text and email.html
 
 
-@pytest.mark.parametrize(("url", "linked"), [
-    ("https://portal.azure.com/#view/Microsoft_Azure_Monitoring_Alerts/AlertDetails.ReactView/alertId/x", True),
-    ("https://portal.azure.com#@tenant/blade/Microsoft_Azure_Monitoring_Logs/LogsBlade/q/abc", True),
-    ("https://ml.azure.com/runs/pipe1?wsid=/subscriptions/s/resourcegroups/g/workspaces/w", True),
-    ("https://portal.azure.us/#home", True),
-    ("https://portal.azure.com.evil.example/phish", False),
-    ("https://evil.example/#https://portal.azure.com/", False),
-    ("https://portal.azure.com@evil.example/", False),
-    ("https://portal.azure.com:8443/", False),
-    ("https://portal.azure.com/\n", False),
-    ("https://portal.azure.com\\@evil.example/", False),
-    ("http://portal.azure.com/", False),
-    ("javascript:alert(1)", False),
-])
+@pytest.mark.parametrize(
+    ("url", "linked"),
+    [
+        ("https://portal.azure.com/#view/Microsoft_Azure_Monitoring_Alerts/AlertDetails.ReactView/alertId/x", True),
+        ("https://portal.azure.com#@tenant/blade/Microsoft_Azure_Monitoring_Logs/LogsBlade/q/abc", True),
+        ("https://ml.azure.com/runs/pipe1?wsid=/subscriptions/s/resourcegroups/g/workspaces/w", True),
+        ("https://portal.azure.us/#home", True),
+        ("https://portal.azure.com.evil.example/phish", False),
+        ("https://evil.example/#https://portal.azure.com/", False),
+        ("https://portal.azure.com@evil.example/", False),
+        ("https://portal.azure.com:8443/", False),
+        ("https://portal.azure.com/\n", False),
+        ("https://portal.azure.com\\@evil.example/", False),
+        ("http://portal.azure.com/", False),
+        ("javascript:alert(1)", False),
+    ],
+)
 def test_only_azure_hosts_are_linked(url, linked):
     assert (safe_link(url) == url) is linked
 

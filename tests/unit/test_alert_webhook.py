@@ -25,8 +25,13 @@ class _BrokenState:
 
 
 def _webhook(state):
-    return AlertWebhook(settings=Settings.from_environ(VALID), state=state, logs=None, delivery=None,
-                        route=lambda labels: ("a@contoso.com",))
+    return AlertWebhook(
+        settings=Settings.from_environ(VALID),
+        state=state,
+        logs=None,
+        delivery=None,
+        route=lambda labels: ("a@contoso.com",),
+    )
 
 
 def test_an_unreachable_state_store_is_503_with_retry_after():

@@ -35,8 +35,16 @@ def _credential(**settings: str):
 
 @pytest.fixture(autouse=True)
 def _no_ambient_identity(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT",
-                 "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_ID", "AZURE_TENANT_ID"):
+    for name in (
+        "IDENTITY_ENDPOINT",
+        "IDENTITY_HEADER",
+        "MSI_ENDPOINT",
+        "MSI_SECRET",
+        "IMDS_ENDPOINT",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "AZURE_CLIENT_ID",
+        "AZURE_TENANT_ID",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -52,8 +60,14 @@ def test_the_token_request_names_the_identity_by_its_client_id(
     monkeypatch.setenv("IDENTITY_ENDPOINT", httpserver.url_for("/msi/token"))
     monkeypatch.setenv("IDENTITY_HEADER", "header-secret")
     httpserver.expect_request("/msi/token").respond_with_data(
-        json.dumps({"access_token": "token-for-the-app", "expires_on": str(int(time.time()) + 3600),
-                    "resource": "https://api.loganalytics.io", "token_type": "Bearer"}),
+        json.dumps(
+            {
+                "access_token": "token-for-the-app",
+                "expires_on": str(int(time.time()) + 3600),
+                "resource": "https://api.loganalytics.io",
+                "token_type": "Bearer",
+            }
+        ),
         content_type="application/json",
     )
     credential = _credential(AZURE_CREDENTIAL="managed-identity", AZURE_CLIENT_ID=CLIENT_ID)

@@ -21,7 +21,6 @@ def _incident(rows=None):
     return incident
 
 
-
 def test_subject_and_text_name_the_root_cause_first():
     email = render_run_failure(_incident(), TENANT)
     assert email.subject == "[AML] Pipeline failed: churn-model-training in ws-prod (root cause pipe1_train)"
@@ -37,8 +36,10 @@ def test_links_open_the_pipeline_and_each_step_in_studio():
     parser = HtmlParts()
     parser.feed(email.html)
     wsid = "wsid=/subscriptions/00000000-0000-0000-0000-0000000000aa/resourcegroups/RG-ML-PROD/workspaces/ws-prod"
-    expected = {f"https://ml.azure.com/runs/{run}?{wsid}&tid={TENANT}" for run in
-                ["pipe1", "pipe1_train", "pipe1_evaluate", "pipe1_deploy", "pipe1_register", "pipe1_report"]}
+    expected = {
+        f"https://ml.azure.com/runs/{run}?{wsid}&tid={TENANT}"
+        for run in ["pipe1", "pipe1_train", "pipe1_evaluate", "pipe1_deploy", "pipe1_register", "pipe1_report"]
+    }
     assert set(parser.links) == expected
     assert all(link in email.text for link in expected)
 
@@ -72,13 +73,22 @@ def test_compute_change_email_says_who_did_what_to_which_resource():
     from shared.compute_changes import read_changes
     from shared.email_render import render_compute_change
 
-    [change], _ = read_changes([{
-        "CorrelationId": "c-1", "TimeGenerated": START, "Caller": "alice@contoso.com", "CallerIpAddress": "203.0.113.7",
-        "OperationNameValue": "MICROSOFT.MACHINELEARNINGSERVICES/WORKSPACES/COMPUTES/DELETE",
-        "ActivityStatusValue": "Succeeded", "FailedPipelinesAfter": 2, "FirstFailureAfter": START,
-        "ResourceId": "/subscriptions/s/resourcegroups/rg/providers/microsoft.machinelearningservices/workspaces/ws-a"
-                      "/computes/gpu-cluster",
-    }])
+    [change], _ = read_changes(
+        [
+            {
+                "CorrelationId": "c-1",
+                "TimeGenerated": START,
+                "Caller": "alice@contoso.com",
+                "CallerIpAddress": "203.0.113.7",
+                "OperationNameValue": "MICROSOFT.MACHINELEARNINGSERVICES/WORKSPACES/COMPUTES/DELETE",
+                "ActivityStatusValue": "Succeeded",
+                "FailedPipelinesAfter": 2,
+                "FirstFailureAfter": START,
+                "ResourceId": "/subscriptions/s/resourcegroups/rg/providers/microsoft.machinelearningservices"
+                "/workspaces/ws-a/computes/gpu-cluster",
+            }
+        ]
+    )
     email = render_compute_change(change)
     assert email.subject == "[AML] computes/delete succeeded: gpu-cluster in ws-a by alice@contoso.com"
     assert "PIPELINES FAILED AFTERWARDS: 2 pipeline run(s)" in email.text
@@ -89,12 +99,23 @@ def test_metric_notice_shows_the_breaching_points():
     from shared.email_render import render_metric_notice
 
     payload = {
-        "notice": "firing", "rule": "churn-drift", "description": "Drift <of> churn", "metric": "drift",
-        "namespace": "azure.applicationinsights", "aggregation": "Maximum", "operator": "GreaterThan",
-        "threshold": 0.3, "filter": "feature eq '*'", "interval_minutes": 5.0, "consecutive": 3,
+        "notice": "firing",
+        "rule": "churn-drift",
+        "description": "Drift <of> churn",
+        "metric": "drift",
+        "namespace": "azure.applicationinsights",
+        "aggregation": "Maximum",
+        "operator": "GreaterThan",
+        "threshold": 0.3,
+        "filter": "feature eq '*'",
+        "interval_minutes": 5.0,
+        "consecutive": 3,
         "resource_id": "/subscriptions/s/resourceGroups/g/providers/microsoft.insights/components/appi",
-        "dimensions": {"feature": "age"}, "episode_start": START.isoformat(), "at": START.isoformat(),
-        "value": 0.71, "recent": [[START.isoformat(), 0.1, False], [START.isoformat(), 0.71, True]],
+        "dimensions": {"feature": "age"},
+        "episode_start": START.isoformat(),
+        "at": START.isoformat(),
+        "value": 0.71,
+        "recent": [[START.isoformat(), 0.1, False], [START.isoformat(), 0.71, True]],
     }
     email = render_metric_notice(payload)
     assert email.subject == "[AML] FIRING: churn-drift on appi (drift = 0.71)"

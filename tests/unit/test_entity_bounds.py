@@ -38,15 +38,29 @@ def _noise(chars: int, seed: int = 1) -> str:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(key=st.text(min_size=1, max_size=3).map(lambda s: "run-failure:" + s * 4000),
-       label=texts.map(lambda s: s * 3000), recipients=st.integers(0, 6000),
-       noise=st.integers(0, 200_000), items=st.integers(0, 6000), error=texts.map(lambda s: s * 5000))
+@given(
+    key=st.text(min_size=1, max_size=3).map(lambda s: "run-failure:" + s * 4000),
+    label=texts.map(lambda s: s * 3000),
+    recipients=st.integers(0, 6000),
+    noise=st.integers(0, 200_000),
+    items=st.integers(0, 6000),
+    error=texts.map(lambda s: s * 5000),
+)
 def test_any_incident_fits_the_service_limits(key, label, recipients, noise, items, error):
-    payload = {"errors": [_noise(noise // max(items, 1) + 1, i) for i in range(min(items, 300))],
-               "runs": [f"run-{i}" for i in range(items)], "alert": {"rule": label}}
-    record = outbox.new_record(key, "run-failure", payload,
-                               tuple(f"person{i}@contoso.com" for i in range(recipients)), NOW, NOW,
-                               labels={"kind": "run-failure", "workspace": label, "experiment": label})
+    payload = {
+        "errors": [_noise(noise // max(items, 1) + 1, i) for i in range(min(items, 300))],
+        "runs": [f"run-{i}" for i in range(items)],
+        "alert": {"rule": label},
+    }
+    record = outbox.new_record(
+        key,
+        "run-failure",
+        payload,
+        tuple(f"person{i}@contoso.com" for i in range(recipients)),
+        NOW,
+        NOW,
+        labels={"kind": "run-failure", "workspace": label, "experiment": label},
+    )
     record = outbox.after_failure(record, NOW, error, outbox.RetryPolicy())
     entity = _entity(record)
     for name, value in entity.items():
@@ -70,8 +84,7 @@ def test_details_over_the_limit_are_shortened_deterministically_and_say_so():
 
 def test_details_that_cannot_be_shortened_enough_leave_the_minimal_form():
     payload = {f"key-{i}-{_noise(40, i)}": i for i in range(20_000)}  # many keys: nothing to cut
-    record = outbox.new_record("run-failure:ws:p", "run-failure", payload, (), NOW, NOW,
-                               labels={"workspace": "ws"})
+    record = outbox.new_record("run-failure:ws:p", "run-failure", payload, (), NOW, NOW, labels={"workspace": "ws"})
     assert set(record.payload) == {MINIMAL}
     email = render_incident("run-failure", record.payload)
     assert email.subject == "[AML] run-failure:ws:p (details could not be stored)"

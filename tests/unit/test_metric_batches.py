@@ -44,8 +44,9 @@ def _ids(ids: list[str], indent: str = "      ") -> str:
     return "\n".join(f"{indent}- {resource_id}" for resource_id in ids)
 
 
-def _rules_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                 text: str) -> tuple[int, str]:
+def _rules_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], text: str
+) -> tuple[int, str]:
     """`python -m shared rules check` on a rules file with this text: exit code, and what it printed."""
     path = tmp_path / "rules.yaml"
     path.write_text(text)
@@ -60,16 +61,20 @@ def test_rules_check_refuses_51_resource_ids_of_one_type_naming_the_line(tmp_pat
     text = _rule_yaml("    resource_ids:\n" + _ids([_workspace(i) for i in range(51)]))
     code, errors = _rules_check(tmp_path, monkeypatch, capsys, text)
     assert code == 2
-    assert (f"rules.yaml:4: metric_rules[0].resource_ids: Value error, 51 resource ids of type "
-            f"{WORKSPACES.lower()} in subscription {SUB_A}: the Metrics batch API reads at most 50 per call") in errors
+    assert (
+        f"rules.yaml:4: metric_rules[0].resource_ids: Value error, 51 resource ids of type "
+        f"{WORKSPACES.lower()} in subscription {SUB_A}: the Metrics batch API reads at most 50 per call"
+    ) in errors
 
 
 def test_rules_check_refuses_an_interval_the_service_does_not_support(tmp_path, monkeypatch, capsys):
     text = _rule_yaml(f"    resource_ids: [{_workspace(1)}]", interval="PT2M")
     code, errors = _rules_check(tmp_path, monkeypatch, capsys, text)
     assert code == 2
-    assert ("rules.yaml:10: metric_rules[0].interval: Value error, PT2M is not a time grain of the Metrics API: "
-            "use one of PT1M, PT5M, PT15M, PT30M, PT1H, PT6H, PT12H, P1D") in errors
+    assert (
+        "rules.yaml:10: metric_rules[0].interval: Value error, PT2M is not a time grain of the Metrics API: "
+        "use one of PT1M, PT5M, PT15M, PT30M, PT1H, PT6H, PT12H, P1D"
+    ) in errors
 
 
 def test_rules_check_accepts_what_fits_in_batch_calls(tmp_path, monkeypatch, capsys):
@@ -96,27 +101,41 @@ def test_region_errors_name_their_line():
     assert "rules.yaml:6: metric_rules[0].resource_ids_by_region.West US" in message
     assert "'West US' is not an Azure region name" in message
     assert "rules.yaml:7: metric_rules[0].resource_ids_by_region.WestEurope" in message
-    both = f"    region: westeurope\n    resource_ids: [{_workspace(1)}]\n    resource_ids_by_region:\n" \
-           f"      eastus: [{_workspace(2)}]"
+    both = (
+        f"    region: westeurope\n    resource_ids: [{_workspace(1)}]\n    resource_ids_by_region:\n"
+        f"      eastus: [{_workspace(2)}]"
+    )
     assert "rules.yaml:3: metric_rules[0]: Value error, give resource_ids" in _error(_rule_yaml(both))
     assert "is listed twice" in _error(_rule_yaml(f"    resource_ids: [{_workspace(1)}, {_workspace(1).lower()}]"))
-    assert "is listed under two" in _error(_rule_yaml(
-        f"    resource_ids_by_region:\n      westeurope: [{_workspace(1)}]\n      eastus: [{_workspace(1)}]"))
+    assert "is listed under two" in _error(
+        _rule_yaml(f"    resource_ids_by_region:\n      westeurope: [{_workspace(1)}]\n      eastus: [{_workspace(1)}]")
+    )
     assert "rules.yaml:4: metric_rules[0].resource_ids[0]: Value error, '/subscriptions/a/b' is not a resource id" in (
-        _error(_rule_yaml("    resource_ids: [/subscriptions/a/b]")))
+        _error(_rule_yaml("    resource_ids: [/subscriptions/a/b]"))
+    )
 
 
 def _rule(**resources) -> MetricRule:
-    return MetricRule(name="failed-runs", namespace=WORKSPACES, metric="Failed Runs", aggregation="Total",
-                      operator="GreaterThan", threshold=0, interval=timedelta(minutes=5), **resources)
+    return MetricRule(
+        name="failed-runs",
+        namespace=WORKSPACES,
+        metric="Failed Runs",
+        aggregation="Total",
+        operator="GreaterThan",
+        threshold=0,
+        interval=timedelta(minutes=5),
+        **resources,
+    )
 
 
 def test_resources_are_grouped_by_region_subscription_and_type_in_rule_order():
     insights = f"/subscriptions/{SUB_A}/resourceGroups/rg/providers/microsoft.insights/components/appi"
-    rule = _rule(resource_ids_by_region={
-        "westeurope": [_workspace(0), _workspace(1, SUB_B), insights, _workspace(2)],
-        "eastus": [_workspace(3)],
-    })
+    rule = _rule(
+        resource_ids_by_region={
+            "westeurope": [_workspace(0), _workspace(1, SUB_B), insights, _workspace(2)],
+            "eastus": [_workspace(3)],
+        }
+    )
     calls = [(c.region, c.subscription, c.resource_type, c.resource_ids) for c in batch_calls(rule, "northeurope")]
     assert calls == [
         ("westeurope", SUB_A, WORKSPACES.lower(), (_workspace(0), _workspace(2))),
@@ -148,14 +167,18 @@ def test_metrics_endpoint_is_a_template_and_an_old_regional_value_still_works():
     assert (default.metrics_endpoint, default.metrics_region) == ("https://{region}.metrics.monitor.azure.com", None)
     old = Settings.from_environ({**VALID, "METRICS_ENDPOINT": "https://westeurope.metrics.monitor.azure.com"})
     assert (old.metrics_endpoint, old.metrics_region) == ("https://{region}.metrics.monitor.azure.com", "westeurope")
-    gov = Settings.from_environ({**VALID, "METRICS_ENDPOINT": "https://{region}.metrics.monitor.azure.us",
-                                 "METRICS_REGION": "USGovVirginia"})
+    gov = Settings.from_environ(
+        {**VALID, "METRICS_ENDPOINT": "https://{region}.metrics.monitor.azure.us", "METRICS_REGION": "USGovVirginia"}
+    )
     assert (gov.metrics_endpoint, gov.metrics_region) == ("https://{region}.metrics.monitor.azure.us", "usgovvirginia")
     with pytest.raises(SettingsError) as error:
-        Settings.from_environ({**VALID, "METRICS_ENDPOINT": "https://metrics.example.com",
-                               "METRICS_REGION": "West Europe"})
-    assert "METRICS_ENDPOINT='https://metrics.example.com' is invalid: expected an endpoint template with " \
-           "{region}" in str(error.value)
+        Settings.from_environ(
+            {**VALID, "METRICS_ENDPOINT": "https://metrics.example.com", "METRICS_REGION": "West Europe"}
+        )
+    assert (
+        "METRICS_ENDPOINT='https://metrics.example.com' is invalid: expected an endpoint template with "
+        "{region}" in str(error.value)
+    )
     assert "METRICS_REGION='West Europe' is invalid: expected an Azure region name" in str(error.value)
 
 
@@ -173,4 +196,6 @@ def test_the_commented_metric_rule_examples_in_rules_yaml_are_valid():
     text = "\n".join(uncommented).replace("<sub>", SUB_A).replace("<rg>", "rg-ml").replace("<ws-us>", "ws-us")
     rules = parse_rules(text.replace("<ws>", "ws"), "rules.yaml")
     assert [(rule.name, sorted(rule.resources_by_region(None))) for rule in rules.metric_rules] == [
-        ("failed-pipeline-runs", ["eastus", "westeurope"]), ("churn-feature-drift", ["westeurope"])]
+        ("failed-pipeline-runs", ["eastus", "westeurope"]),
+        ("churn-feature-drift", ["westeurope"]),
+    ]

@@ -13,9 +13,16 @@ from shared.rules import MetricRule
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 STEP = timedelta(minutes=5)
 RULE = MetricRule(
-    name="drift", resource_ids=["/subscriptions/s/resourceGroups/g/providers/microsoft.insights/components/ai"],
-    namespace="azure.applicationinsights", metric="drift_score", aggregation="Maximum", operator="GreaterThan",
-    threshold=0.3, interval=STEP, consecutive=3, repeat_every=timedelta(minutes=30),
+    name="drift",
+    resource_ids=["/subscriptions/s/resourceGroups/g/providers/microsoft.insights/components/ai"],
+    namespace="azure.applicationinsights",
+    metric="drift_score",
+    aggregation="Maximum",
+    operator="GreaterThan",
+    threshold=0.3,
+    interval=STEP,
+    consecutive=3,
+    repeat_every=timedelta(minutes=30),
 )
 HIGH, LOW = 0.9, 0.1
 

@@ -131,10 +131,10 @@ def test_a_failure_in_doubt_keeps_its_operation_and_a_definitive_one_starts_afre
 
 def test_records_are_bounded_when_made_and_when_updated():
     huge = {"runs": [f"{random.Random(i).getrandbits(128):032x}" for i in range(20_000)]}
-    record = outbox.new_record("run-failure:" + "w" * 5000, "run-failure", huge, ("a@contoso.com",), NOW, NOW,
-                               labels={"workspace": "w" * 5000})
+    record = outbox.new_record(
+        "run-failure:" + "w" * 5000, "run-failure", huge, ("a@contoso.com",), NOW, NOW, labels={"workspace": "w" * 5000}
+    )
     assert len(record.key) == 512 and len(record.labels["workspace"]) == 1024
     assert "_reduced" in record.payload and len(record.payload["runs"]) < 20_000
-    _, updated = outbox.on_detected(record, outbox.new_record(record.key, "run-failure", {"runs": ["r"]}, (),
-                                                              NOW, NOW))
+    _, updated = outbox.on_detected(record, outbox.new_record(record.key, "run-failure", {"runs": ["r"]}, (), NOW, NOW))
     assert updated.payload == {"runs": ["r"]}  # the note about shortening does not stick to details that fit

@@ -31,15 +31,27 @@ def _query_rows(tables):
     rows = []
     for run_id, row in latest.items():
         job = jobs.get(run_id, {})
-        rows.append({
-            **{k: row[k] for k in ("RunId", "ParentRunId", "RootRunId", "Status", "Message", "WorkspaceName",
-                                   "TimeGenerated")},
-            "ResourceId": row["_ResourceId"],
-            "JobErrorMessage": job.get("JobErrorMessage"),
-            "ErrorDetails": job.get("ErrorDetails"),
-            "ExperimentName": job.get("ExperimentName"),
-            "ClusterName": job.get("ClusterName"),
-        })
+        rows.append(
+            {
+                **{
+                    k: row[k]
+                    for k in (
+                        "RunId",
+                        "ParentRunId",
+                        "RootRunId",
+                        "Status",
+                        "Message",
+                        "WorkspaceName",
+                        "TimeGenerated",
+                    )
+                },
+                "ResourceId": row["_ResourceId"],
+                "JobErrorMessage": job.get("JobErrorMessage"),
+                "ErrorDetails": job.get("ErrorDetails"),
+                "ExperimentName": job.get("ExperimentName"),
+                "ClusterName": job.get("ClusterName"),
+            }
+        )
     return rows
 
 
@@ -130,8 +142,12 @@ def test_any_run_tree_gives_one_incident_per_failed_pipeline_with_a_failed_leaf_
     for index, (parent, status, seconds) in enumerate(runs):
         run_id = f"r{index}"
         parent_id = f"r{parent}" if 0 <= parent < index else "root"
-        rows.append({**status_row("ws", run_id, parent_id, "root", status, START + timedelta(seconds=seconds)),
-                     "ResourceId": ""})
+        rows.append(
+            {
+                **status_row("ws", run_id, parent_id, "root", status, START + timedelta(seconds=seconds)),
+                "ResourceId": "",
+            }
+        )
     incidents = group_pipeline_failures(events_from_rows(rows))
     failed = [r for r in rows if r["Status"].lower() == "failed"]
     assert len(incidents) == (1 if failed else 0)

@@ -36,8 +36,16 @@ def jwks_url(httpserver):
 
 def _token(private=SIGNING, kid="k1", **overrides):
     now = int(time.time())
-    claims = {"aud": AUDIENCE, "iss": f"https://sts.windows.net/{TENANT}/", "iat": now, "nbf": now,
-              "exp": now + 600, "appid": AZNS_APP_ID, "roles": [REQUIRED_ROLE], **overrides}
+    claims = {
+        "aud": AUDIENCE,
+        "iss": f"https://sts.windows.net/{TENANT}/",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "appid": AZNS_APP_ID,
+        "roles": [REQUIRED_ROLE],
+        **overrides,
+    }
     claims = {k: v for k, v in claims.items() if v is not None}
     return "Bearer " + jwt.encode(claims, private, algorithm="RS256", headers={"kid": kid})
 
@@ -48,24 +56,31 @@ def test_a_valid_action_group_token_is_accepted(jwks_url):
 
 
 def test_a_v2_token_with_azp_and_the_client_id_audience_is_accepted(jwks_url):
-    token = _token(aud="11111111-2222-3333-4444-555555555555", appid=None, azp=AZNS_APP_ID,
-                   iss=f"https://login.microsoftonline.com/{TENANT}/v2.0")
+    token = _token(
+        aud="11111111-2222-3333-4444-555555555555",
+        appid=None,
+        azp=AZNS_APP_ID,
+        iss=f"https://login.microsoftonline.com/{TENANT}/v2.0",
+    )
     SecureWebhook(TENANT, ("11111111-2222-3333-4444-555555555555",), jwks_url=jwks_url).validate(token)
 
 
-@pytest.mark.parametrize(("header", "status", "message"), [
-    (None, 401, "bearer token is required"),
-    ("Basic abc", 401, "bearer token is required"),
-    ("Bearer not-a-jwt", 401, "malformed"),
-    (_token(private=OTHER), 401, "not valid: Signature verification failed"),
-    (_token(kid="unknown"), 401, "signing key is not one of the tenant's keys"),
-    (_token(aud="api://someone-else"), 401, "Audience doesn't match"),
-    (_token(iss="https://sts.windows.net/00000000-0000-0000-0000-0000000000cc/"), 401, "Invalid issuer"),
-    (_token(exp=int(time.time()) - 3600), 401, "expired"),
-    (_token(appid="99999999-9999-9999-9999-999999999999"), 403, "AzNS AAD Webhook"),
-    (_token(roles=["SomethingElse"]), 403, "ActionGroupsSecureWebhook"),
-    (_token(roles=None), 403, "ActionGroupsSecureWebhook"),
-])
+@pytest.mark.parametrize(
+    ("header", "status", "message"),
+    [
+        (None, 401, "bearer token is required"),
+        ("Basic abc", 401, "bearer token is required"),
+        ("Bearer not-a-jwt", 401, "malformed"),
+        (_token(private=OTHER), 401, "not valid: Signature verification failed"),
+        (_token(kid="unknown"), 401, "signing key is not one of the tenant's keys"),
+        (_token(aud="api://someone-else"), 401, "Audience doesn't match"),
+        (_token(iss="https://sts.windows.net/00000000-0000-0000-0000-0000000000cc/"), 401, "Invalid issuer"),
+        (_token(exp=int(time.time()) - 3600), 401, "expired"),
+        (_token(appid="99999999-9999-9999-9999-999999999999"), 403, "AzNS AAD Webhook"),
+        (_token(roles=["SomethingElse"]), 403, "ActionGroupsSecureWebhook"),
+        (_token(roles=None), 403, "ActionGroupsSecureWebhook"),
+    ],
+)
 def test_bad_tokens_are_refused_with_the_reason(jwks_url, header, status, message):
     with pytest.raises(AuthError) as error:
         SecureWebhook(TENANT, (AUDIENCE,), jwks_url=jwks_url).validate(header)
@@ -82,12 +97,15 @@ def test_an_unsigned_token_is_refused(jwks_url):
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 
 
-@pytest.mark.parametrize(("configured", "aud"), [
-    ((AUDIENCE, CLIENT_ID), AUDIENCE),  # a v1 token: the application id URI
-    ((AUDIENCE, CLIENT_ID), CLIENT_ID),  # a v2 token: the client id
-    ((CLIENT_ID,), f"api://{CLIENT_ID}"),  # the default URI form stands for the client id
-    ((f"api://{CLIENT_ID}",), CLIENT_ID),
-])
+@pytest.mark.parametrize(
+    ("configured", "aud"),
+    [
+        ((AUDIENCE, CLIENT_ID), AUDIENCE),  # a v1 token: the application id URI
+        ((AUDIENCE, CLIENT_ID), CLIENT_ID),  # a v2 token: the client id
+        ((CLIENT_ID,), f"api://{CLIENT_ID}"),  # the default URI form stands for the client id
+        ((f"api://{CLIENT_ID}",), CLIENT_ID),
+    ],
+)
 def test_both_audience_forms_are_accepted(jwks_url, configured, aud):
     SecureWebhook(TENANT, configured, jwks_url=jwks_url).validate(_token(aud=aud))
 
@@ -97,7 +115,8 @@ def test_a_token_for_another_app_names_the_accepted_audiences(jwks_url):
         SecureWebhook(TENANT, (AUDIENCE,), jwks_url=jwks_url).validate(_token(aud=CLIENT_ID))
     assert error.value.status == 401
     assert f"accepted: {AUDIENCE}; WEBHOOK_AUDIENCE takes the application id URI and the client id" in (
-        error.value.message)
+        error.value.message
+    )
 
 
 def test_keys_are_fetched_once_and_cached(httpserver):

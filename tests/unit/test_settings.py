@@ -37,8 +37,13 @@ def test_identity_based_storage_uses_the_account_table_endpoint():
 
 
 def test_every_problem_is_named_at_once():
-    env = {**VALID, "LOG_ANALYTICS_WORKSPACE_IDS": "my-workspace", "SCAN_OVERLAP_MINUTES": "soon",
-           "ACS_ENDPOINT": "http://insecure", "EMAIL_RECIPIENTS": ""}
+    env = {
+        **VALID,
+        "LOG_ANALYTICS_WORKSPACE_IDS": "my-workspace",
+        "SCAN_OVERLAP_MINUTES": "soon",
+        "ACS_ENDPOINT": "http://insecure",
+        "EMAIL_RECIPIENTS": "",
+    }
     with pytest.raises(SettingsError) as error:
         Settings.from_environ(env)
     message = str(error.value)
