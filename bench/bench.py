@@ -204,13 +204,13 @@ def _seed_fan_out(sandbox) -> None:
 
 
 def _fresh_app(stack: Stack):
-    from shared.alerting_app import AlertingApp
+    from shared.app import AlertingApp
     from shared.settings import Settings
 
     _empty_tables(stack.storage)
     stack.sandbox.email.clear()
     app = AlertingApp(Settings.from_environ(_app_settings(stack)))
-    app.state.ensure_tables()  # table creation is set-up, not the scan's work
+    app.ensure_tables()  # table creation is set-up, not the scan's work
     return app
 
 
@@ -225,10 +225,10 @@ def _one_scan(stack: Stack) -> tuple[object, float, Meter]:
 
 
 _RSS_SCAN = """import datetime, sys
-from shared.alerting_app import AlertingApp
+from shared.app import AlertingApp
 from shared.settings import Settings
 app = AlertingApp(Settings.from_environ())
-app.state.ensure_tables(); app.logs; app.email
+app.ensure_tables(); app.logs; app.channels
 before = PEAK
 report = app.scan_run_failures(datetime.datetime.fromisoformat(sys.argv[1]))
 assert report.delivery.sent == int(sys.argv[2]), report.summary()
@@ -323,7 +323,7 @@ from bench.webhook_bench import burst_bodies, post_all
 import function_app
 bodies, _ = burst_bodies(sys.argv[1], tag="rss")
 from shared.entrypoints import alerting_app
-alerting_app().state.ensure_tables(); alerting_app().logs; alerting_app().email
+alerting_app().ensure_tables(); alerting_app().logs; alerting_app().channels
 before = PEAK
 post_all(bodies)
 print(before, PEAK)

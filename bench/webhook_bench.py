@@ -80,7 +80,7 @@ def post_all(bodies: list[bytes], workers: int = 8) -> list[list[tuple[int, floa
     that meets another copy still being processed is answered 503 and delivered again, as Azure retries it."""
     from shared.entrypoints import alerting_app
 
-    alerting_app().state.ensure_tables()
+    alerting_app().ensure_tables()
     _post(b"[]")
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(_deliver, bodies))
@@ -116,8 +116,8 @@ def fuzz(examples: int) -> tuple[int, float, int]:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from tests.integration.test_alert_webhook_flow import _fresh_alert_id
-    from tests.unit.test_alert_payload import payloads
+    from tests.integration.webhook.test_flow import _fresh_alert_id
+    from tests.unit.webhook.test_payload import payloads
 
     counts = {"run": 0, "5xx": 0}
 

@@ -1,162 +1,117 @@
-"""The composition root: builds the clients from settings once per process and offers one use case per function."""
+"""The composition root: builds the clients and stores from settings once per process, the scans from the detector
+registry (shared/detectors/__init__.py) and the channels from the channel table (shared/channels/__init__.py),
+and offers one use case per kind of function: `scan(name)` for each timer scan, `receive_alert`, `deliver_outbox`.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from shared.acs_email import AcsEmail, Email
-from shared.compute_changes import ComputeChangeDetector
-from shared.email_render import render_digest, render_incident
-from shared.log_analytics import LogAnalytics
-from shared.log_scan import LogScan, ScanPolicy, WorkspaceScan
-from shared.metric_scan import MetricScan, RuleScan
-from shared.metrics_api import MetricsApi, MetricsRegionMissing, check_regions
-from shared.outbox import OutboxRecord, RetryPolicy
-from shared.outbox_delivery import DeliveryReport, OutboxDelivery
-from shared.routing import recipients_for
+from shared import detectors, silences
+from shared.azure.log_analytics import LogAnalytics
+from shared.azure.metrics import MetricsApi
+from shared.azure.tables import Tables
+from shared.channels import CHANNELS, ChannelDeps
+from shared.detectors.base import Shape
+from shared.detectors.metric_rules import MetricsRegionMissing, check_regions
+from shared.outbox import store
+from shared.outbox.delivery import DeliveryReport, OutboxDelivery
+from shared.outbox.intake import Intake
+from shared.outbox.records import RetryPolicy
+from shared.outbox.store import IncidentStore
+from shared.routing import Destination, destination_for
 from shared.rules import Rules, Silence
-from shared.run_failures import RunFailureDetector
-from shared.settings import Settings, SettingsError
-from shared.state_tables import StateTables
+from shared.scans import metric_states, state
+from shared.scans.log_scan import LogScan, ScanPolicy
+from shared.scans.metric_scan import MetricScan
+from shared.scans.metric_states import MetricStates
+from shared.scans.periodic import PeriodicCheck
+from shared.scans.reports import MetricTickReport, TickReport
+from shared.scans.state import ScanState
+from shared.settings import HOST_SETTINGS, SETTINGS, Settings, SettingsError
+from shared.silences import SilenceStore
+from shared.webhook import deliveries
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+    from shared.outbox.channel import Channel
+    from shared.webhook.answers import WebhookAnswer
+    from shared.webhook.handler import AlertWebhook
+    from shared.webhook.secure import SecureWebhook
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class TickReport:
-    scans: list[WorkspaceScan]
-    delivery: DeliveryReport
-
-    @property
-    def failed(self) -> list[WorkspaceScan]:
-        """Workspaces not read this tick (403, 404, throttled, 5xx, no time left): read again next tick."""
-        return [scan for scan in self.scans if scan.error]
-
-    def summary(self) -> str:
-        rows = sum(scan.rows for scan in self.scans)
-        incidents = sum(len(scan.incidents) for scan in self.scans)
-        claimed = sum(scan.claimed for scan in self.scans)
-        partial = [scan.workspace_id for scan in self.scans if scan.outcome == "partial"]
-        skipped = sum(scan.skipped_rows for scan in self.scans)
-        not_stored = [key for scan in self.scans for key in scan.not_stored]
-        text = f"{len(self.scans)} workspace(s), {rows} rows, {incidents} incident(s), {claimed} new; " + (
-            self.delivery.summary()
-        )
-        failed = "; ".join(f"{scan.workspace_id} ({scan.error})" for scan in self.failed)
-        return (
-            text
-            + (f"; partial results from {', '.join(partial)}" if partial else "")
-            + (f"; {skipped} row(s) skipped (see the log)" if skipped else "")
-            + (f"; not stored in full (alerted in minimal form): {', '.join(not_stored)}" if not_stored else "")
-            + (f"; NOT READ, retried next tick: {failed}" if failed else "")
-        )
-
-
-@dataclass
-class MetricTickReport:
-    rules: list[RuleScan]
-    delivery: DeliveryReport
-
-    def summary(self) -> str:
-        notices = [notice for rule in self.rules for notice in rule.notices]
-        kinds = ", ".join(f"{notice.rule} {notice.kind}" for notice in notices) or "no notices"
-        series = sum(rule.series for rule in self.rules)
-        calls = sum(rule.calls for rule in self.rules)
-        failed = [f"{rule.rule}: {failure}" for rule in self.rules for failure in rule.failures]
-        text = f"{len(self.rules)} rule(s), {series} series from {calls} call(s): {kinds}; {self.delivery.summary()}"
-        return text + (f"; failed calls (retried next tick): {'; '.join(failed)}" if failed else "")
+# Every table, each owned by one store; all are created by infra/main.bicep (a contract test checks).
+TABLES = state.TABLES + store.TABLES + silences.TABLES + metric_states.TABLES + deliveries.TABLES
+# Every setting the app and its host read: the contract with local.settings.sample.json, the README and the Bicep.
+ALL_SETTINGS = SETTINGS + HOST_SETTINGS + detectors.schedule_settings()
 
 
 class AlertingApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._engines: dict[str, LogScan | PeriodicCheck] = {}
 
     @cached_property
     def rules(self) -> Rules:
-        from shared.rules import load_rules
+        from shared.rules_yaml import load_rules
 
-        return load_rules(self.settings.rules_file)
+        return load_rules(self.settings.rules_file, channels=tuple(CHANNELS))
 
     @cached_property
-    def credential(self):
-        from shared.credentials import azure_credential
+    def credential(self) -> TokenCredential:
+        from shared.azure.credentials import azure_credential
 
         return azure_credential(self.settings.credential_kind, self.settings.credential_client_id)
 
-    @cached_property
-    def state(self) -> StateTables:
+    def _tables(self, **client_options: Any) -> Tables:
         storage = self.settings.state_storage
-        return StateTables.connect(storage.connection_string, storage.table_endpoint, self.credential)
+        return Tables.connect(
+            storage.connection_string, storage.table_endpoint, self.credential, TABLES, **client_options
+        )
+
+    @cached_property
+    def tables(self) -> Tables:
+        return self._tables()
+
+    @cached_property
+    def webhook_tables(self) -> Tables:
+        """The webhook's own table client: short timeouts and one retry, so that a slow table service fails a
+        request within its budget (Azure retries it) instead of holding it; the timers keep the SDK defaults."""
+        return self._tables(retry_total=1, retry_backoff_factor=0.2, connection_timeout=2, read_timeout=4)
+
+    def ensure_tables(self) -> None:
+        """Create the tables now (they are otherwise created on first use)."""
+        self.tables.ensure()
+
+    @cached_property
+    def incidents(self) -> IncidentStore:
+        return IncidentStore(self.tables)
+
+    @cached_property
+    def scan_state(self) -> ScanState:
+        return ScanState(self.tables)
+
+    @cached_property
+    def silences(self) -> SilenceStore:
+        return SilenceStore(self.tables)
+
+    @cached_property
+    def metric_states(self) -> MetricStates:
+        return MetricStates(self.tables)
 
     @cached_property
     def logs(self) -> LogAnalytics:
         return LogAnalytics(self.settings.log_analytics_endpoint, self.credential)
 
     @cached_property
-    def email(self) -> AcsEmail:
-        return AcsEmail(self.settings.acs_endpoint, self.credential, self.settings.email_sender)
-
-    @cached_property
-    def scan_policy(self) -> ScanPolicy:
-        s = self.settings
-        return ScanPolicy(s.workspace_ids, s.scan_overlap, s.scan_lookback, s.first_scan_lookback, self.recipients_for)
-
-    @cached_property
-    def run_failure_scan(self) -> LogScan:
-        watch = self.rules.run_failures
-        detector = RunFailureDetector(self.settings.group_wait, tuple(watch.statuses), tuple(watch.workspaces))
-        return LogScan(detector, self.logs, self.state, self.scan_policy)
-
-    @cached_property
-    def compute_change_scan(self) -> LogScan:
-        watch = self.rules.compute_changes
-        detector = ComputeChangeDetector(tuple(watch.operations), tuple(watch.workspaces))
-        return LogScan(detector, self.logs, self.state, self.scan_policy)
-
-    @cached_property
-    def metrics(self) -> MetricsApi:
-        try:
-            check_regions(self.rules.metric_rules, self.settings.metrics_region)
-        except MetricsRegionMissing as err:
-            raise SettingsError(str(err)) from None
-        return MetricsApi(self.settings.metrics_endpoint, self.credential, self.settings.metrics_region)
-
-    @cached_property
-    def metric_scan(self) -> MetricScan:
-        return MetricScan(self.rules.metric_rules, self.metrics, self.state, self.recipients_for)
-
-    @cached_property
-    def delivery(self) -> OutboxDelivery:
-        return self._delivery_through(self.state)
-
-    def _delivery_through(self, state: StateTables) -> OutboxDelivery:
-        policy = RetryPolicy(max_attempts=self.settings.send_max_attempts, base_delay=self.settings.send_retry_base)
-        return OutboxDelivery(
-            state, self.email, self.render, render_digest, policy, self.active_silences, self.rules.storm_limit
-        )
-
-    @cached_property
-    def webhook_state(self) -> StateTables:
-        """The webhook's own table client: short timeouts and one retry, so that a slow table service fails a
-        request within its budget (Azure retries it) instead of holding it; the timers keep the SDK defaults."""
-        storage = self.settings.state_storage
-        return StateTables.connect(
-            storage.connection_string,
-            storage.table_endpoint,
-            self.credential,
-            retry_total=1,
-            retry_backoff_factor=0.2,
-            connection_timeout=2,
-            read_timeout=4,
-        )
-
-    @cached_property
     def webhook_logs(self) -> LogAnalytics:
-        """The enrichment's Log Analytics client: a few seconds, no retries (shared.alert_webhook.ENRICHMENT_TIMEOUT);
+        """The enrichment's Log Analytics client: a few seconds, no retries (enrich.log_analytics.ENRICHMENT_TIMEOUT);
         without details the alert is still emailed, and the scan emails the pipeline with its steps."""
         return LogAnalytics(
             self.settings.log_analytics_endpoint,
@@ -168,58 +123,122 @@ class AlertingApp:
         )
 
     @cached_property
-    def secure_webhook(self):
+    def metrics(self) -> MetricsApi:
+        try:
+            check_regions(self.rules.metric_rules, self.settings.metrics_region)
+        except MetricsRegionMissing as err:
+            raise SettingsError(str(err)) from None
+        return MetricsApi(self.settings.metrics_endpoint, self.credential)
+
+    @cached_property
+    def channels(self) -> dict[str, Channel[Any]]:
+        """Every channel of the channel table, by name (a route names one)."""
+        deps = ChannelDeps(self.settings, self.credential)
+        return {name: factory(deps) for name, factory in CHANNELS.items()}
+
+    @cached_property
+    def intake(self) -> Intake:
+        return Intake(self.incidents, self.route)
+
+    @cached_property
+    def delivery(self) -> OutboxDelivery:
+        return self._delivery_through(self.incidents)
+
+    def _delivery_through(self, incidents: IncidentStore) -> OutboxDelivery:
+        s = self.settings
+        policy = RetryPolicy(max_attempts=s.send_max_attempts, base_delay=s.send_retry_base)
+        return OutboxDelivery(incidents, self.channels, policy, self.active_silences, self.rules.storm_limit)
+
+    @cached_property
+    def scan_policy(self) -> ScanPolicy:
+        s = self.settings
+        return ScanPolicy(s.workspace_ids, s.scan_overlap, s.scan_lookback, s.first_scan_lookback)
+
+    def engine(self, name: str) -> LogScan | PeriodicCheck:
+        """The engine of a Log Analytics scan (WINDOW or PERIODIC), built from the registry on first use."""
+        if name not in self._engines:
+            spec = detectors.by_scan(name)
+            if spec.build is None or spec.shape not in (Shape.WINDOW, Shape.PERIODIC):
+                raise ValueError(f"{name} is not a Log Analytics scan")
+            detector: Any = spec.build(self.rules, self.settings)
+            self._engines[name] = (
+                PeriodicCheck(detector, self.logs, self.scan_state, self.intake, self.settings.workspace_ids)
+                if spec.shape is Shape.PERIODIC
+                else LogScan(detector, self.logs, self.scan_state, self.intake, self.scan_policy)
+            )
+        return self._engines[name]
+
+    @cached_property
+    def metric_scan(self) -> MetricScan:
+        s = self.settings
+        return MetricScan(self.rules.metric_rules, self.metrics, self.metric_states, self.intake, s.metrics_region)
+
+    @cached_property
+    def secure_webhook(self) -> SecureWebhook | None:
         """The Secure Webhook token check, when WEBHOOK_AUTH=entra; None means the function key alone."""
-        if self.settings.webhook_auth != "entra":
+        if self.settings.webhook_auth != "entra" or self.settings.webhook_tenant_id is None:
             return None
-        from shared.secure_webhook import SecureWebhook
+        from shared.webhook.secure import SecureWebhook
 
         return SecureWebhook(self.settings.webhook_tenant_id, self.settings.webhook_audiences)
 
     @cached_property
-    def alert_webhook(self):
-        from shared.alert_webhook import AlertWebhook
+    def alert_webhook(self) -> AlertWebhook:
+        """Over the webhook's own bounded clients (tables, Log Analytics), which fit its request budget."""
+        from shared.enrich import Enrichers
+        from shared.enrich.log_analytics import LogAnalyticsEnricher
+        from shared.webhook.deliveries import WebhookDeliveries
+        from shared.webhook.handler import AlertWebhook
 
+        s = self.settings
+        incidents = IncidentStore(self.webhook_tables)
         return AlertWebhook(
-            settings=self.settings,
-            state=self.webhook_state,
-            logs=self.webhook_logs,
-            delivery=self._delivery_through(self.webhook_state),
-            route=self.recipients_for,
+            settings=s,
+            deliveries=WebhookDeliveries(self.webhook_tables),
+            intake=Intake(incidents, self.route),
+            enrichers=Enrichers([LogAnalyticsEnricher(self.webhook_logs, s.workspace_ids, s.group_wait)]),
+            delivery=self._delivery_through(incidents),
             secure=self.secure_webhook,
         )
 
+    def route(self, labels: Mapping[str, str]) -> Destination:
+        """Where an incident with these labels goes (kind, workspace, experiment, compute, rule, operation)."""
+        return destination_for(labels, self.rules.routes, self.settings.email_recipients)
+
     def recipients_for(self, labels: Mapping[str, str]) -> tuple[str, ...]:
-        """Who hears about an incident with these labels (kind, workspace, experiment, compute, rule)."""
-        return recipients_for(labels, self.rules.routes, self.settings.email_recipients)
+        return self.route(labels).recipients
 
     def active_silences(self, now: datetime) -> list[Silence]:
         """Planned silences from the rules file and ad-hoc ones added from the CLI."""
-        return [*self.rules.silences, *self.state.silences(now)]
+        return [*self.rules.silences, *self.silences.active(now)]
 
-    def render(self, record: OutboxRecord) -> Email:
-        return render_incident(record.kind, record.payload, self.settings.studio_tenant_id)
+    # --- use cases, one per kind of function -------------------------------------------------------------------
 
-    # --- use cases, one per function ---------------------------------------------------------------------------
+    def scan(self, name: str, now: datetime, since: timedelta | None = None) -> TickReport | MetricTickReport:
+        """One tick of the scan `name` (a registry scan name), then the delivery of what is due. `since` replays a
+        past window of a WINDOW scan (the CLI) without moving the watermark."""
+        if detectors.by_scan(name).shape is Shape.METRICS:
+            rules = self.metric_scan.run(now) if self.rules.metric_rules else []
+            return MetricTickReport(rules, self.delivery.deliver_due(now))
+        engine = self.engine(name)
+        scans = engine.run(now, since) if isinstance(engine, LogScan) else engine.run(now)
+        return TickReport(scans, self.delivery.deliver_due(now))
 
-    def scan_run_failures(self, now: datetime, since: timedelta | None = None) -> TickReport:
-        """`since` replays a past window (CLI) without moving the watermark."""
-        return TickReport(self.run_failure_scan.run(now, since), self.delivery.deliver_due(now))
-
-    def scan_compute_changes(self, now: datetime, since: timedelta | None = None) -> TickReport:
-        return TickReport(self.compute_change_scan.run(now, since), self.delivery.deliver_due(now))
-
-    def scan_metrics(self, now: datetime) -> MetricTickReport:
-        rules = self.metric_scan.run(now) if self.rules.metric_rules else []
-        return MetricTickReport(rules, self.delivery.deliver_due(now))
-
-    def receive_alert(self, body: bytes, headers: Mapping[str, str], now: datetime):
+    def receive_alert(self, body: bytes, headers: Mapping[str, str], now: datetime) -> WebhookAnswer:
         """One action-group delivery -> a WebhookAnswer (status, JSON body, headers); never raises."""
         return self.alert_webhook.receive(body, headers, now)
 
     def deliver_outbox(self, now: datetime) -> DeliveryReport:
+        """Send what is due, then each store's retention (RETENTION_DAYS)."""
         report = self.delivery.deliver_due(now)
-        removed = self.state.delete_older_than(now - self.settings.retention)
-        if removed:
-            log.info("Retention removed %d old incident and history rows", removed)
+        cutoff = now - self.settings.retention
+        removed = {
+            "incident": self.incidents.delete_older_than(cutoff),
+            "history": self.scan_state.delete_older_than(cutoff),
+            "webhook delivery": deliveries.WebhookDeliveries(self.tables).delete_older_than(cutoff),
+            "metric state": self.metric_states.delete_older_than(cutoff),
+            "silence": self.silences.delete_older_than(cutoff),
+        }
+        if any(removed.values()):
+            log.info("Retention removed %s", ", ".join(f"{n} old {what} row(s)" for what, n in removed.items() if n))
         return report

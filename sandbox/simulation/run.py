@@ -182,7 +182,7 @@ def simulate(
     cadence: tuple[int, int] = (10, 8),
     drain: timedelta = DRAIN,
 ) -> Result:
-    from shared.alerting_app import AlertingApp
+    from shared.app import AlertingApp
     from shared.settings import Settings
 
     wall = time.perf_counter()
@@ -196,9 +196,11 @@ def simulate(
             sandbox.faults.retry_after_ms = 1
             apps = {"A": AlertingApp(Settings.from_environ()), "B": AlertingApp(Settings.from_environ())}
             deaths = [fault for fault in faults if fault.what == "instance dies"]
-            apps["A"].email = DyingEmail(apps["A"].email, lambda: any(f.active(sandbox.now) for f in deaths))
+            apps["A"].channels["email"] = DyingEmail(
+                apps["A"].channels["email"], lambda: any(f.active(sandbox.now) for f in deaths)
+            )
             for app in apps.values():
-                app.state.ensure_tables()
+                app.ensure_tables()
             alerts = AlertDeliveries(day, apps, plan.seed)
             sources: list[EventSource] = [LogRows(day), MetricSeries(day), alerts]
             for source in sources:
@@ -221,7 +223,7 @@ def simulate(
                 **({"no answer (instance died)": len(alerts.died)} if alerts.died else {}),
             }
             result.deaths += [(instance, "alert_webhook", when) for instance, when in alerts.died]
-            records = apps["A"].state.incidents()
+            records = apps["A"].incidents.records()
             result.outbox = dict(Counter(record.status.value for record in records))
             result.retried = sum(record.attempts > 1 for record in records)
         finally:

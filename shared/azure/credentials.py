@@ -10,20 +10,30 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from azure.core.credentials import AccessToken, TokenCredential
 
 
 class EmulatorCredential:
     """For the local sandbox (AZURE_CREDENTIAL=emulator): emulators check that a bearer token is present, not
     what it says. Never valid against Azure."""
 
-    def get_token(self, *scopes: str, **kwargs: Any):
+    def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
         from azure.core.credentials import AccessToken
 
         return AccessToken("local-emulator", int(time.time()) + 3600)
 
 
-def azure_credential(kind: str, client_id: str | None = None) -> Any:
+def azure_credential(kind: str, client_id: str | None = None) -> TokenCredential:
     if kind == "emulator":
         return EmulatorCredential()
     if kind == "managed-identity":

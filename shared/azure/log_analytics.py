@@ -15,7 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ class LogAnalytics:
     def __init__(
         self,
         endpoint: str,
-        credential: Any,
+        credential: TokenCredential,
         *,
         retry_total: int = 3,
         server_timeout: int = SERVER_TIMEOUT_SECONDS,
@@ -61,7 +64,6 @@ class LogAnalytics:
             credential, endpoint=endpoint, retry_policy=_deadline_retry_policy()(retry_total=retry_total), **transport
         )
         self._server_timeout = server_timeout
-        self.calls = 0
 
     def query(
         self, workspace_id: str, query: str, start: datetime, end: datetime, deadline: float | None = None
@@ -74,7 +76,6 @@ class LogAnalytics:
         remaining = (deadline if deadline is not None else time.monotonic() + CALL_BUDGET_SECONDS) - time.monotonic()
         if remaining < MIN_CALL_SECONDS:
             raise QueryFailed("not queried: this tick's time for Log Analytics was spent")
-        self.calls += 1
         try:
             result = self._client.query_workspace(
                 workspace_id,

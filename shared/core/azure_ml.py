@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
-_WORKSPACE_ID = re.compile(
-    r"^/subscriptions/(?P<subscription>[^/]+)/resourcegroups/(?P<resource_group>[^/]+)"
-    r"/providers/microsoft\.machinelearningservices/workspaces/(?P<name>[^/]+)",
-    re.IGNORECASE,
-)
+from shared.core.resource_ids import AML_WORKSPACE, parse_resource_id
 
 
 @dataclass(frozen=True)
@@ -21,14 +16,15 @@ class Workspace:
 
     @classmethod
     def from_resource_id(cls, resource_id: str, fallback_name: str = "") -> Workspace:
-        """Log rows carry `_ResourceId` (often upper-cased); anything unparseable keeps just the name."""
-        match = _WORKSPACE_ID.match(resource_id or "")
-        if not match:
+        """Log rows carry `_ResourceId` (often upper-cased) of the workspace or of a resource in it (a compute);
+        anything else keeps just the name."""
+        parsed = parse_resource_id((resource_id or "").rstrip("/"))
+        if parsed is None or parsed.resource_group is None or parsed.type.split("/")[:2] != AML_WORKSPACE.split("/"):
             return cls(name=fallback_name or resource_id or "unknown workspace")
         return cls(
-            name=fallback_name or match["name"],
-            subscription_id=match["subscription"].lower(),
-            resource_group=match["resource_group"],
+            name=fallback_name or parsed.names[0],
+            subscription_id=parsed.subscription.lower(),
+            resource_group=parsed.resource_group,
         )
 
     @property

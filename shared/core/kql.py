@@ -51,7 +51,7 @@ def optional_table(table: str, columns: Sequence[tuple[str, str]], steps: str) -
     test which exist would double the requests, and retrying without the table after a 400 would parse error
     text. Both Kusto.Language (tests/kql) and duckdb-kql (the sandbox) accept it; the datatable leg comes first
     because duckdb-kql fails to join a let-bound fuzzy union whose first leg is the missing table. The service
-    may answer a skipped leg with a warning (`PartialError`); `shared.log_analytics` reads such an answer as
+    may answer a skipped leg with a warning (`PartialError`); `shared.azure.log_analytics` reads such an answer as
     complete. The types must be the table's own (sandbox/la-schemas.json), or the union would add suffixed
     columns (`RunId_string`)."""
     schema = ", ".join(f"{name}:{kind}" for name, kind in columns)

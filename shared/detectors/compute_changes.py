@@ -1,4 +1,5 @@
-"""Risky control-plane changes (compute deletion and others) from the activity log: the query and the incidents.
+"""Risky control-plane changes (compute deletion and others) from the activity log: the query, the incidents, the
+view and the spec.
 
 An ARM write/delete/action logs a start record and a final record sharing `CorrelationId`; only the final one
 (Succeeded or Failed) makes an incident, so the overlap and a start record in an earlier window never produce a
@@ -14,15 +15,25 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from shared.aml import Workspace
-from shared.kql import kql_datetime, kql_string_list, optional_table
-from shared.log_rows import moment, text
-from shared.log_scan import Detected, Findings, QueryWindow
+from shared.core.azure_ml import Workspace
+from shared.core.kql import kql_datetime, kql_string_list, optional_table
+from shared.core.log_rows import moment, text
+from shared.core.resource_ids import resource_name
+from shared.detectors.base import Detected, DetectorSpec, Findings, QueryWindow, Shape, ViewOptions
 from shared.routing import is_watched
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from pydantic import TypeAdapter
+
+    from shared.rules import Rules
+    from shared.settings import Settings
+
 KIND = "compute-change"
+SCAN = "compute-changes"
 FINAL_STATUSES = ("Succeeded", "Success", "Failed", "Failure")
 
 
@@ -101,7 +112,7 @@ class ComputeChange:
     @property
     def target(self) -> str:
         """The last segment of the resource id: the compute, datastore or workspace acted on."""
-        return self.resource_id.rstrip("/").rsplit("/", 1)[-1] if self.resource_id else ""
+        return resource_name(self.resource_id)
 
     @property
     def verb(self) -> str:
@@ -143,7 +154,7 @@ def read_changes(rows: list[dict[str, Any]]) -> tuple[list[ComputeChange], Count
 
 
 @cache
-def _adapter():
+def _adapter() -> TypeAdapter[ComputeChange]:
     from pydantic import TypeAdapter
 
     return TypeAdapter(ComputeChange)
@@ -153,7 +164,7 @@ def change_payload(change: ComputeChange) -> dict[str, Any]:
     return _adapter().dump_python(change, mode="json")
 
 
-def change_from_payload(payload: dict[str, Any]) -> ComputeChange:
+def change_from_payload(payload: Mapping[str, Any]) -> ComputeChange:
     return _adapter().validate_python(payload)
 
 
@@ -163,7 +174,7 @@ class ComputeChangeDetector:
 
     operations: tuple[str, ...]
     workspaces: tuple[str, ...] = ()
-    scan: str = "compute-changes"
+    scan: ClassVar[str] = SCAN
 
     def query(self, window: QueryWindow) -> str:
         return compute_changes_query(window, self.operations)
@@ -178,3 +189,30 @@ class ComputeChangeDetector:
             ],
             skipped,
         )
+
+
+def view(payload: Mapping[str, Any], options: ViewOptions) -> dict[str, Any]:
+    change = change_from_payload(payload)
+    subject = (
+        f"[AML] {change.verb} {change.status.lower()}: {change.target} in {change.workspace.name} by {change.caller}"
+    )
+    return {"subject": subject, "change": change}
+
+
+def build(rules: Rules, settings: Settings) -> ComputeChangeDetector:
+    watch = rules.compute_changes
+    return ComputeChangeDetector(tuple(watch.operations), tuple(watch.workspaces))
+
+
+SPEC = DetectorSpec(
+    kind=KIND,
+    title="compute changes",
+    shape=Shape.WINDOW,
+    view=view,
+    templates="compute_change",
+    scan=SCAN,
+    function="scan_compute_changes",
+    schedule_setting="COMPUTE_CHANGES_SCHEDULE",
+    rules_section="compute_changes",
+    build=build,
+)

@@ -8,17 +8,23 @@
 Points are replayed in time order from where the last evaluation stopped, so an episode that starts and ends
 between two scans is still reported, and two instances evaluating the same points produce the same notices
 (whose keys the outbox claims once).
+
+Also what one Metrics API call may read (`batch_calls`), the notices' view and the spec; the engine that reads
+the series and keeps their states is shared/scans/metric_scan.py.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.rules import MetricRule
+from shared.core.resource_ids import parse_resource_id, resource_name
+from shared.detectors.base import DetectorSpec, Shape, ViewOptions
+from shared.rules import MetricRule, resource_scope
 
 KIND = "metric"
 RECENT_POINTS = 12  # shown in the email
@@ -125,8 +131,9 @@ def _step(rule: MetricRule, state: SeriesState, at: datetime, value: float) -> t
 
 
 def notice_labels(rule: MetricRule, series: Series) -> dict[str, str]:
-    resource = series.resource_id.rstrip("/").rsplit("/", 1)[-1]
-    workspace = resource if "/workspaces/" in series.resource_id.lower() else ""
+    """`workspace`: the name of the workspace the resource is or belongs to (Azure ML, Log Analytics), if any."""
+    resource = parse_resource_id(series.resource_id.rstrip("/"))
+    workspace = (resource.name_of("workspaces") if resource else None) or ""
     return {"kind": KIND, "rule": rule.name, "workspace": workspace}
 
 
@@ -151,3 +158,78 @@ def notice_payload(rule: MetricRule, series: Series, notice: Notice) -> dict[str
         "value": notice.value,
         "recent": [[at.isoformat(), value, value is not None and rule.breaches(value)] for at, value in notice.recent],
     }
+
+
+def view(payload: Mapping[str, Any], options: ViewOptions) -> dict[str, Any]:
+    recent = [
+        {"at": datetime.fromisoformat(at), "value": value, "breaching": breaching}
+        for at, value, breaching in payload["recent"]
+    ]
+    state = {"firing": "FIRING", "repeat": "STILL FIRING", "resolved": "RESOLVED"}[payload["notice"]]
+    resource = resource_name(payload["resource_id"])
+    return {
+        "subject": f"[AML] {state}: {payload['rule']} on {resource} ({payload['metric']} = {payload['value']:g})",
+        "n": payload,
+        "episode_start": datetime.fromisoformat(payload["episode_start"]),
+        "at": datetime.fromisoformat(payload["at"]),
+        "recent": recent,
+    }
+
+
+SPEC = DetectorSpec(
+    kind=KIND,
+    title="metric notices",
+    shape=Shape.METRICS,
+    view=view,
+    templates="metric_notice",
+    scan="metrics",
+    function="scan_metrics",
+    schedule_setting="METRICS_SCHEDULE",
+    rules_section="metric_rules",
+)
+
+
+# --- what one getBatch call may read -------------------------------------------------------------------------------
+
+
+class MetricsRegionMissing(ValueError):
+    """A rule's resource_ids name no region and there is no default (METRICS_REGION)."""
+
+
+@dataclass(frozen=True)
+class BatchCall:
+    """One getBatch request: resources of one region, subscription and resource type."""
+
+    region: str
+    subscription: str
+    resource_type: str
+    resource_ids: tuple[str, ...]
+
+    def describe(self) -> str:
+        return (
+            f"{len(self.resource_ids)} {self.resource_type} resource(s) in subscription {self.subscription}, "
+            f"region {self.region}"
+        )
+
+
+def batch_calls(rule: MetricRule, default_region: str | None) -> list[BatchCall]:
+    """The rule's resources grouped by region, subscription and type, in the order the rule lists them."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for region, resource_ids in rule.resources_by_region(default_region).items():
+        if region is None:
+            raise MetricsRegionMissing(
+                f"metric rule {rule.name}: its resource_ids name no region; set region in the rule or the "
+                "METRICS_REGION app setting"
+            )
+        for resource_id in resource_ids:
+            groups.setdefault((region, *resource_scope(resource_id)), []).append(resource_id)
+    return [
+        BatchCall(region, subscription, resource_type, tuple(ids))
+        for (region, subscription, resource_type), ids in groups.items()
+    ]
+
+
+def check_regions(rules: list[MetricRule], default_region: str | None) -> None:
+    """Raise MetricsRegionMissing when a rule's resources have no region, before any call is made."""
+    for rule in rules:
+        batch_calls(rule, default_region)

@@ -1,6 +1,7 @@
-"""Failed pipeline runs: the query, rows -> run events, and events -> one incident per pipeline run.
+"""Failed pipeline runs: events -> one incident per pipeline run, root cause first; its detector, view and spec.
 
-Pure functions over plain data; `RunFailureDetector` plugs them into the generic scan (log_scan.py).
+Pure functions over plain data; the query and its rows are in run_failures_query.py, and `RunFailureDetector`
+plugs both into the ingestion-window scan (shared/scans/log_scan.py).
 
 A pipeline step is a child run of the pipeline run (`ParentRunId`/`RootRunId`); nested pipelines add levels.
 The root cause is the failed run that has no failed child, failing earliest: a parent fails *because* a child
@@ -10,161 +11,37 @@ failed, and downstream steps fail or are cancelled *after* it.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from shared.aml import Workspace
-from shared.kql import kql_datetime, kql_string_list, optional_table
-from shared.log_rows import moment, text
-from shared.log_scan import Detected, Findings, QueryWindow
+from shared.core.azure_ml import Workspace, studio_run_url
+from shared.detectors.azure_monitor_alert import alert_view
+from shared.detectors.base import Detected, DetectorSpec, Findings, QueryWindow, Shape, ViewOptions
+from shared.detectors.run_failures_query import (
+    DEFAULT_FAILURE_STATUSES,
+    RunEvent,
+    read_events,
+    run_failures_query,
+)
 from shared.routing import is_watched
 
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
+    from shared.rules import Rules
+    from shared.settings import Settings
+
+KIND = "run-failure"
+SCAN = "run-failures"
 ERROR_TEXT_LIMIT = 2000  # per step: enough for a stack trace's head, small enough for one email and one table row
 STEP_LIMIT = 50  # listed per incident; a 500-step fan-out still renders and still fits a table entity
 
-DEFAULT_FAILURE_STATUSES = ("Failed",)
 _DOWNSTREAM_STATUSES = {"failed", "canceled", "cancelrequested", "notstarted", "notresponding"}
 _TERMINAL_STATUSES = {"completed", "failed", "canceled"}
-
-
-def run_failures_query(window: QueryWindow, failure_statuses: Sequence[str] = DEFAULT_FAILURE_STATUSES) -> str:
-    """One query per workspace and scan: every pipeline that had a run fail, ingested in the window."""
-    return failed_pipelines_query(
-        window.start,
-        window.end,
-        clock="ingestion_time()",
-        selection=[f"| where Status in~ {kql_string_list(failure_statuses)}"],
-    )
-
-
-_RUN_STATUS_COLUMNS = (
-    ("Clock", "datetime"),
-    ("TimeGenerated", "datetime"),
-    ("RunId", "string"),
-    ("ParentRunId", "string"),
-    ("RootRunId", "string"),
-    ("Status", "string"),
-    ("Message", "string"),
-    ("WorkspaceName", "string"),
-    ("_ResourceId", "string"),
-)
-_JOB_FAILURE_COLUMNS = (
-    ("RunKey", "string"),
-    ("TimeGenerated", "datetime"),
-    ("JobErrorMessage", "string"),
-    ("ErrorDetails", "string"),
-    ("ExperimentName", "string"),
-    ("ClusterName", "string"),
-)
-
-
-def failed_pipelines_query(start: datetime, end: datetime, *, clock: str, selection: Sequence[str]) -> str:
-    """The latest status of every run of each pipeline that had a run selected by `selection` in (start, end],
-    with the compute job's error text and experiment. `clock` windows the rows: `ingestion_time()` for the
-    scans (late data), `TimeGenerated` for an alert's window. `selection` lines hold only quoted literals.
-
-    Both tables are optional (`optional_table`): a workspace without `AmlComputeJobEvent` (serverless compute)
-    still gets its failed pipelines, without compute error text; one without either table gets no rows.
-
-    A step's compute job is joined on its run id without regard to case: `AmlComputeJobEvent.JobName` is the
-    run id, but AutoML and some SDK versions write it in another case than `AmlRunStatusChangedEvent.RunId`.
-    Assumed: Azure ML run ids are unique regardless of case (they are generated names and GUIDs), so lower-casing
-    both sides never joins two different runs."""
-    where = "\n    ".join(selection)
-    run_status = optional_table(
-        "AmlRunStatusChangedEvent",
-        _RUN_STATUS_COLUMNS,
-        f"""| where {clock} <= window_end
-    | project Clock = {clock}, TimeGenerated, RunId, ParentRunId, RootRunId, Status, Message, WorkspaceName,
-        _ResourceId""",
-    )
-    job_failures = optional_table(
-        "AmlComputeJobEvent",
-        _JOB_FAILURE_COLUMNS,
-        f"""| where {clock} <= window_end
-    | where EventType =~ "JobFailed"
-    | project RunKey = tolower(JobName), TimeGenerated, JobErrorMessage, ErrorDetails, ExperimentName,
-        ClusterName""",
-    )
-    return f"""let window_start = {kql_datetime(start)};
-let window_end = {kql_datetime(end)};
-let run_status = {run_status};
-let job_failures = {job_failures};
-let failed_roots = run_status
-    | where Clock > window_start
-    {where}
-    | extend Root = iff(isempty(RootRunId), RunId, RootRunId)
-    | distinct Root;
-run_status
-| extend Root = iff(isempty(RootRunId), RunId, RootRunId)
-| where Root in (failed_roots)
-| summarize arg_max(TimeGenerated, Status, Message, ParentRunId, WorkspaceName, _ResourceId) by RunId, Root
-| extend RunKey = tolower(RunId)
-| join kind=leftouter (
-    job_failures
-    | summarize arg_max(TimeGenerated, JobErrorMessage, ErrorDetails, ExperimentName, ClusterName) by RunKey
-    | project RunKey, JobErrorMessage, ErrorDetails, ExperimentName, ClusterName
-  ) on RunKey
-| project RunId, ParentRunId, RootRunId = Root, Status, Message, WorkspaceName, ResourceId = _ResourceId,
-    TimeGenerated, JobErrorMessage, ErrorDetails, ExperimentName, ClusterName
-"""
-
-
-@dataclass(frozen=True)
-class RunEvent:
-    """The latest known status of one run (a pipeline run or one of its steps)."""
-
-    run_id: str
-    parent_run_id: str
-    root_run_id: str
-    status: str
-    time: datetime
-    workspace: Workspace
-    message: str = ""
-    job_error: str = ""
-    error_details: str = ""
-    experiment: str = ""
-    cluster: str = ""
-
-    @property
-    def is_root(self) -> bool:
-        return self.run_id == self.root_run_id
-
-
-def read_events(rows: Iterable[Mapping[str, Any]]) -> tuple[list[RunEvent], Counter[str]]:
-    """Run events, and the rows that could not be used, counted by why (a null RunId or TimeGenerated)."""
-    events: list[RunEvent] = []
-    skipped: Counter[str] = Counter()
-    for row in rows:
-        run_id = text(row, "RunId")
-        time = moment(row.get("TimeGenerated"))
-        if not run_id or time is None:
-            skipped["no RunId" if not run_id else "no TimeGenerated"] += 1
-            continue
-        events.append(
-            RunEvent(
-                run_id=run_id,
-                parent_run_id=text(row, "ParentRunId"),
-                root_run_id=text(row, "RootRunId") or run_id,
-                status=text(row, "Status"),
-                time=time,
-                workspace=Workspace.from_resource_id(text(row, "ResourceId"), text(row, "WorkspaceName")),
-                message=text(row, "Message"),
-                job_error=text(row, "JobErrorMessage"),
-                error_details=text(row, "ErrorDetails"),
-                experiment=text(row, "ExperimentName"),
-                cluster=text(row, "ClusterName"),
-            )
-        )
-    return events, skipped
-
-
-def events_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[RunEvent]:
-    return read_events(rows)[0]
 
 
 @dataclass(frozen=True)
@@ -195,13 +72,13 @@ class PipelineFailure:
 
     @property
     def key(self) -> str:
-        return f"run-failure:{self.workspace.name}:{self.pipeline_run_id}"
+        return f"{KIND}:{self.workspace.name}:{self.pipeline_run_id}"
 
     @property
     def labels(self) -> dict[str, str]:
         """What routing and silences match on."""
         return {
-            "kind": "run-failure",
+            "kind": KIND,
             "workspace": self.workspace.name,
             "experiment": self.experiment,
             "compute": self.root_cause.cluster,
@@ -298,7 +175,7 @@ def group_pipeline_failures(
 
 
 @cache
-def _adapter():
+def _adapter() -> TypeAdapter[PipelineFailure]:
     # Built once: building a TypeAdapter costs milliseconds (schema generation), using one microseconds.
     from pydantic import TypeAdapter
 
@@ -312,9 +189,6 @@ def incident_payload(incident: PipelineFailure) -> dict[str, Any]:
 
 def incident_from_payload(payload: Mapping[str, Any]) -> PipelineFailure:
     return _adapter().validate_python(dict(payload))
-
-
-KIND = "run-failure"
 
 
 # Only the pipeline run's own failure is in Log Analytics yet: its steps' rows are usually minutes behind (they
@@ -337,7 +211,7 @@ class RunFailureDetector:
     group_wait: timedelta
     failure_statuses: tuple[str, ...] = DEFAULT_FAILURE_STATUSES
     workspaces: tuple[str, ...] = ()  # Azure ML workspace name patterns; empty: all
-    scan: str = "run-failures"
+    scan: ClassVar[str] = SCAN
 
     def query(self, window: QueryWindow) -> str:
         return run_failures_query(window, self.failure_statuses)
@@ -354,3 +228,51 @@ class RunFailureDetector:
             ],
             skipped,
         )
+
+
+def _step_view(incident: PipelineFailure, step: Step, tenant_id: str | None) -> dict[str, Any]:
+    return {
+        "run_id": step.run_id,
+        "status": step.status,
+        "time": step.time,
+        "error": step.error,
+        "cluster": step.cluster,
+        "url": studio_run_url(incident.workspace, step.run_id, tenant_id),
+    }
+
+
+def view(payload: Mapping[str, Any], options: ViewOptions) -> dict[str, Any]:
+    """The incident with studio links; `alert`: the Azure Monitor alert that led to it (the webhook), if any."""
+    fields = dict(payload)
+    alert = fields.pop("alert", None)
+    incident = incident_from_payload(fields)
+    cause, tenant_id = incident.root_cause, options.studio_tenant_id
+    subject_what = incident.experiment or incident.pipeline_run_id
+    return {
+        "subject": f"[AML] Pipeline failed: {subject_what} in {incident.workspace.name} (root cause {cause.run_id})",
+        "incident": incident,
+        "workspace": incident.workspace,
+        "pipeline_url": studio_run_url(incident.workspace, incident.pipeline_run_id, tenant_id),
+        "cause": _step_view(incident, cause, tenant_id),
+        "downstream": [_step_view(incident, step, tenant_id) for step in incident.downstream],
+        "alert": alert_view(alert) if alert else None,
+    }
+
+
+def build(rules: Rules, settings: Settings) -> RunFailureDetector:
+    watch = rules.run_failures
+    return RunFailureDetector(settings.group_wait, tuple(watch.statuses), tuple(watch.workspaces))
+
+
+SPEC = DetectorSpec(
+    kind=KIND,
+    title="pipeline failures",
+    shape=Shape.WINDOW,
+    view=view,
+    templates="run_failure",
+    scan=SCAN,
+    function="scan_run_failures",
+    schedule_setting="RUN_FAILURES_SCHEDULE",
+    rules_section="run_failures",
+    build=build,
+)

@@ -1,33 +1,32 @@
-"""Which alerts can be enriched with step-level details from Log Analytics, and the one query that does it.
+"""The webhook's Log Analytics enrichment, behind the enrichment seam: an Azure Monitor alert about Azure ML runs
+becomes the failed pipelines it is about, with their steps, keyed like the run-failure scan's incidents (so what
+the scan already emailed is not emailed again, and the other way round).
 
-Pure. An Azure ML metric alert (`Failed Runs` on a workspace) is enriched from the workspace's `_ResourceId`; a
-Log Alerts V2 rule with `RunId` / `RootRunId` / `WorkspaceName` dimensions from those values. Everything taken
-from the payload reaches the KQL only through `shared.kql` literals, so no value can change the query's meaning.
-The query returns the same columns as the scan's query, so `run_failures.events_from_rows` and
-`group_pipeline_failures` turn its rows into the same per-pipeline incidents (and incident keys) as the scan.
+One query for all runs of an alert (`enrichment_query`, over the window that webhook/enrichment.py plans). It
+returns the same columns as the scan's query, so `read_events` and `group_pipeline_failures` make the same
+incidents. Best effort: out of time, a failed query or nothing found yet leaves the alert as it is, with a note
+saying why (the run-failure scan will email each failed pipeline with its steps).
 """
 
 from __future__ import annotations
 
-import re
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlparse
+from typing import Any
 
-from shared.alert_payload import Alert, Dimension, LogV2Context, MetricContext
-from shared.kql import kql_string_list
-from shared.run_failures import failed_pipelines_query
+from shared.azure.log_analytics import LogAnalytics
+from shared.core.kql import kql_string_list
+from shared.detectors import azure_monitor_alert, run_failures
+from shared.detectors.base import Detected
+from shared.detectors.run_failures_query import events_from_rows, failed_pipelines_query
+from shared.enrich import Budget, Enrichment, EnrichmentSubject
 
-_AML_WORKSPACE = re.compile(
-    r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.machinelearningservices/workspaces/[^/]+$",
-    re.IGNORECASE,
-)
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_FAILURE_METRICS = ("failed runs", "not responding runs")
-_RUN_DIMENSIONS = {"runid", "rootrunid"}
-VALUES_LIMIT = 50  # literals per list: a Log Alerts V2 payload carries at most six dimensions anyway
-DEFAULT_WINDOW = timedelta(minutes=15)
-MAX_WINDOW = timedelta(days=2)
+log = logging.getLogger(__name__)
+
+ENRICHMENT_TIMEOUT = 4.0  # seconds; the webhook's Log Analytics client: server timeout 3 s, read timeout 4 s
+_SHOWN = ("rule", "severity", "condition", "service", "fired_at", "links", "unlinked")  # the alert block
 
 
 @dataclass(frozen=True)
@@ -41,71 +40,6 @@ class EnrichmentPlan:
     run_ids: tuple[str, ...] = ()  # RunId / RootRunId dimension values (log alerts)
     workspace_names: tuple[str, ...] = ()  # WorkspaceName dimension values (log alerts)
     log_analytics_workspace: str | None = None  # GUID named by the alert's own links, if any
-
-
-def plan_enrichment(alert: Alert, now: datetime, margin: timedelta, lookback: timedelta) -> EnrichmentPlan | None:
-    """None when the alert is not about Azure ML runs (or is a Resolved notice: nothing new failed)."""
-    if alert.condition != "Fired":
-        return None
-    context = alert.context
-    if isinstance(context, MetricContext):
-        targets = tuple(t for t in alert.essentials.alert_target_ids or [] if _AML_WORKSPACE.match(t))
-        about_failures = any((c.metric_name or "").lower() in _FAILURE_METRICS for c in context.condition.all_of)
-        if not (targets and about_failures):
-            return None
-        start, end = _window(context.condition.window_start, context.condition.window_end, alert, now, margin)
-        return EnrichmentPlan(start, end, start - lookback, resource_ids=targets[:VALUES_LIMIT])
-    if isinstance(context, LogV2Context):
-        dimensions = [d for c in context.condition.all_of for d in c.dimensions or []]
-        run_ids = _values(dimensions, _RUN_DIMENSIONS)
-        if not run_ids:
-            return None
-        start, end = _window(context.condition.window_start, context.condition.window_end, alert, now, margin)
-        links = [
-            c.link_to_search_results_api or c.link_to_filtered_search_results_api or ""
-            for c in context.condition.all_of
-        ]
-        return EnrichmentPlan(
-            start,
-            end,
-            start - lookback,
-            run_ids=run_ids,
-            workspace_names=_values(dimensions, {"workspacename"}),
-            log_analytics_workspace=next((w for w in map(_workspace_guid, links) if w), None),
-        )
-    return None
-
-
-def _values(dimensions: list[Dimension], names: set[str]) -> tuple[str, ...]:
-    values: list[str] = []
-    for dimension in dimensions:
-        if dimension.name.replace(" ", "").lower() in names and isinstance(dimension.value, str):
-            value = dimension.value.strip()
-            if value and value not in values:
-                values.append(value[:1000])
-    return tuple(values[:VALUES_LIMIT])
-
-
-def _window(
-    start: datetime | None, end: datetime | None, alert: Alert, now: datetime, margin: timedelta
-) -> tuple[datetime, datetime]:
-    """The alert's window plus the margin, kept sane: a payload's dates cannot make the query scan years (and are
-    clamped before any arithmetic)."""
-    latest, earliest = now + timedelta(hours=1), now - timedelta(days=30)
-    end = min(max(end or alert.essentials.fired_at, earliest), latest)
-    start = min(max(start or end - DEFAULT_WINDOW, earliest), end)
-    start = max(start, end - MAX_WINDOW)
-    return start - margin, end + margin
-
-
-def _workspace_guid(link: str) -> str | None:
-    """`https://api.loganalytics.io/v1/workspaces/<guid>/query?...` names the workspace the rule queried."""
-    try:
-        parsed = urlparse(link)
-    except ValueError:
-        return None
-    match = re.fullmatch(r"/v1/workspaces/(" + _GUID.pattern + r")/query", parsed.path)
-    return match.group(1).lower() if match and parsed.scheme == "https" else None
 
 
 def enrichment_query(plan: EnrichmentPlan) -> str:
@@ -124,3 +58,54 @@ def enrichment_query(plan: EnrichmentPlan) -> str:
     return failed_pipelines_query(
         plan.start, plan.end, clock="TimeGenerated", selection=[*scope, '| where Status =~ "Failed"']
     )
+
+
+def configured_workspace(named: str | None, configured: tuple[str, ...]) -> str:
+    """The configured Log Analytics workspace the alert names (GUIDs compare case-insensitively), else the first."""
+    wanted = (named or "").lower()
+    return next((workspace for workspace in configured if workspace.lower() == wanted), configured[0])
+
+
+class LogAnalyticsEnricher:
+    """Enricher of `alert` incidents whose subject's origin is an EnrichmentPlan (None: not about Azure ML runs)."""
+
+    name = "log-analytics"
+    kinds = frozenset({azure_monitor_alert.KIND})
+
+    def __init__(self, logs: LogAnalytics, workspace_ids: tuple[str, ...], group_wait: timedelta) -> None:
+        self._logs = logs
+        self._workspace_ids = workspace_ids
+        self._group_wait = group_wait
+
+    def enrich(self, subject: EnrichmentSubject, budget: Budget) -> Enrichment:
+        plan = subject.origin
+        if not isinstance(plan, EnrichmentPlan):
+            return Enrichment()
+        if budget.left() < ENRICHMENT_TIMEOUT:
+            return Enrichment(
+                note="Step-level details were not looked up (the request ran out of time); the "
+                "run-failure scan will email each failed pipeline with its steps."
+            )
+        workspace = configured_workspace(plan.log_analytics_workspace, self._workspace_ids)
+        try:
+            result = self._logs.query(workspace, enrichment_query(plan), plan.lookback_start, plan.end)
+            incidents = run_failures.group_pipeline_failures(events_from_rows(result.rows))
+        except Exception as err:  # no details is still an email: the plain alert, saying why
+            log.warning("alert_webhook: enrichment query failed: %r", err)
+            return Enrichment(
+                note="Step-level details could not be read from Log Analytics now; the run-failure "
+                "scan will email each failed pipeline with its steps."
+            )
+        if not incidents:
+            return Enrichment(
+                note="No failed run of this alert is in Log Analytics yet (Azure ML logs arrive minutes "
+                "late); the run-failure scan will email each failed pipeline with its steps."
+            )
+        return Enrichment(replaced_by=tuple(self._pipeline(incident, subject.payload) for incident in incidents))
+
+    def _pipeline(self, incident: run_failures.PipelineFailure, summary: Mapping[str, Any]) -> Detected:
+        """A pipeline incident as the scan makes it, with the alert that led to it (shown in its message)."""
+        payload = {**run_failures.incident_payload(incident), "alert": {k: summary[k] for k in _SHOWN}}
+        labels = {**incident.labels, "rule": summary["rule"]}
+        due_at = run_failures.due_at(incident, self._group_wait)
+        return Detected(incident.key, run_failures.KIND, payload, labels, due_at)

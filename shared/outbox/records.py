@@ -24,8 +24,10 @@ repeated request with its first answer. A digest records its operation on each m
 grouped differently on a later attempt, each is still checked by the operation it recorded, so a member ACS
 already accepted is never sent again in another digest.
 
-Pure functions over `OutboxRecord`; state_tables.py stores records with ETags so that each transition is a
-compare-and-swap and two instances never both send.
+Pure functions over `OutboxRecord`; store.py stores records with ETags so that each transition is a
+compare-and-swap and two instances never both send. A record names the channel it goes out on (`email` unless a
+route says otherwise); "ACS" above is the email channel, and any channel that can be asked about an attempt
+(`Channel.can_confirm`) follows the same table.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from shared.entity_bounds import (
+from shared.azure.entity_bounds import (
     MINIMAL,
     REDUCED,
     PayloadTooLarge,
@@ -48,6 +50,7 @@ from shared.entity_bounds import (
     bounded_recipients,
     fit_payload,
 )
+from shared.rules import DEFAULT_CHANNEL
 
 
 class Status(StrEnum):
@@ -94,6 +97,7 @@ class OutboxRecord:
     etag: str | None = None  # the stored version this record was read at
     operation_id: str = ""  # the ACS operation of the last send whose outcome is not known to be a failure
     accepted: bool = False  # ACS accepted that operation (202); its final status may not be known yet
+    channel: str = DEFAULT_CHANNEL  # the channel it is sent on (channels/); the route decides
 
     @property
     def fingerprint(self) -> str:
@@ -114,6 +118,7 @@ def new_record(
     due_at: datetime,
     *,
     labels: dict[str, str] | None = None,
+    channel: str = DEFAULT_CHANNEL,
 ) -> OutboxRecord:
     """A pending record, every field bounded to fit Table Storage (entity_bounds.py)."""
     key, labels = bounded_key(key), bounded_labels(labels or {})
@@ -126,6 +131,7 @@ def new_record(
         created_at=now,
         due_at=max(now, due_at),
         labels=labels,
+        channel=channel,
     )
 
 

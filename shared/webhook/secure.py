@@ -23,22 +23,15 @@ import threading
 import time
 from typing import Any
 
+from shared.core.resource_ids import GUID_PATTERN
+from shared.webhook.answers import Rejected
+
 AZNS_APP_ID = "461e8683-5575-4561-ac7f-899cc907d62a"  # the "AzNS AAD Webhook" application (Microsoft)
 REQUIRED_ROLE = "ActionGroupsSecureWebhook"
 LEEWAY_SECONDS = 120  # clock skew between Entra and this app
 KEYS_TIMEOUT = 3.0  # seconds one fetch of the signing keys may take (part of the webhook's request budget)
 KEYS_RETRY_SECONDS = 10.0  # after a failed fetch, answer 503 without fetching for this long
-_CLIENT_ID = re.compile(r"^(?:api://)?([0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})$")
-
-
-class AuthError(Exception):
-    """The request is not authenticated (401), not authorised (403), or keys are unreachable (503)."""
-
-    def __init__(self, status: int, message: str, retry_after: int = 5) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.retry_after = retry_after  # seconds, for a 503
+_CLIENT_ID = re.compile(rf"^(?:api://)?({GUID_PATTERN})$")
 
 
 class KeysUnavailable(Exception):
@@ -94,39 +87,39 @@ class SecureWebhook:
 
     def _signing_key(self, token: str):
         if not self._lock.acquire(timeout=KEYS_TIMEOUT):
-            raise AuthError(503, "Entra ID signing keys are being fetched by another request; retry later.")
+            raise Rejected(503, "Entra ID signing keys are being fetched by another request; retry later.")
         try:
             left = self._failed_until - time.monotonic()
             if left > 0:
-                raise AuthError(503, f"Entra ID signing keys could not be fetched: {self._failure}", math.ceil(left))
+                raise Rejected(503, f"Entra ID signing keys could not be fetched: {self._failure}", math.ceil(left))
             try:
                 return self._keys().get_signing_key_from_jwt(token)
             except KeysUnavailable as err:
                 self._failed_until, self._failure = time.monotonic() + KEYS_RETRY_SECONDS, str(err)
-                raise AuthError(
+                raise Rejected(
                     503, f"Entra ID signing keys could not be fetched: {err}", math.ceil(KEYS_RETRY_SECONDS)
                 ) from None
         finally:
             self._lock.release()
 
     def validate(self, authorization: str | None) -> dict[str, Any]:
-        """The token's claims, or AuthError."""
+        """The token's claims, or Rejected."""
         import jwt
 
         scheme, _, token = (authorization or "").strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise AuthError(401, "A Secure Webhook bearer token is required (Authorization: Bearer <token>).")
+            raise Rejected(401, "A Secure Webhook bearer token is required (Authorization: Bearer <token>).")
         token = token.strip()
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as err:
-            raise AuthError(401, f"The bearer token is malformed: {err}.") from None
+            raise Rejected(401, f"The bearer token is malformed: {err}.") from None
         if header.get("alg") != "RS256":
-            raise AuthError(401, "The bearer token must be signed with RS256.")
+            raise Rejected(401, "The bearer token must be signed with RS256.")
         try:
             key = self._signing_key(token)
         except jwt.PyJWTError as err:
-            raise AuthError(401, f"The bearer token's signing key is not one of the tenant's keys: {err}.") from None
+            raise Rejected(401, f"The bearer token's signing key is not one of the tenant's keys: {err}.") from None
         try:
             claims = jwt.decode(
                 token,
@@ -138,19 +131,19 @@ class SecureWebhook:
                 options={"require": ["exp", "iss", "aud"]},
             )
         except jwt.InvalidAudienceError as err:
-            raise AuthError(
+            raise Rejected(
                 401,
                 f"The bearer token is not valid: {err} (accepted: {', '.join(self._audiences)}; "
                 "WEBHOOK_AUDIENCE takes the application id URI and the client id).",
             ) from None
         except jwt.PyJWTError as err:
-            raise AuthError(401, f"The bearer token is not valid: {err}.") from None
+            raise Rejected(401, f"The bearer token is not valid: {err}.") from None
         caller = claims.get("appid") or claims.get("azp")
         if caller != self._app_id:
-            raise AuthError(403, "The token was not issued to the AzNS AAD Webhook application used by action groups.")
+            raise Rejected(403, "The token was not issued to the AzNS AAD Webhook application used by action groups.")
         roles = claims.get("roles") or []
         if not isinstance(roles, list) or REQUIRED_ROLE not in roles:
-            raise AuthError(
+            raise Rejected(
                 403,
                 f"The token lacks the app role {REQUIRED_ROLE!r}; assign it to the AzNS AAD Webhook service principal.",
             )

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sandbox.scenarios import activity_rows, six_step_pipeline, status_row
-from shared.outbox import Status
+from shared.outbox.records import Status
 
 from .conftest import RECIPIENT
 
@@ -142,7 +142,7 @@ def test_a_silence_mutes_a_matching_incident_and_expires_on_time(sandbox, make_a
     with caplog.at_level("INFO"):
         app.scan_run_failures(sandbox.now)
     assert [s.split(" in ")[1] for s in _subjects(sandbox)] == ["ws-prod (root cause loud_train)"]
-    muted = state.get_incident("run-failure:ws-scratch:muted")
+    muted = state.incidents.get("run-failure:ws-scratch:muted")
     assert muted.status is Status.SILENCED
     assert "experiments fail on purpose" in muted.last_error
     assert "Suppressed run-failure:ws-scratch:muted by silence [workspace=ws-scratch]" in caplog.text
@@ -234,4 +234,4 @@ def test_a_storm_becomes_one_digest(sandbox, make_app, rules, state):
     [digest] = sandbox.emails
     assert digest["content"]["subject"] == "[AML] 12 alerts at once: 12 pipeline failures"
     assert digest["content"]["plainText"].count("[AML] Pipeline failed") == 12
-    assert {r.status for r in state.incidents()} == {Status.SENT}
+    assert {r.status for r in state.incidents.records()} == {Status.SENT}

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from shared.alert_enrichment import EnrichmentPlan, enrichment_query
-from shared.compute_changes import compute_changes_query
-from shared.log_scan import QueryWindow
-from shared.rules import load_rules
-from shared.run_failures import run_failures_query
-from tests.unit.test_alert_enrichment import HOSTILE_RUN_ID, hostile_plan
+from shared.detectors.base import QueryWindow
+from shared.detectors.compute_changes import compute_changes_query
+from shared.detectors.run_failures_query import run_failures_query
+from shared.enrich.log_analytics import EnrichmentPlan, enrichment_query
+from shared.rules_yaml import load_rules
+from tests.unit.webhook.test_enrichment import HOSTILE_RUN_ID, hostile_plan
 
 from .analyser import assert_clean
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.kql import kql_datetime, kql_string, kql_string_list
+from shared.core.kql import kql_datetime, kql_string, kql_string_list
 
 from .analyser import analyse_detailed
 

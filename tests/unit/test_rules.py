@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.routing import is_watched, recipients_for, silence_for
-from shared.rules import RulesError, load_rules, parse_rules
+from shared.routing import is_watched, recipients_for
+from shared.rules import RulesError
+from shared.rules_yaml import load_rules, parse_rules
 from shared.settings import APP_ROOT
+from shared.silences import silence_for
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DEFAULT = ("oncall@contoso.com",)

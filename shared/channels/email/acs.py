@@ -1,4 +1,4 @@
-"""Azure Communication Services Email (azure-communication-email EmailClient).
+"""Azure Communication Services Email (azure-communication-email EmailClient): the email channel's client.
 
 A send is idempotent under its operation id: the id goes out as `Operation-Id` and as OASIS
 `Repeatability-Request-Id` with `Repeatability-First-Sent`, so a repeat of the same request within ACS's 5 minutes
@@ -13,15 +13,17 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
+
+from shared.outbox.channel import FAILED, RUNNING, SUCCEEDED, SendFailed
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
 
 log = logging.getLogger(__name__)
 
 API_VERSION = "2025-09-01"  # the SDK's default; also used for the operation status request
-RUNNING = "Running"  # accepted by ACS, final status not known yet
-SUCCEEDED = "Succeeded"
-_FAILED = ("failed", "canceled")
 
 
 @dataclass(frozen=True)
@@ -31,20 +33,9 @@ class Email:
     html: str
 
 
-class SendFailed(Exception):
-    """The email was not accepted or not delivered; the outbox retries it later.
-
-    `in_doubt`: ACS may have accepted it all the same (no answer, a 5xx, a 409 "still in progress", a 412 "first
-    sent too long ago"): its operation must be checked before the email is sent again."""
-
-    def __init__(self, message: str, *, in_doubt: bool) -> None:
-        super().__init__(message)
-        self.in_doubt = in_doubt
-
-
 class AcsEmail:
     def __init__(
-        self, endpoint: str, credential: Any, sender: str, *, retry_total: int = 2, poll_timeout: float = 15
+        self, endpoint: str, credential: TokenCredential, sender: str, *, retry_total: int = 2, poll_timeout: float = 15
     ) -> None:
         from azure.communication.email import EmailClient
 
@@ -94,7 +85,7 @@ class AcsEmail:
             )
             return RUNNING
         status = (result or {}).get("status", "") if poller.done() else RUNNING
-        if status.lower() in _FAILED:
+        if status.lower() in FAILED:
             raise SendFailed(f"email operation {operation_id} {status}", in_doubt=False)
         return SUCCEEDED if status == SUCCEEDED else RUNNING
 

@@ -16,10 +16,10 @@ import pytest
 import function_app
 from sandbox.scenarios import six_step_pipeline, status_row
 from sandbox.simulation.crashes import DyingEmail, InstanceDied
-from shared.outbox import Status
+from shared.outbox.records import Status
 
 SUBJECT = "[AML] Pipeline failed: churn-model-training in ws-prod (root cause pipe1_train)"
-ALERT = Path(__file__).resolve().parents[1] / "data" / "alerts" / "resource-health.json"
+ALERT = Path(__file__).resolve().parents[2] / "data" / "alerts" / "resource-health.json"
 
 
 def _failed_pipeline(sandbox, root="pipe1"):
@@ -38,7 +38,7 @@ def _later(sandbox, app, minutes=10):
 
 def _dying_app(make_app, **options):
     app = make_app()
-    app.email = DyingEmail(app.email, dies=lambda: True, **options)
+    app.channels["email"] = DyingEmail(app.channels["email"], dies=lambda: True, **options)
     return app
 
 
@@ -46,12 +46,12 @@ def test_a_status_poll_failing_after_acs_accepted_sends_no_second_email(sandbox,
     _failed_pipeline(sandbox)
     sandbox.fail_next("email-status", 500, count=3)  # every try of the poll (the SDK retries twice)
     make_app().scan_run_failures(sandbox.now)
-    [record] = state.incidents()
+    [record] = state.incidents.records()
     _later(sandbox, make_app())
     _later(sandbox, make_app())
     assert _delivered(sandbox) == [SUBJECT]
     assert record.status is Status.ACCEPTED and record.operation_id == sandbox.emails[0]["operation_id"]
-    [record] = state.incidents()
+    [record] = state.incidents.records()
     assert (record.status, record.attempts) == (Status.SENT, 1)
 
 
@@ -59,26 +59,26 @@ def test_an_instance_dying_after_acs_accepted_sends_no_second_email(sandbox, mak
     _failed_pipeline(sandbox)
     with pytest.raises(InstanceDied):
         _dying_app(make_app).scan_run_failures(sandbox.now)
-    [record] = state.incidents()
+    [record] = state.incidents.records()
     early = _later(sandbox, make_app(), minutes=2)  # the lease has not expired yet
     late = _later(sandbox, make_app(), minutes=5)  # it has: ACS is asked about the operation, not sent to again
     _later(sandbox, make_app())
     assert _delivered(sandbox) == [SUBJECT]
     assert record.status is Status.SENDING and record.operation_id  # recorded before the send; the outcome not
     assert (early.sent, late.sent, late.confirmed) == (0, 0, 1)
-    assert state.incidents()[0].status is Status.SENT
+    assert state.incidents.records()[0].status is Status.SENT
 
 
 def test_a_lost_answer_is_settled_by_asking_acs_not_by_sending_again(sandbox, make_app, state):
     _failed_pipeline(sandbox)
     sandbox.lose_email_answer_next()  # accepted; the connection is cut before the 202 arrives
     first = make_app().scan_run_failures(sandbox.now)
-    [record] = state.incidents()
+    [record] = state.incidents.records()
     _later(sandbox, make_app())
     assert _delivered(sandbox) == [SUBJECT]
     assert (first.delivery.sent, first.delivery.retrying) == (0, 1)
     assert record.status is Status.PENDING and record.operation_id  # in doubt: the operation is kept
-    assert state.incidents()[0].status is Status.SENT
+    assert state.incidents.records()[0].status is Status.SENT
 
 
 def test_the_sdk_retrying_a_send_whose_answer_was_lost_gets_the_first_answer(sandbox, make_app, state):
@@ -87,7 +87,7 @@ def test_the_sdk_retrying_a_send_whose_answer_was_lost_gets_the_first_answer(san
     report = make_app().scan_run_failures(sandbox.now)
     assert _delivered(sandbox) == [SUBJECT]
     assert report.delivery.sent == 1 and sandbox.email.repeats_answered == 1  # the repeat got the first 202
-    assert state.incidents()[0].status is Status.SENT
+    assert state.incidents.records()[0].status is Status.SENT
 
 
 def test_a_digest_in_doubt_is_settled_as_a_whole_even_when_the_grouping_changes(sandbox, make_app, rules, state):
@@ -106,7 +106,7 @@ def test_a_digest_in_doubt_is_settled_as_a_whole_even_when_the_grouping_changes(
         "[AML] Pipeline failed",
     ]
     assert (report.delivery.confirmed, report.delivery.sent, report.delivery.emails) == (3, 1, 1)
-    assert {r.status for r in state.incidents()} == {Status.SENT}
+    assert {r.status for r in state.incidents.records()} == {Status.SENT}
 
 
 def test_the_webhook_returns_once_acs_accepted_and_the_outbox_confirms_later(sandbox, app_settings, state):
@@ -120,12 +120,12 @@ def test_the_webhook_returns_once_acs_accepted_and_the_outbox_confirms_later(san
     )
     assert sandbox.email.status_reads == 0  # no polling inside the request
     assert (response.status_code, json.loads(response.get_body())["sent"]) == (200, 1)
-    [record] = state.incidents()
+    [record] = state.incidents.records()
     assert record.status is Status.ACCEPTED
     from shared.entrypoints import alerting_app
 
     assert _later(sandbox, alerting_app(), minutes=2).confirmed == 1
-    assert len(_delivered(sandbox)) == 1 and state.incidents()[0].status is Status.SENT
+    assert len(_delivered(sandbox)) == 1 and state.incidents.records()[0].status is Status.SENT
 
 
 def test_a_failed_operation_after_the_webhook_returned_is_really_sent_again(sandbox, app_settings, state):
@@ -140,18 +140,18 @@ def test_a_failed_operation_after_the_webhook_returned_is_really_sent_again(sand
     first, second = sandbox.emails
     assert (first["status"], second["status"]) == ("Failed", "Succeeded")
     assert first["operation_id"] != second["operation_id"]
-    assert state.incidents()[0].status is Status.SENT
+    assert state.incidents.records()[0].status is Status.SENT
 
 
 def test_a_send_acs_never_received_is_sent_under_a_new_operation(sandbox, make_app, state):
     _failed_pipeline(sandbox)
     with pytest.raises(InstanceDied):
         _dying_app(make_app, before_send=True).scan_run_failures(sandbox.now)
-    recorded = state.incidents()[0].operation_id
+    recorded = state.incidents.records()[0].operation_id
     report = _later(sandbox, make_app())  # ACS answers 404 for the recorded operation: it never arrived
     assert _delivered(sandbox) == [SUBJECT]
     assert (report.sent, report.confirmed) == (1, 0)
-    assert sandbox.emails[0]["operation_id"] != recorded and state.incidents()[0].status is Status.SENT
+    assert sandbox.emails[0]["operation_id"] != recorded and state.incidents.records()[0].status is Status.SENT
 
 
 def _storm(sandbox, numbers):

@@ -57,7 +57,7 @@ def test_a_pipeline_with_thousands_of_steps_is_emailed_and_blocks_nothing(sandbo
     assert sorted(_subjects(sandbox)) == sorted(
         [PIPE1, f"[AML] Pipeline failed: feature-refresh in ws-prod (root cause {cause})"]
     )
-    assert state.get_watermark("run-failures", DEFAULT_WORKSPACE_ID) == sandbox.now
+    assert state.scans.get_watermark("run-failures", DEFAULT_WORKSPACE_ID) == sandbox.now
     sandbox.advance(timedelta(minutes=5))
     app.scan_run_failures(sandbox.now)
     assert len(sandbox.emails) == 2
@@ -86,7 +86,7 @@ def test_an_incident_the_table_service_refuses_is_alerted_in_minimal_form_and_bl
     sandbox, make_app, state, azurite_connection_string, monkeypatch, caplog
 ):
     # Suppose the construction bound were wrong: the payload goes out unshortened and Azurite refuses it.
-    monkeypatch.setattr("shared.entity_bounds.PAYLOAD_BYTES", 10**7)
+    monkeypatch.setattr("shared.azure.entity_bounds.PAYLOAD_BYTES", 10**7)
     _wide_pipeline(sandbox, "noisy", steps=80, failed_steps=60, error_chars=2000)
     sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
     with caplog.at_level(logging.ERROR):
@@ -98,7 +98,7 @@ def test_an_incident_the_table_service_refuses_is_alerted_in_minimal_form_and_bl
         "PropertyValueTooLarge"
         in next(e for e in sandbox.emails if "noisy" in e["content"]["subject"])["content"]["plainText"]
     )
-    assert state.get_watermark("run-failures", DEFAULT_WORKSPACE_ID) == sandbox.now
+    assert state.scans.get_watermark("run-failures", DEFAULT_WORKSPACE_ID) == sandbox.now
     [history] = _history(azurite_connection_string)
     assert (history["NotStored"], history["NotStoredKeys"], history["Claimed"]) == (1, "run-failure:ws-prod:noisy", 2)
     assert "incident run-failure:ws-prod:noisy could not be stored (HTTP 400 PropertyValueTooLarge" in caplog.text

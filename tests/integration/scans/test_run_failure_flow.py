@@ -10,9 +10,8 @@ from azure.functions.timer import TimerRequest
 
 import function_app
 from sandbox.scenarios import six_step_pipeline, status_row
-from shared.outbox import Status
-
-from .conftest import RECIPIENT
+from shared.outbox.records import Status
+from tests.integration.conftest import RECIPIENT
 
 
 def _subjects(sandbox):
@@ -94,7 +93,7 @@ def test_acs_refusing_for_a_while_delays_the_email_but_sends_it_exactly_once(san
     app = make_app()
     first = app.scan_run_failures(sandbox.now)
     assert (first.delivery.sent, first.delivery.retrying) == (0, 1)
-    [record] = state.incidents()
+    [record] = state.incidents.records()
     assert record.status is Status.PENDING and "429" in record.last_error
 
     sandbox.fail_next("email", 500, count=3)
@@ -109,7 +108,7 @@ def test_acs_refusing_for_a_while_delays_the_email_but_sends_it_exactly_once(san
         sandbox.advance(timedelta(minutes=10))
         app.scan_run_failures(sandbox.now)
     assert len(sandbox.emails) == 1
-    [record] = state.incidents()
+    [record] = state.incidents.records()
     assert (record.status, record.attempts, record.last_error) == (Status.SENT, 3, "")
 
 
@@ -121,7 +120,7 @@ def test_an_email_that_never_goes_through_ends_dead_with_an_error_log(sandbox, m
         for _ in range(12):
             app.scan_run_failures(sandbox.now)
             sandbox.advance(timedelta(minutes=30))
-    [record] = state.incidents()
+    [record] = state.incidents.records()
     assert record.status is Status.DEAD and record.attempts == 4
     assert "Giving up on run-failure:ws-prod:pipe1 after 4 attempts" in caplog.text
 
@@ -160,11 +159,11 @@ def test_a_partial_result_is_used_but_read_again_next_time(sandbox, make_app, st
     app.scan_run_failures(sandbox.now)
     sandbox.advance(timedelta(minutes=20))
     sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=16)))
-    watermark = state.get_watermark("run-failures", app.settings.workspace_ids[0])
+    watermark = state.scans.get_watermark("run-failures", app.settings.workspace_ids[0])
     sandbox.fail_next_partial()
     report = app.scan_run_failures(sandbox.now)
     assert report.scans[0].complete is False
-    assert state.get_watermark("run-failures", app.settings.workspace_ids[0]) == watermark
+    assert state.scans.get_watermark("run-failures", app.settings.workspace_ids[0]) == watermark
     sandbox.advance(timedelta(minutes=5))
     assert app.scan_run_failures(sandbox.now).scans[0].complete
     assert len(sandbox.emails) == 1

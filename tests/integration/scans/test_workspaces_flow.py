@@ -49,7 +49,7 @@ def test_workspaces_without_any_aml_table_scan_clean_and_move_their_watermark(wo
         assert [(scan.outcome, scan.rows, scan.error) for scan in report.scans] == [("complete", 0, "")] * 3
         assert "NOT READ" not in report.summary()
     for scan in ("run-failures", "compute-changes"):
-        assert [state.get_watermark(scan, ws) for ws in workspaces] == [sandbox.now] * 3
+        assert [state.scans.get_watermark(scan, ws) for ws in workspaces] == [sandbox.now] * 3
     assert sandbox.emails == []
 
 
@@ -73,7 +73,7 @@ def test_a_partial_result_beside_a_missing_table_is_still_read_again(workspaces,
     sandbox.fail_next_partial()  # the answer holds the missing-table warning and a real partial failure
     report = make_app().scan_run_failures(sandbox.now)
     assert [scan.outcome for scan in report.scans] == ["partial", "complete", "complete"]
-    assert state.get_watermark("run-failures", WS_A) is None
+    assert state.scans.get_watermark("run-failures", WS_A) is None
     assert len(sandbox.emails) == 1  # what it did read is used
 
 
@@ -121,7 +121,7 @@ def test_one_bad_workspace_does_not_stop_the_others_and_loses_nothing(
     report = app.scan_run_failures(sandbox.now)
     assert report.failed == []
     assert _subjects(sandbox) == [_pipeline_subject(n, f"{n}-run") for n in ("ws-a", "ws-b", "ws-c")]
-    assert state.get_watermark("run-failures", WS_C) == sandbox.now
+    assert state.scans.get_watermark("run-failures", WS_C) == sandbox.now
 
 
 def test_a_short_retry_after_is_honoured_within_the_tick(workspaces, sandbox, make_app):

@@ -16,15 +16,14 @@ from hypothesis import strategies as st
 import function_app
 from sandbox.action_group import deliver
 from sandbox.scenarios import six_step_pipeline
-from shared.alert_webhook import REQUEST_BUDGET
 from shared.entrypoints import alerting_app
-from shared.outbox import Status
+from shared.outbox.records import Status
+from shared.webhook.handler import REQUEST_BUDGET
 from tests.html_parts import HtmlParts
-from tests.unit.test_alert_payload import payloads
+from tests.integration.conftest import RECIPIENT
+from tests.unit.webhook.test_payload import payloads
 
-from .conftest import RECIPIENT
-
-SAMPLES = Path(__file__).resolve().parents[1] / "data" / "alerts"
+SAMPLES = Path(__file__).resolve().parents[2] / "data" / "alerts"
 DATA = SAMPLES.parent
 webhook = function_app.alert_webhook.build().get_user_function()
 PIPELINE_SUBJECT = "[AML] Pipeline failed: churn-model-training in ws-prod (root cause pipe1_train)"
@@ -237,7 +236,7 @@ def test_acs_refusing_leaves_the_alert_in_the_outbox_and_still_answers_200(sandb
     sandbox.fail_next("email", 429, count=3)
     status, body, _ = _post(_sample("resource-health", sandbox))
     assert (status, body["sent"], body["pending"]) == (200, 0, 1)
-    [record] = state.incidents()
+    [record] = state.incidents.records()
     assert record.status is Status.PENDING and "429" in record.last_error
     sandbox.advance(timedelta(minutes=2))
     assert make_app().deliver_outbox(sandbox.now + timedelta(minutes=2)).sent == 1
@@ -263,7 +262,7 @@ def test_bad_requests_get_a_4xx_that_says_why_and_change_nothing(
 ):
     answer_status, answer, _ = _post(body, headers)
     assert answer_status == status and message in answer["error"]
-    assert state.incidents() == [] and sandbox.emails == []
+    assert state.incidents.records() == [] and sandbox.emails == []
 
 
 def _sample_text(name: str, **essentials) -> str:
@@ -299,7 +298,7 @@ def test_odd_input_is_a_clear_400_and_changes_nothing(sandbox, app_settings, sta
     status, answer, _ = _post(body.encode())
     assert (status, answer["status"]) == (400, "rejected"), answer
     assert message in answer["error"]
-    assert state.incidents() == [] and sandbox.emails == [] and sandbox.queries == []
+    assert state.incidents.records() == [] and sandbox.emails == [] and sandbox.queries == []
 
 
 def test_targets_outside_the_allow_list_are_refused(sandbox, app_settings, monkeypatch):
@@ -315,8 +314,8 @@ def test_targets_outside_the_allow_list_are_refused(sandbox, app_settings, monke
 
 
 def test_secure_webhook_mode_requires_a_valid_action_group_token(sandbox, app_settings, monkeypatch, httpserver):
-    from shared.secure_webhook import SecureWebhook
-    from tests.unit.test_secure_webhook import AUDIENCE, SIGNING, TENANT, _jwk, _token
+    from shared.webhook.secure import SecureWebhook
+    from tests.unit.webhook.test_secure import AUDIENCE, SIGNING, TENANT, _jwk, _token
 
     httpserver.expect_request("/keys").respond_with_json({"keys": [_jwk(SIGNING, "k1")]})
     monkeypatch.setenv("WEBHOOK_AUTH", "entra")

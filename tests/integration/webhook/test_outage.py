@@ -24,7 +24,7 @@ from sandbox.action_group import deliver
 from sandbox.table_gate import TableGate
 from shared.entrypoints import alerting_app
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "alerts" / "platform-static-aml-failed-runs.json"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "alerts" / "platform-static-aml-failed-runs.json"
 webhook = function_app.alert_webhook.build().get_user_function()
 
 
@@ -72,7 +72,7 @@ def _close_for(gate: TableGate, sandbox, after_queries: int, seconds: float) -> 
 def test_a_burst_through_a_table_outage_emails_every_alert_once(sandbox, gate, make_app):
     """Today's code answered a retry that found the failed attempt's claim 200 (in-progress): Azure stopped
     retrying and the alert was never recorded (38 of 40 emailed)."""
-    alerting_app().state.ensure_tables()  # a warm instance
+    alerting_app().ensure_tables()  # a warm instance
     fired = datetime.now(UTC)
     bodies = [_alert(index, fired) for index in range(40)]
     outage = threading.Thread(target=_close_for, args=(gate, sandbox, 12, 1.5))

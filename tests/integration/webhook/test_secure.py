@@ -17,10 +17,10 @@ from pytest_httpserver import HTTPServer
 
 import function_app
 from shared.entrypoints import alerting_app
-from shared.secure_webhook import KEYS_TIMEOUT, SecureWebhook
-from tests.unit.test_secure_webhook import AUDIENCE, SIGNING, TENANT, _jwk, _token
+from shared.webhook.secure import KEYS_TIMEOUT, SecureWebhook
+from tests.unit.webhook.test_secure import AUDIENCE, SIGNING, TENANT, _jwk, _token
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "alerts" / "resource-health.json"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "alerts" / "resource-health.json"
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 webhook = function_app.alert_webhook.build().get_user_function()
 

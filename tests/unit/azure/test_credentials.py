@@ -15,8 +15,8 @@ import pytest
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 from pytest_httpserver import HTTPServer
 
-from shared.alerting_app import AlertingApp
-from shared.credentials import EmulatorCredential
+from shared.app import AlertingApp
+from shared.azure.credentials import EmulatorCredential
 from shared.settings import Settings, SettingsError
 
 CLIENT_ID = "7e4c8a51-2f0b-4d6e-9a3c-1b2d3e4f5a6b"

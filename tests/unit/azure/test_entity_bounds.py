@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared import entity_bounds, outbox
-from shared.email_render import render_incident
-from shared.entity_bounds import (
+from shared.azure import entity_bounds
+from shared.outbox import records as outbox
+from shared.azure.entity_bounds import (
     KEY_CHARS,
     MINIMAL,
     PAYLOAD_BYTES,
@@ -25,7 +25,8 @@ from shared.entity_bounds import (
     fit_payload,
     utf16_units,
 )
-from shared.state_tables import _entity
+from shared.channels.email.render import render_incident
+from shared.outbox.store import _entity
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ENTITY_LIMIT = 2**20

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.log_analytics import _absent_tables
+from shared.azure.log_analytics import _absent_tables
 
 
 def _detail(message: str, severity: str = "Warning") -> dict:

@@ -6,13 +6,20 @@ import re
 from datetime import UTC, datetime
 
 from sandbox.scenarios import six_step_pipeline, status_row
-from shared.email_render import render_run_failure
-from shared.run_failures import events_from_rows, group_pipeline_failures
+from shared.channels.email.render import render_incident
+from shared.detectors.base import ViewOptions
+from shared.detectors.run_failures import KIND, group_pipeline_failures, incident_payload
+from shared.detectors.run_failures_query import events_from_rows
 from tests.html_parts import HtmlParts
-from tests.unit.test_run_failures import _query_rows
+from tests.unit.detectors.test_run_failures import _query_rows
 
 START = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 TENANT = "00000000-0000-0000-0000-0000000000bb"
+
+
+def render_run_failure(incident, tenant_id=None):
+    """A pipeline failure's email, as the outbox renders it from the stored payload."""
+    return render_incident(KIND, incident_payload(incident), ViewOptions(tenant_id))
 
 
 def _incident(rows=None):
@@ -70,8 +77,7 @@ def test_without_a_workspace_resource_id_there_are_no_broken_links():
 
 
 def test_compute_change_email_says_who_did_what_to_which_resource():
-    from shared.compute_changes import read_changes
-    from shared.email_render import render_compute_change
+    from shared.detectors.compute_changes import change_payload, read_changes
 
     [change], _ = read_changes(
         [
@@ -89,14 +95,13 @@ def test_compute_change_email_says_who_did_what_to_which_resource():
             }
         ]
     )
-    email = render_compute_change(change)
+    email = render_incident("compute-change", change_payload(change))
     assert email.subject == "[AML] computes/delete succeeded: gpu-cluster in ws-a by alice@contoso.com"
     assert "PIPELINES FAILED AFTERWARDS: 2 pipeline run(s)" in email.text
     assert "alice@contoso.com" in email.html and "gpu-cluster" in email.html
 
 
 def test_metric_notice_shows_the_breaching_points():
-    from shared.email_render import render_metric_notice
 
     payload = {
         "notice": "firing",
@@ -117,15 +122,15 @@ def test_metric_notice_shows_the_breaching_points():
         "value": 0.71,
         "recent": [[START.isoformat(), 0.1, False], [START.isoformat(), 0.71, True]],
     }
-    email = render_metric_notice(payload)
+    email = render_incident("metric", payload)
     assert email.subject == "[AML] FIRING: churn-drift on appi (drift = 0.71)"
     assert "0.71  <- breaching" in email.text and "0.1\n" in email.text
     assert "Drift &lt;of&gt; churn" in email.html
 
 
 def test_digest_lists_every_incident_once():
-    from shared import outbox
-    from shared.email_render import render_digest
+    from shared.channels.email.render import render_digest
+    from shared.outbox import records as outbox
 
     records = [outbox.new_record(f"run-failure:ws:p{i}", "run-failure", {}, (), START, START) for i in range(3)]
     rendered = [(r, render_run_failure(_incident())) for r in records]

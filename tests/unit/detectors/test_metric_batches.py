@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from shared import cli
-from shared.alerting_app import AlertingApp
-from shared.metrics_api import MetricsRegionMissing, _audience, batch_calls
-from shared.rules import MetricRule, RulesError, parse_rules
+from shared.app import AlertingApp
+from shared.azure.metrics import _audience
+from shared.detectors.metric_rules import MetricsRegionMissing, batch_calls
+from shared.rules import MetricRule, RulesError
+from shared.rules_yaml import parse_rules
 from shared.settings import APP_ROOT, Settings, SettingsError
-
-from .test_settings import VALID
+from tests.unit.test_settings import VALID
 
 SUB_A = "00000000-0000-0000-0000-00000000000a"
 SUB_B = "00000000-0000-0000-0000-00000000000b"
@@ -159,7 +160,7 @@ def test_a_rule_without_a_region_needs_metrics_region(tmp_path):
     with pytest.raises(SettingsError, match="failed-pipeline-runs: its resource_ids name no region"):
         app.metrics  # noqa: B018
     with_region = AlertingApp(Settings.from_environ({**VALID, "RULES_FILE": str(path), "METRICS_REGION": "westus"}))
-    assert with_region.metrics.default_region == "westus"
+    assert with_region.metric_scan.default_region == "westus"
 
 
 def test_metrics_endpoint_is_a_template_and_an_old_regional_value_still_works():

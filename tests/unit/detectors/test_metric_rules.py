@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.metric_rules import NoticeKind, Series, SeriesState, SeriesStatus, evaluate
+from shared.detectors.metric_rules import NoticeKind, Series, SeriesState, SeriesStatus, evaluate
 from shared.rules import MetricRule
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -104,7 +104,7 @@ def test_evaluating_in_several_scans_gives_the_same_notices_as_one(values, cuts)
 
 
 def test_the_query_starts_on_the_interval_grid_whatever_the_schedule():
-    from shared.metric_scan import query_start
+    from shared.scans.metric_scan import query_start
 
     rule = RULE
     for minute in range(10):

@@ -8,15 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandbox.scenarios import six_step_pipeline, status_row
-from shared.run_failures import (
+from shared.detectors.run_failures import (
     ERROR_TEXT_LIMIT,
     STEP_LIMIT,
-    events_from_rows,
     group_pipeline_failures,
     incident_from_payload,
     incident_payload,
-    read_events,
 )
+from shared.detectors.run_failures_query import events_from_rows, read_events
 
 START = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -161,7 +160,7 @@ def test_any_run_tree_gives_one_incident_per_failed_pipeline_with_a_failed_leaf_
 
 
 def test_a_pipeline_failure_seen_before_its_steps_waits_for_them():
-    from shared.run_failures import STEP_DETAIL_WAIT, due_at
+    from shared.detectors.run_failures import STEP_DETAIL_WAIT, due_at
 
     root_only = {**status_row("ws", "p", "", "p", "Failed", START), "ResourceId": ""}
     [early] = group_pipeline_failures(events_from_rows([root_only]))

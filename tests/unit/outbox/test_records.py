@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared import outbox
-from shared.outbox import Detection, RetryPolicy, Status
+from shared.outbox import records as outbox
+from shared.outbox.records import Detection, RetryPolicy, Status
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=3, base_delay=timedelta(seconds=60), max_delay=timedelta(minutes=3))

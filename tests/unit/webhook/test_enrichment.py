@@ -6,10 +6,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from shared.alert_enrichment import enrichment_query, plan_enrichment
-from shared.alert_payload import parse_alert
+from shared.enrich.log_analytics import enrichment_query
+from shared.webhook.enrichment import plan_enrichment
+from shared.webhook.payload import parse_alert
 
-SAMPLES = Path(__file__).resolve().parents[1] / "data" / "alerts"
+SAMPLES = Path(__file__).resolve().parents[2] / "data" / "alerts"
 NOW = datetime(2026, 3, 1, 12, 5, tzinfo=UTC)
 MARGIN, LOOKBACK = timedelta(minutes=15), timedelta(hours=48)
 

@@ -8,41 +8,40 @@ from pathlib import Path
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError
 
-from shared.alert_webhook import AlertWebhook, delivery_key, in_allowed_scopes
 from shared.settings import Settings
+from shared.webhook.handler import AlertWebhook, delivery_key, in_allowed_scopes
 from tests.unit.test_settings import VALID
 
-SAMPLE = (Path(__file__).resolve().parents[1] / "data" / "common-metric-alert.json").read_bytes()
+SAMPLE = (Path(__file__).resolve().parents[2] / "data" / "common-metric-alert.json").read_bytes()
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
-class _BrokenState:
+class _BrokenDeliveries:
+    """The webhook's delivery claims as they behave when the table service cannot be reached (no stand-in fails a
+    table call in exactly these ways on demand; the integration tests also use a stopped Azurite)."""
+
     def __init__(self, error):
         self.error = error
 
-    def begin_delivery(self, *args):
+    def begin(self, *args):
         raise self.error
 
 
-def _webhook(state):
+def _webhook(deliveries):
     return AlertWebhook(
-        settings=Settings.from_environ(VALID),
-        state=state,
-        logs=None,
-        delivery=None,
-        route=lambda labels: ("a@contoso.com",),
+        settings=Settings.from_environ(VALID), deliveries=deliveries, intake=None, enrichers=None, delivery=None
     )
 
 
 def test_an_unreachable_state_store_is_503_with_retry_after():
     for error in (ServiceRequestError("connection refused"), _http_error(503), _http_error(500)):
-        answer = _webhook(_BrokenState(error)).receive(SAMPLE, {"Content-Type": "application/json"}, NOW)
+        answer = _webhook(_BrokenDeliveries(error)).receive(SAMPLE, {"Content-Type": "application/json"}, NOW)
         assert answer.status == 503 and answer.headers["Retry-After"] == "5"
         assert "state store is unreachable" in answer.body["error"]
 
 
 def test_every_answer_reports_its_time():
-    answer = _webhook(_BrokenState(ServiceRequestError("x"))).receive(b"[]", {}, NOW)
+    answer = _webhook(_BrokenDeliveries(ServiceRequestError("x"))).receive(b"[]", {}, NOW)
     assert answer.status == 400 and isinstance(answer.body["ms"], float)
 
 

@@ -10,12 +10,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.alert_payload import MAX_BODY_BYTES, PayloadError, parse_alert, safe_link, summarise
-from shared.email_render import render_alert, render_incident
+from shared.channels.email.render import render_incident
+from shared.core.links import safe_link
+from shared.webhook.answers import Rejected as PayloadError
+from shared.webhook.payload import MAX_BODY_BYTES, parse_alert
+from shared.webhook.summary import summarise
 from tests.html_parts import HtmlParts
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 SAMPLES = DATA / "alerts"
+
+
+def render_alert(summary):
+    """The generic alert email, as the outbox renders it."""
+    return render_incident("alert", summary)
 
 
 def _load(name: str) -> dict:

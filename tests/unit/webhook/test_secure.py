@@ -10,7 +10,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from shared.secure_webhook import AZNS_APP_ID, REQUIRED_ROLE, AuthError, SecureWebhook
+from shared.webhook.answers import Rejected
+from shared.webhook.secure import AZNS_APP_ID, REQUIRED_ROLE, SecureWebhook
 
 TENANT = "00000000-0000-0000-0000-0000000000bb"
 AUDIENCE = "api://aml-alerts-webhook"
@@ -82,7 +83,7 @@ def test_a_v2_token_with_azp_and_the_client_id_audience_is_accepted(jwks_url):
     ],
 )
 def test_bad_tokens_are_refused_with_the_reason(jwks_url, header, status, message):
-    with pytest.raises(AuthError) as error:
+    with pytest.raises(Rejected) as error:
         SecureWebhook(TENANT, (AUDIENCE,), jwks_url=jwks_url).validate(header)
     assert error.value.status == status
     assert message in error.value.message
@@ -90,7 +91,7 @@ def test_bad_tokens_are_refused_with_the_reason(jwks_url, header, status, messag
 
 def test_an_unsigned_token_is_refused(jwks_url):
     unsigned = jwt.encode({"aud": AUDIENCE}, key=None, algorithm="none")
-    with pytest.raises(AuthError, match="RS256"):
+    with pytest.raises(Rejected, match="RS256"):
         SecureWebhook(TENANT, (AUDIENCE,), jwks_url=jwks_url).validate(f"Bearer {unsigned}")
 
 
@@ -111,7 +112,7 @@ def test_both_audience_forms_are_accepted(jwks_url, configured, aud):
 
 
 def test_a_token_for_another_app_names_the_accepted_audiences(jwks_url):
-    with pytest.raises(AuthError) as error:
+    with pytest.raises(Rejected) as error:
         SecureWebhook(TENANT, (AUDIENCE,), jwks_url=jwks_url).validate(_token(aud=CLIENT_ID))
     assert error.value.status == 401
     assert f"accepted: {AUDIENCE}; WEBHOOK_AUDIENCE takes the application id URI and the client id" in (
@@ -129,6 +130,6 @@ def test_keys_are_fetched_once_and_cached(httpserver):
 
 def test_unreachable_keys_ask_azure_to_retry():
     validator = SecureWebhook(TENANT, (AUDIENCE,), jwks_url="http://127.0.0.1:9/keys")
-    with pytest.raises(AuthError) as error:
+    with pytest.raises(Rejected) as error:
         validator.validate(_token())
     assert error.value.status == 503
