@@ -6,7 +6,7 @@ Figures (one function each in FIGURES; a new figure is one more function there):
 
 * cold start: `import function_app` against `import azure.functions` alone, each in fresh interpreters
   (median of several runs), because the Functions host imports function_app on every cold start;
-* scan: one `AlertingApp.scan_run_failures(now)` over 10,000 failed-step rows of 1,000 pipeline runs, against
+* scan: one `AlertingApp.scan("run-failures", now)` over 10,000 failed-step rows of 1,000 pipeline runs, against
   Azurite and the sandbox, with its Log Analytics calls, table round trips and emails; its table time against
   writing the same number of entities to Azurite in batches of 100, in the same run;
 * webhook: a burst of 200 deliveries (50 of them repeats) from 8 threads through the real `alert_webhook`
@@ -219,7 +219,7 @@ def _one_scan(stack: Stack) -> tuple[object, float, Meter]:
     meter = Meter()
     with meter.active():
         started = time.perf_counter()
-        report = app.scan_run_failures(stack.sandbox.now)
+        report = app.scan("run-failures", stack.sandbox.now)
         seconds = time.perf_counter() - started
     return report, seconds, meter
 
@@ -230,7 +230,7 @@ from shared.settings import Settings
 app = AlertingApp(Settings.from_environ())
 app.ensure_tables(); app.logs; app.channels
 before = PEAK
-report = app.scan_run_failures(datetime.datetime.fromisoformat(sys.argv[1]))
+report = app.scan("run-failures", datetime.datetime.fromisoformat(sys.argv[1]))
 assert report.delivery.sent == int(sys.argv[2]), report.summary()
 print(before, PEAK)
 """.replace("PEAK", _PEAK)

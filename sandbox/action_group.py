@@ -21,9 +21,9 @@ def deliver(
     body: bytes,
     sleep: Callable[[float], None] = time.sleep,
     delays: tuple[float, ...] = RETRY_DELAYS,
-) -> list[int]:
+) -> list[int | None]:
     """POST `body` as an action group does; returns every answer's status in order (None: network failure)."""
-    statuses: list[int] = []
+    statuses: list[int | None] = []
     for delay in (0, *delays):
         if delay:
             sleep(delay)

@@ -142,11 +142,11 @@ class Email:
                     "The original request with this Repeatability-Request-Id is still being processed.",
                     accepted,
                 )
-            if seen is not None and (seen.answer is not None or seen.error.status < 500):
+            if seen is not None and (seen.answer is not None or (seen.error is not None and seen.error.status < 500)):
                 self.repeats_answered += 1
                 if seen.error is not None:
                     raise seen.error
-                return dict(seen.answer), accepted
+                return dict(seen.answer or {}), accepted
             self._repeatable[request_id] = entry = _Repeatable(fingerprint, now)
         try:
             entry.answer = self._accept(message, operation_id, now)

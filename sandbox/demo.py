@@ -102,7 +102,7 @@ def main() -> int:
             )
             for _ in values:  # the scan_metrics timer, every 5 simulated minutes
                 sandbox.advance(timedelta(minutes=5))
-                alerting_app().scan_metrics(sandbox.now)
+                alerting_app().scan("metrics", sandbox.now)
             _show(sandbox, shown, "drift")
             return 0 if len(sandbox.emails) == 4 else 1
     except AzuriteNotAvailable as err:

@@ -10,6 +10,7 @@ import json
 import shutil
 import tempfile
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,7 @@ class Sandbox:
         resource_id: str,
         namespace: str,
         metric: str,
-        points: list[tuple[datetime | str, float]],
+        points: Sequence[tuple[datetime | str, float]],
         dimensions: dict[str, str] | None = None,
         unit: str = "Count",
         region: str = DEFAULT_REGION,

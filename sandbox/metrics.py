@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -39,7 +40,7 @@ from typing import Any
 from .errors import ServiceError
 from .timeutil import format_datetime, format_duration, parse_datetime, parse_duration
 
-_AGGREGATES = {
+_AGGREGATES: dict[str, Callable[[list[float]], float]] = {
     "total": sum,
     "average": lambda values: sum(values) / len(values),
     "minimum": min,
@@ -166,7 +167,7 @@ class Metrics:
         resource_id: str,
         namespace: str,
         metric: str,
-        points: list[tuple[Any, float]],
+        points: Sequence[tuple[Any, float]],
         *,
         dimensions: dict[str, str] | None = None,
         unit: str = "Count",

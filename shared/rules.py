@@ -235,7 +235,8 @@ class MetricRule(_Strict):
 
     def resources_by_region(self, default_region: str | None) -> dict[str | None, list[str]]:
         """Region -> resource ids; None when the rule names no region and there is no default."""
-        return dict(self.resource_ids_by_region) or {self.region or default_region: list(self.resource_ids)}
+        by_region: dict[str | None, list[str]] = {region: ids for region, ids in self.resource_ids_by_region.items()}
+        return by_region or {self.region or default_region: list(self.resource_ids)}
 
     def breaches(self, value: float) -> bool:
         return {

@@ -71,7 +71,7 @@ def _check_bounds(text: str, source: str) -> None:
     open_nodes: list[list[Any]] = []  # [anchor, values so far] per open mapping or list
     total = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        line = event.start_mark.line + 1
+        line = event.start_mark.line + 1 if event.start_mark else 1
         if isinstance(event, yaml.CollectionStartEvent):
             if len(open_nodes) >= MAX_DEPTH:
                 raise RulesError(f"{source}:{line}: nested more than {MAX_DEPTH} levels deep")
@@ -82,7 +82,7 @@ def _check_bounds(text: str, source: str) -> None:
         elif isinstance(event, yaml.ScalarEvent):
             anchor, values = event.anchor, 1
         elif isinstance(event, yaml.AliasEvent):
-            anchor, values = None, anchored.get(event.anchor, 1)
+            anchor, values = None, anchored.get(event.anchor or "", 1)
         else:  # stream and document start and end
             continue
         if anchor:

@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -164,13 +165,13 @@ def _due(minute: int, every: int, offset: int) -> bool:
 
 
 def _instance_calls(app: Any, minute: int, every: int, outbox_every: int) -> list[tuple[str, Callable]]:
-    calls = []
+    calls: list[tuple[str, Callable[..., Any]]] = []
     if _due(minute, every, 0):
-        calls.append(("scan_run_failures", app.scan_run_failures))
+        calls.append(("scan_run_failures", partial(app.scan, "run-failures")))
     if _due(minute, every, 1):
-        calls.append(("scan_compute_changes", app.scan_compute_changes))
+        calls.append(("scan_compute_changes", partial(app.scan, "compute-changes")))
     if _due(minute, every, 2):
-        calls.append(("scan_metrics", app.scan_metrics))
+        calls.append(("scan_metrics", partial(app.scan, "metrics")))
     if _due(minute, outbox_every, 0):
         calls.append(("deliver_outbox", app.deliver_outbox))
     return calls

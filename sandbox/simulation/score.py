@@ -96,7 +96,7 @@ def root_causes_named(emails: list[dict], day: Day) -> tuple[int, int]:
         for entry in _ENTRY.findall(email["content"]["plainText"]) if _DIGEST.match(subject) else [subject]:
             match = _RUN.search(entry)
             key = day.run_to_incident.get(match["run"]) if match else None
-            if key:
+            if key and match:
                 named += 1
                 right += match["run"] == day.root_causes.get(key)
     return right, named

@@ -132,7 +132,7 @@ def _failure(err: Exception) -> QueryFailed:
     if isinstance(err, HttpResponseError) and err.status_code is not None:
         response = err.response
         code = (err.error.code if err.error else None) or (response.reason if response else "") or "error"
-        retry_after = response.headers.get("Retry-After") if response is not None else None
+        retry_after = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
         wait = f" (Retry-After {retry_after} s)" if retry_after else ""
         message = _innermost(_error_body(err)).get("message") or (err.error.message if err.error else "")
         return QueryFailed(f"{err.status_code} {code}{wait}: {message}"[:500], err.status_code)

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from shared.azure.entity_bounds import MINIMAL, REDUCED
 from shared.azure.tables import Refused, refusal
@@ -62,13 +63,11 @@ class Intake:
             claimed.update(self._claim([record for record in undecided if record.key not in existing]))
             for record in undecided:
                 if record.key in existing:
-                    done.detections[record.key] = self._isolated(
-                        record, done, source, lambda r=record: self._decide(existing[r.key], r), stored=True
-                    )
+                    decide = partial(self._decide, existing[record.key], record)
+                    done.detections[record.key] = self._isolated(record, done, source, decide, stored=True)
                 elif claimed[record.key] is None:  # not there a moment ago: another instance just made it
-                    done.detections[record.key] = self._isolated(
-                        record, done, source, lambda r=record: self._record_one(r), stored=False
-                    )
+                    decide = partial(self._record_one, record)
+                    done.detections[record.key] = self._isolated(record, done, source, decide, stored=False)
         for record in fresh:
             outcome = claimed[record.key]
             if outcome is True:

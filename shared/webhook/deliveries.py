@@ -35,9 +35,10 @@ class WebhookDeliveries:
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
         table = self._tables.table(WEBHOOK_DELIVERIES)
+        partition, row = key.split(":", 1)[0], row_key(key)
         entity = {
-            "PartitionKey": key.split(":", 1)[0],
-            "RowKey": row_key(key),
+            "PartitionKey": partition,
+            "RowKey": row,
             "Key": key,
             "Status": "processing",
             "ReceivedAt": now,
@@ -51,7 +52,7 @@ class WebhookDeliveries:
             except ResourceExistsError:
                 pass
             try:
-                existing = table.get_entity(entity["PartitionKey"], entity["RowKey"])
+                existing = table.get_entity(partition, row)
             except ResourceNotFoundError:
                 continue
             if existing.get("Status") == "done":

@@ -198,7 +198,7 @@ def _link(links: list[list[str]], label: str, url: Any) -> None:
 def summarise(alert: Alert) -> dict[str, Any]:
     """JSON-ready summary of any alert: what the generic alert email shows (stored in the outbox)."""
     e = alert.essentials
-    facts, links = _Facts(), []
+    facts, links = _Facts(), list[list[str]]()
     context = alert.context
     if isinstance(context, MetricContext):
         _metric_facts(context, facts)
@@ -246,8 +246,9 @@ def _rule_name(alert: Alert) -> str:
     e = alert.essentials
     if e.alert_rule:
         return _text(e.alert_rule)
-    if isinstance(alert.context, CostContext) and (alert.context.alert_data or {}).get("BudgetName"):
-        return "Budget " + _text(alert.context.alert_data["BudgetName"])
+    budget = (alert.context.alert_data or {}).get("BudgetName") if isinstance(alert.context, CostContext) else None
+    if budget:
+        return "Budget " + _text(budget)
     return _text(e.configuration_items[0] if e.configuration_items else "") or _text(e.monitoring_service)
 
 

@@ -45,7 +45,7 @@ def _dying_app(make_app, **options):
 def test_a_status_poll_failing_after_acs_accepted_sends_no_second_email(sandbox, make_app, state):
     _failed_pipeline(sandbox)
     sandbox.fail_next("email-status", 500, count=3)  # every try of the poll (the SDK retries twice)
-    make_app().scan_run_failures(sandbox.now)
+    make_app().scan("run-failures", sandbox.now)
     [record] = state.incidents.records()
     _later(sandbox, make_app())
     _later(sandbox, make_app())
@@ -58,7 +58,7 @@ def test_a_status_poll_failing_after_acs_accepted_sends_no_second_email(sandbox,
 def test_an_instance_dying_after_acs_accepted_sends_no_second_email(sandbox, make_app, state):
     _failed_pipeline(sandbox)
     with pytest.raises(InstanceDied):
-        _dying_app(make_app).scan_run_failures(sandbox.now)
+        _dying_app(make_app).scan("run-failures", sandbox.now)
     [record] = state.incidents.records()
     early = _later(sandbox, make_app(), minutes=2)  # the lease has not expired yet
     late = _later(sandbox, make_app(), minutes=5)  # it has: ACS is asked about the operation, not sent to again
@@ -72,7 +72,7 @@ def test_an_instance_dying_after_acs_accepted_sends_no_second_email(sandbox, mak
 def test_a_lost_answer_is_settled_by_asking_acs_not_by_sending_again(sandbox, make_app, state):
     _failed_pipeline(sandbox)
     sandbox.lose_email_answer_next()  # accepted; the connection is cut before the 202 arrives
-    first = make_app().scan_run_failures(sandbox.now)
+    first = make_app().scan("run-failures", sandbox.now)
     [record] = state.incidents.records()
     _later(sandbox, make_app())
     assert _delivered(sandbox) == [SUBJECT]
@@ -84,7 +84,7 @@ def test_a_lost_answer_is_settled_by_asking_acs_not_by_sending_again(sandbox, ma
 def test_the_sdk_retrying_a_send_whose_answer_was_lost_gets_the_first_answer(sandbox, make_app, state):
     _failed_pipeline(sandbox)
     sandbox.lose_email_answer_next(status=504)  # accepted, then the gateway times out; the SDK sends again
-    report = make_app().scan_run_failures(sandbox.now)
+    report = make_app().scan("run-failures", sandbox.now)
     assert _delivered(sandbox) == [SUBJECT]
     assert report.delivery.sent == 1 and sandbox.email.repeats_answered == 1  # the repeat got the first 202
     assert state.incidents.records()[0].status is Status.SENT
@@ -93,14 +93,14 @@ def test_the_sdk_retrying_a_send_whose_answer_was_lost_gets_the_first_answer(san
 def test_a_digest_in_doubt_is_settled_as_a_whole_even_when_the_grouping_changes(sandbox, make_app, rules, state):
     rules("storm_limit: 2\n")
     app = make_app()
-    app.scan_run_failures(sandbox.now)
+    app.scan("run-failures", sandbox.now)
     sandbox.advance(timedelta(minutes=20))
     _storm(sandbox, range(3))
     sandbox.lose_email_answer_next()
-    app.scan_run_failures(sandbox.now)  # one digest of three; its answer lost
+    app.scan("run-failures", sandbox.now)  # one digest of three; its answer lost
     sandbox.advance(timedelta(minutes=10))
     _storm(sandbox, range(3, 4))  # a fourth: the storm is over, it goes alone
-    report = app.scan_run_failures(sandbox.now)
+    report = app.scan("run-failures", sandbox.now)
     assert [subject.split(": ")[0] for subject in _delivered(sandbox)] == [
         "[AML] 3 alerts at once",
         "[AML] Pipeline failed",
@@ -146,7 +146,7 @@ def test_a_failed_operation_after_the_webhook_returned_is_really_sent_again(sand
 def test_a_send_acs_never_received_is_sent_under_a_new_operation(sandbox, make_app, state):
     _failed_pipeline(sandbox)
     with pytest.raises(InstanceDied):
-        _dying_app(make_app, before_send=True).scan_run_failures(sandbox.now)
+        _dying_app(make_app, before_send=True).scan("run-failures", sandbox.now)
     recorded = state.incidents.records()[0].operation_id
     report = _later(sandbox, make_app())  # ACS answers 404 for the recorded operation: it never arrived
     assert _delivered(sandbox) == [SUBJECT]

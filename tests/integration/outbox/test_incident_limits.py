@@ -53,13 +53,13 @@ def test_a_pipeline_with_thousands_of_steps_is_emailed_and_blocks_nothing(sandbo
     cause = _wide_pipeline(sandbox, "huge", steps=4000)
     sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
     app = make_app()
-    app.scan_run_failures(sandbox.now)
+    app.scan("run-failures", sandbox.now)
     assert sorted(_subjects(sandbox)) == sorted(
         [PIPE1, f"[AML] Pipeline failed: feature-refresh in ws-prod (root cause {cause})"]
     )
     assert state.scans.get_watermark("run-failures", DEFAULT_WORKSPACE_ID) == sandbox.now
     sandbox.advance(timedelta(minutes=5))
-    app.scan_run_failures(sandbox.now)
+    app.scan("run-failures", sandbox.now)
     assert len(sandbox.emails) == 2
 
 
@@ -69,14 +69,14 @@ def test_details_too_large_even_compressed_are_shortened_and_the_email_says_so(
     cause = _wide_pipeline(sandbox, "noisy", steps=80, failed_steps=60, error_chars=2000)
     sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
     app = make_app()
-    app.scan_run_failures(sandbox.now)
+    app.scan("run-failures", sandbox.now)
     noisy = f"[AML] Pipeline failed: feature-refresh in ws-prod (root cause {cause})"
     assert sorted(_subjects(sandbox)) == sorted([PIPE1, noisy])
     [email] = [e for e in sandbox.emails if e["content"]["subject"] == noisy]
     assert "Note: The details were" in email["content"]["plainText"]
     assert "property limit" in email["content"]["html"]
     sandbox.advance(timedelta(minutes=5))
-    app.scan_run_failures(sandbox.now, since=timedelta(hours=2))  # detected again: shortened the same way, so
+    app.scan("run-failures", sandbox.now, since=timedelta(hours=2))  # detected again: shortened the same way, so
     assert len(sandbox.emails) == 2  # nothing changed and nothing is sent
     first, second = _history(azurite_connection_string)
     assert (first["Shortened"], second["Shortened"], second["Incidents"], second["Updated"]) == (1, 1, 2, 0)
@@ -90,7 +90,7 @@ def test_an_incident_the_table_service_refuses_is_alerted_in_minimal_form_and_bl
     _wide_pipeline(sandbox, "noisy", steps=80, failed_steps=60, error_chars=2000)
     sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
     with caplog.at_level(logging.ERROR):
-        make_app().scan_run_failures(sandbox.now)
+        make_app().scan("run-failures", sandbox.now)
     assert sorted(_subjects(sandbox)) == sorted(
         [PIPE1, "[AML] run-failure:ws-prod:noisy (details could not be stored)"]
     )
@@ -113,7 +113,7 @@ def test_rows_the_scan_cannot_use_are_counted_and_logged(sandbox, make_app, azur
         [status_row("ws-prod", "", "pipe1", "pipe1", "Running", sandbox.now - timedelta(minutes=20))],
     )
     with caplog.at_level(logging.WARNING):
-        make_app().scan_run_failures(sandbox.now)
+        make_app().scan("run-failures", sandbox.now)
     assert _subjects(sandbox) == [PIPE1]
     [history] = _history(azurite_connection_string)
     assert (history["Rows"], history["SkippedRows"]) == (8, 1)
@@ -133,7 +133,7 @@ def test_activity_records_the_scan_cannot_use_are_counted_and_logged(
         ],
     )
     with caplog.at_level(logging.WARNING):
-        make_app().scan_compute_changes(sandbox.now)
+        make_app().scan("compute-changes", sandbox.now)
     assert sandbox.emails == []
     [history] = _history(azurite_connection_string)
     assert (history["Rows"], history["SkippedRows"]) == (1, 1)

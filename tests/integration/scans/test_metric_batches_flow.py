@@ -88,7 +88,7 @@ def _names(resource_ids: set[str]) -> set[str]:
 def test_a_rule_over_120_resources_in_two_regions_and_subscriptions_is_read_in_split_calls(sandbox, fleet, make_app):
     regions, breaching = fleet
     _seed(sandbox, breaching, regions)
-    report = make_app().scan_metrics(sandbox.now)
+    report = make_app().scan("metrics", sandbox.now)
 
     [rule] = report.rules
     assert (rule.series, rule.calls, rule.failures) == (120, 4, [])
@@ -109,7 +109,7 @@ def test_a_failed_call_does_not_stop_the_others_and_is_caught_up_next_tick(sandb
     monkeypatch.setattr(sandbox.faults, "retry_after_ms", 1)  # the SDK's retries wait 1 ms, not seconds
     sandbox.fail_next("metrics", 503, count=4)  # the first call, and its 3 retries
     app = make_app()
-    report = app.scan_metrics(sandbox.now)
+    report = app.scan("metrics", sandbox.now)
 
     failed_group = _workspace("westeurope", "a", GROUPS[("westeurope", "a")] - 1)
     assert _fired_on(sandbox) == _names(breaching - {failed_group})
@@ -117,7 +117,7 @@ def test_a_failed_call_does_not_stop_the_others_and_is_caught_up_next_tick(sandb
     assert "subscription 00000000-0000-0000-0000-00000000000a, region westeurope" in report.summary()
 
     sandbox.advance(STEP)
-    report = app.scan_metrics(sandbox.now)
+    report = app.scan("metrics", sandbox.now)
     assert report.rules[0].failures == []
     assert _fired_on(sandbox) == _names(breaching)
     assert len(sandbox.emails) == len(breaching)  # nothing twice
@@ -129,7 +129,7 @@ def test_resources_of_two_subscriptions_in_one_list_are_read_in_one_call_each(sa
     path = tmp_path / "rules.yaml"
     path.write_text(_rules_yaml(resource_ids=ids))  # no region: METRICS_REGION (the sandbox's westeurope)
     monkeypatch.setenv("RULES_FILE", str(path))
-    report = make_app().scan_metrics(sandbox.now)
+    report = make_app().scan("metrics", sandbox.now)
     assert (report.rules[0].series, report.rules[0].calls) == (70, 2)
     assert _fired_on(sandbox) == _names({ids[0], ids[-1]})
 
@@ -142,7 +142,7 @@ def test_a_resource_listed_under_the_wrong_region_is_reported_and_the_rest_evalu
     path = tmp_path / "rules.yaml"
     path.write_text(_rules_yaml({"westeurope": [right], "eastus": [wrong]}))
     monkeypatch.setenv("RULES_FILE", str(path))
-    report = make_app().scan_metrics(sandbox.now)
+    report = make_app().scan("metrics", sandbox.now)
     [failure] = report.rules[0].failures
     assert failure.startswith(
         "1 microsoft.machinelearningservices/workspaces resource(s) in subscription "
@@ -159,6 +159,6 @@ def test_a_dimension_filter_over_many_resources_reads_every_series(sandbox, make
     path = tmp_path / "rules.yaml"
     path.write_text(_rules_yaml(resource_ids=ids, filter_="RunType eq 'PipelineRun'"))
     monkeypatch.setenv("RULES_FILE", str(path))
-    report = make_app().scan_metrics(sandbox.now)
+    report = make_app().scan("metrics", sandbox.now)
     assert report.rules[0].series == 30
     assert _fired_on(sandbox) == _names(set(ids[-2:]))

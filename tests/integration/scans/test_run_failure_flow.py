@@ -42,11 +42,11 @@ def test_the_timer_function_emails_one_failed_pipeline_once(sandbox, app_setting
 def test_rescans_and_later_ticks_send_nothing_more(sandbox, make_app):
     sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
     app = make_app()
-    first = app.scan_run_failures(sandbox.now)
+    first = app.scan("run-failures", sandbox.now)
     assert (first.delivery.sent, first.scans[0].claimed) == (1, 1)
     for _ in range(3):
         sandbox.advance(timedelta(minutes=5))
-        again = app.scan_run_failures(sandbox.now)
+        again = app.scan("run-failures", sandbox.now)
         assert again.delivery.sent == 0
     assert len(sandbox.emails) == 1
 
@@ -59,7 +59,7 @@ def test_two_instances_scanning_at_the_same_moment_send_one_email(sandbox, make_
 
     def tick(app):
         barrier.wait()
-        reports.append(app.scan_run_failures(sandbox.now))
+        reports.append(app.scan("run-failures", sandbox.now))
 
     threads = [threading.Thread(target=tick, args=(app,)) for app in apps]
     for thread in threads:
@@ -72,18 +72,18 @@ def test_two_instances_scanning_at_the_same_moment_send_one_email(sandbox, make_
 
 def test_rows_ingested_after_a_scan_are_alerted_on_the_next_one(sandbox, make_app):
     app = make_app()
-    app.scan_run_failures(sandbox.now)  # sets the watermark
+    app.scan("run-failures", sandbox.now)  # sets the watermark
     # The pipeline fails now, but Log Analytics makes the rows queryable only 20 minutes later.
     sandbox.add_tables(
         six_step_pipeline("ws-prod", "late", sandbox.now - timedelta(minutes=15), ingest_delay=timedelta(minutes=20))
     )
     sandbox.advance(timedelta(minutes=5))
-    app.scan_run_failures(sandbox.now)
+    app.scan("run-failures", sandbox.now)
     assert sandbox.emails == []
 
     for _ in range(5):  # keep ticking every 5 minutes, as the timer does
         sandbox.advance(timedelta(minutes=5))
-        app.scan_run_failures(sandbox.now)
+        app.scan("run-failures", sandbox.now)
     assert _subjects(sandbox) == ["[AML] Pipeline failed: churn-model-training in ws-prod (root cause late_train)"]
 
 
@@ -91,7 +91,7 @@ def test_acs_refusing_for_a_while_delays_the_email_but_sends_it_exactly_once(san
     sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
     sandbox.fail_next("email", 429, count=3)  # all of the SDK's tries within the first attempt
     app = make_app()
-    first = app.scan_run_failures(sandbox.now)
+    first = app.scan("run-failures", sandbox.now)
     assert (first.delivery.sent, first.delivery.retrying) == (0, 1)
     [record] = state.incidents.records()
     assert record.status is Status.PENDING and "429" in record.last_error
@@ -106,7 +106,7 @@ def test_acs_refusing_for_a_while_delays_the_email_but_sends_it_exactly_once(san
     assert app.deliver_outbox(sandbox.now).sent == 1
     for _ in range(3):
         sandbox.advance(timedelta(minutes=10))
-        app.scan_run_failures(sandbox.now)
+        app.scan("run-failures", sandbox.now)
     assert len(sandbox.emails) == 1
     [record] = state.incidents.records()
     assert (record.status, record.attempts, record.last_error) == (Status.SENT, 3, "")
@@ -118,7 +118,7 @@ def test_an_email_that_never_goes_through_ends_dead_with_an_error_log(sandbox, m
     app = make_app()
     with caplog.at_level(logging.ERROR):
         for _ in range(12):
-            app.scan_run_failures(sandbox.now)
+            app.scan("run-failures", sandbox.now)
             sandbox.advance(timedelta(minutes=30))
     [record] = state.incidents.records()
     assert record.status is Status.DEAD and record.attempts == 4
@@ -136,7 +136,7 @@ def test_steps_failing_over_several_minutes_make_one_email_with_all_of_them(sand
         }
     )
     app = make_app()
-    assert app.scan_run_failures(sandbox.now).delivery.sent == 0  # still running: wait for the group
+    assert app.scan("run-failures", sandbox.now).delivery.sent == 0  # still running: wait for the group
 
     sandbox.advance(timedelta(seconds=60))
     sandbox.add_rows(
@@ -145,10 +145,10 @@ def test_steps_failing_over_several_minutes_make_one_email_with_all_of_them(sand
             status_row("ws-prod", f"{root}_b", root, root, "Failed", sandbox.now, "b failed"),
         ],
     )
-    assert app.scan_run_failures(sandbox.now).delivery.sent == 0
+    assert app.scan("run-failures", sandbox.now).delivery.sent == 0
 
     sandbox.advance(timedelta(minutes=2))
-    assert app.scan_run_failures(sandbox.now).delivery.sent == 1
+    assert app.scan("run-failures", sandbox.now).delivery.sent == 1
     [email] = sandbox.emails
     assert "ROOT CAUSE: step slow_a Failed" in email["content"]["plainText"]
     assert "slow_b: Failed" in email["content"]["plainText"]
@@ -156,14 +156,14 @@ def test_steps_failing_over_several_minutes_make_one_email_with_all_of_them(sand
 
 def test_a_partial_result_is_used_but_read_again_next_time(sandbox, make_app, state):
     app = make_app()
-    app.scan_run_failures(sandbox.now)
+    app.scan("run-failures", sandbox.now)
     sandbox.advance(timedelta(minutes=20))
     sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=16)))
     watermark = state.scans.get_watermark("run-failures", app.settings.workspace_ids[0])
     sandbox.fail_next_partial()
-    report = app.scan_run_failures(sandbox.now)
+    report = app.scan("run-failures", sandbox.now)
     assert report.scans[0].complete is False
     assert state.scans.get_watermark("run-failures", app.settings.workspace_ids[0]) == watermark
     sandbox.advance(timedelta(minutes=5))
-    assert app.scan_run_failures(sandbox.now).scans[0].complete
+    assert app.scan("run-failures", sandbox.now).scans[0].complete
     assert len(sandbox.emails) == 1

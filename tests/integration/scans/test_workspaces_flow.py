@@ -45,7 +45,7 @@ def _history(azurite_connection_string: str) -> list[dict]:
 
 def test_workspaces_without_any_aml_table_scan_clean_and_move_their_watermark(workspaces, sandbox, make_app, state):
     app = make_app()
-    for report in (app.scan_run_failures(sandbox.now), app.scan_compute_changes(sandbox.now)):
+    for report in (app.scan("run-failures", sandbox.now), app.scan("compute-changes", sandbox.now)):
         assert [(scan.outcome, scan.rows, scan.error) for scan in report.scans] == [("complete", 0, "")] * 3
         assert "NOT READ" not in report.summary()
     for scan in ("run-failures", "compute-changes"):
@@ -56,7 +56,7 @@ def test_workspaces_without_any_aml_table_scan_clean_and_move_their_watermark(wo
 def test_a_workspace_without_compute_job_events_still_emails_its_failed_pipelines(workspaces, sandbox, make_app):
     pipeline = six_step_pipeline("ws-serverless", "pipe1", sandbox.now - timedelta(minutes=30))
     sandbox.add_rows("AmlRunStatusChangedEvent", pipeline["AmlRunStatusChangedEvent"], WS_B)  # no AmlComputeJobEvent
-    report = make_app().scan_run_failures(sandbox.now)
+    report = make_app().scan("run-failures", sandbox.now)
     assert [scan.outcome for scan in report.scans] == ["complete"] * 3
     [email] = sandbox.emails
     assert email["content"]["subject"] == "[AML] Pipeline failed: pipe1 in ws-serverless (root cause pipe1_train)"
@@ -71,7 +71,7 @@ def test_a_partial_result_beside_a_missing_table_is_still_read_again(workspaces,
     pipeline = six_step_pipeline("ws-a", "pipe1", sandbox.now - timedelta(minutes=30))
     sandbox.add_rows("AmlRunStatusChangedEvent", pipeline["AmlRunStatusChangedEvent"], WS_A)
     sandbox.fail_next_partial()  # the answer holds the missing-table warning and a real partial failure
-    report = make_app().scan_run_failures(sandbox.now)
+    report = make_app().scan("run-failures", sandbox.now)
     assert [scan.outcome for scan in report.scans] == ["partial", "complete", "complete"]
     assert state.scans.get_watermark("run-failures", WS_A) is None
     assert len(sandbox.emails) == 1  # what it did read is used
@@ -97,7 +97,7 @@ def test_one_bad_workspace_does_not_stop_the_others_and_loses_nothing(
 
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="shared.log_scan"):
-        report = app.scan_run_failures(sandbox.now)
+        report = app.scan("run-failures", sandbox.now)
     assert time.monotonic() - started < 30  # a Retry-After of 10 minutes is not waited for
     [logged] = caplog.records  # a person must fix access or the workspace id; the rest passes by itself
     assert logged.levelno == (logging.ERROR if status in (403, 404) else logging.WARNING)
@@ -115,10 +115,10 @@ def test_one_bad_workspace_does_not_stop_the_others_and_loses_nothing(
     # It stays bad for two hours (longer than the first scan's lookback): every tick reports it, nothing is lost.
     for _ in range(2):
         sandbox.advance(timedelta(hours=1))
-        assert [scan.workspace_id for scan in app.scan_run_failures(sandbox.now).failed] == [WS_C]
+        assert [scan.workspace_id for scan in app.scan("run-failures", sandbox.now).failed] == [WS_C]
     sandbox.heal_workspace(WS_C)
     sandbox.advance(timedelta(minutes=5))
-    report = app.scan_run_failures(sandbox.now)
+    report = app.scan("run-failures", sandbox.now)
     assert report.failed == []
     assert _subjects(sandbox) == [_pipeline_subject(n, f"{n}-run") for n in ("ws-a", "ws-b", "ws-c")]
     assert state.scans.get_watermark("run-failures", WS_C) == sandbox.now
@@ -128,7 +128,7 @@ def test_a_short_retry_after_is_honoured_within_the_tick(workspaces, sandbox, ma
     sandbox.add_tables(six_step_pipeline("ws-c", "late", sandbox.now - timedelta(minutes=30)), WS_C)
     sandbox.fail_workspace(WS_C, 429, count=1, retry_after=1)
     started = time.monotonic()
-    report = make_app().scan_run_failures(sandbox.now)
+    report = make_app().scan("run-failures", sandbox.now)
     assert time.monotonic() - started >= 1  # waited as told
     assert report.failed == [] and report.delivery.sent == 1
     assert sandbox.faults.raised[f"logs:{WS_C}"] == 1
@@ -140,7 +140,7 @@ def test_throttling_everywhere_cannot_make_a_tick_overrun_its_budget(workspaces,
     app = make_app()
     app.scan_policy = dataclasses.replace(app.scan_policy, query_budget=timedelta(seconds=8))
     started = time.monotonic()
-    report = app.scan_run_failures(sandbox.now)
+    report = app.scan("run-failures", sandbox.now)
     assert time.monotonic() - started < 8
     assert [scan.outcome for scan in report.scans] == ["failed"] * 3
     assert sandbox.faults.raised["logs"] <= 5  # one retry fits the budget, then one try per workspace at most
@@ -159,7 +159,7 @@ def test_three_computes_deleted_in_one_deployment_make_three_emails(sandbox, mak
             activity_rows("ws-prod", compute, DELETE, "deployer@contoso.com", deleted_at, "deployment-correlation-1"),
         )
     for _ in range(3):  # the overlap re-reads every record: still one email each
-        app.scan_compute_changes(sandbox.now)
+        app.scan("compute-changes", sandbox.now)
         sandbox.advance(timedelta(minutes=5))
     assert _subjects(sandbox) == [
         f"[AML] computes/delete succeeded: {compute} in ws-prod by deployer@contoso.com"
@@ -172,7 +172,7 @@ def test_compute_error_text_is_found_whatever_the_case_of_the_job_name(sandbox, 
     for job in pipeline["AmlComputeJobEvent"]:
         job["JobName"] = job["JobName"].lower()  # AutoML logs its jobs with another case of the run id
     sandbox.add_tables(pipeline)
-    make_app().scan_run_failures(sandbox.now)
+    make_app().scan("run-failures", sandbox.now)
     [email] = sandbox.emails
     text = email["content"]["plainText"]
     assert "ROOT CAUSE: step AutoML_Run1_train Failed on compute gpu-cluster" in text

@@ -98,7 +98,7 @@ def test_the_workspace_a_log_alert_names_is_found_whatever_the_case_of_its_guid(
 
 def test_a_pipeline_the_scan_already_emailed_is_not_emailed_again(sandbox, make_app):
     _seed_failed_pipeline(sandbox)
-    assert make_app().scan_run_failures(sandbox.now).delivery.sent == 1
+    assert make_app().scan("run-failures", sandbox.now).delivery.sent == 1
     status, body, _ = _post(_sample("platform-static-aml-failed-runs", sandbox))
     assert (status, body["new"], body["sent"]) == (200, 0, 0)
     assert _subjects(sandbox) == [PIPELINE_SUBJECT]
@@ -107,7 +107,7 @@ def test_a_pipeline_the_scan_already_emailed_is_not_emailed_again(sandbox, make_
 def test_the_scan_does_not_email_a_pipeline_the_webhook_already_emailed(sandbox, make_app):
     _seed_failed_pipeline(sandbox)
     _post(_sample("platform-static-aml-failed-runs", sandbox))
-    assert make_app().scan_run_failures(sandbox.now).delivery.sent == 0
+    assert make_app().scan("run-failures", sandbox.now).delivery.sent == 0
     assert _subjects(sandbox) == [PIPELINE_SUBJECT]
 
 
@@ -116,11 +116,11 @@ def test_the_alert_joins_a_pipeline_email_the_scan_has_not_sent_yet_and_the_scan
     sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=16)))
     app = make_app()
     sandbox.fail_next("email", 500, count=3)  # the scan's send fails: its record waits in the outbox
-    assert app.scan_run_failures(sandbox.now).delivery.retrying == 1
+    assert app.scan("run-failures", sandbox.now).delivery.retrying == 1
     status, body, _ = _post(_sample("platform-static-aml-failed-runs", sandbox))
     assert (status, body["incidents"], body["sent"]) == (200, ["run-failure:ws-prod:pipe1"], 0)  # backing off
     sandbox.advance(timedelta(minutes=5))
-    assert app.scan_run_failures(sandbox.now).scans[0].incidents  # re-detected: must not drop the alert block
+    assert app.scan("run-failures", sandbox.now).scans[0].incidents  # re-detected: must not drop the alert block
     [email] = sandbox.emails
     assert email["content"]["subject"] == PIPELINE_SUBJECT
     assert "Alert:         aml-failed-pipeline-runs (Sev2)" in email["content"]["plainText"]

@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.azure import entity_bounds
-from shared.outbox import records as outbox
 from shared.azure.entity_bounds import (
     KEY_CHARS,
     MINIMAL,
@@ -26,6 +25,7 @@ from shared.azure.entity_bounds import (
     utf16_units,
 )
 from shared.channels.email.render import render_incident
+from shared.outbox import records as outbox
 from shared.outbox.store import _entity
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
