@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
 def _scan(app: AlertingApp, name: str, now: datetime, dry_run: bool, since: timedelta | None) -> int:
     from shared.channels.email.render import render_incident
     from shared.detectors.base import Shape, ViewOptions
+    from shared.rules import DEFAULT_CHANNEL
     from shared.scans.log_scan import LogScan
 
     shape = detectors.by_scan(name).shape
@@ -157,9 +158,15 @@ def _scan(app: AlertingApp, name: str, now: datetime, dry_run: bool, since: time
             f"# workspace {workspace_id}: ingested {window.start:%Y-%m-%d %H:%M} .. {window.end:%H:%M} UTC, "
             f"{found.rows} rows, {len(found.incidents)} incident(s){skipped}{note}"
         )
+        options = ViewOptions(app.settings.studio_tenant_id)
         for incident in found.incidents:
-            email = render_incident(incident.kind, incident.payload, ViewOptions(app.settings.studio_tenant_id))
-            recipients = ", ".join(app.recipients_for(incident.labels))
+            destination = app.route(incident.labels)
+            recipients = ", ".join(destination.recipients)
+            if destination.channel != DEFAULT_CHANNEL:  # another channel's message: what it is about
+                subject = detectors.by_kind(incident.kind).view(incident.payload, options)["subject"]
+                print(f"\n## {incident.key}\nTo: {recipients} ({destination.channel})\nSubject: {subject}\n")
+                continue
+            email = render_incident(incident.kind, incident.payload, options)
             print(f"\n## {incident.key}\nTo: {recipients}\nSubject: {email.subject}\n")
             print(email.text)
     return 0

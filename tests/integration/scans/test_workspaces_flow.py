@@ -96,7 +96,7 @@ def test_one_bad_workspace_does_not_stop_the_others_and_loses_nothing(
     app = make_app()
 
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="shared.log_scan"):
+    with caplog.at_level(logging.WARNING, logger="shared.scans.workspace"):
         report = app.scan("run-failures", sandbox.now)
     assert time.monotonic() - started < 30  # a Retry-After of 10 minutes is not waited for
     [logged] = caplog.records  # a person must fix access or the workspace id; the rest passes by itself
