@@ -112,7 +112,7 @@ def test_no_import_cycle():
         path.append(module)
         for name in sorted(edges[module]):
             if state.get(name) == 1:
-                cycle = path[path.index(name) :] + [name]
+                cycle = [*path[path.index(name) :], name]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if name not in state:
                 visit(name)
