@@ -19,7 +19,7 @@ class Workspace:
         """Log rows carry `_ResourceId` (often upper-cased) of the workspace or of a resource in it (a compute);
         anything else keeps just the name."""
         parsed = parse_resource_id((resource_id or "").rstrip("/"))
-        if parsed is None or parsed.resource_group is None or parsed.type.split("/")[:2] != AML_WORKSPACE.split("/"):
+        if parsed is None or parsed.resource_group is None or not parsed.within(AML_WORKSPACE):
             return cls(name=fallback_name or resource_id or "unknown workspace")
         return cls(
             name=fallback_name or parsed.names[0],

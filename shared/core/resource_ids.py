@@ -42,6 +42,10 @@ class ResourceId:
     def name(self) -> str:
         return self.names[-1]
 
+    def within(self, resource_type: str) -> bool:
+        """Of this type or a child of one: a workspace, or a compute in it, is `within` a workspace type."""
+        return self.type == resource_type or self.type.startswith(resource_type + "/")
+
     def name_of(self, resource_type: str) -> str | None:
         """The name given to the first segment of this type (`workspaces` -> the workspace's name)."""
         return next((n for t, n in zip(self.types, self.names, strict=True) if t.lower() == resource_type), None)
