@@ -3,7 +3,8 @@
 The service refuses a string property over 64 KiB (UTF-16: 32,768 code units), a binary property over 64 KiB
 (`PropertyValueTooLarge`) and an entity over 1 MiB (`EntityTooLarge`). Every property the outbox stores is cut
 here to a fixed budget, so an incident entity stays far below 1 MiB whatever a pipeline or an alert holds
-(`entity_size` computes the service's own measure; a test checks the worst case).
+(`entity_size` computes the service's own measure; a test checks the worst case). Here, with the Table plumbing,
+because the limits are the service's; the outbox (records.py, store.py) and the history rows use them.
 
 An incident's details that do not fit even compressed are shortened (long texts cut, long lists cut), and the
 payload says so in `REDUCED`; the email then carries a note. Shortening is deterministic: the same incident

@@ -114,7 +114,7 @@ def _innermost(detail: Any) -> Mapping[str, Any]:
 
 def _absent_tables(details: list[Any] | None) -> tuple[str, ...]:
     """The tables named by a partial answer whose every detail is a warning that a fuzzy union skipped a table
-    it could not resolve (`shared.kql.optional_table`): the rows are complete. Anything else: ()."""
+    it could not resolve (`shared.core.kql.optional_table`): the rows are complete. Anything else: ()."""
     names = []
     for detail in details or []:
         inner = _innermost(detail)

@@ -52,7 +52,7 @@ _PIPELINE_FAILURE_COLUMNS = (("FailedAt", "datetime"), ("Workspace", "string"))
 def compute_changes_query(window: QueryWindow, operations: tuple[str, ...]) -> str:
     """Final records of the watched operations ingested in the window, one per operation on one resource, with
     the pipeline runs that failed in the same Azure ML workspace after the change (did it break something?).
-    Both tables are optional (`shared.kql.optional_table`): a workspace without them yields no rows."""
+    Both tables are optional (`shared.core.kql.optional_table`): a workspace without them yields no rows."""
     start, end = kql_datetime(window.start), kql_datetime(window.end)
     activity = optional_table(
         "AzureActivity",

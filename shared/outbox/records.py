@@ -120,7 +120,7 @@ def new_record(
     labels: dict[str, str] | None = None,
     channel: str = DEFAULT_CHANNEL,
 ) -> OutboxRecord:
-    """A pending record, every field bounded to fit Table Storage (entity_bounds.py)."""
+    """A pending record, every field bounded to fit Table Storage (shared/azure/entity_bounds.py)."""
     key, labels = bounded_key(key), bounded_labels(labels or {})
     return OutboxRecord(
         key,

@@ -191,7 +191,7 @@ def _status_entity(record: OutboxRecord) -> dict[str, Any]:
 
 
 def _entity(record: OutboxRecord) -> dict[str, Any]:
-    """Every property bounded (entity_bounds.py): the compressed payload <= 64,000 bytes, the key <= 512
+    """Every property bounded (shared/azure/entity_bounds.py): the compressed payload <= 64,000 bytes, the key <= 512
     characters, the labels <= 16,000, the recipients <= 32,000, the error <= 4,000, so the entity stays far
     below the service's 1 MiB whatever the incident holds."""
     key, labels = bounded_key(record.key), bounded_labels(record.labels)
