@@ -14,20 +14,26 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from shared.core.azure_ml import Workspace
 from shared.core.kql import kql_datetime, kql_string_list, optional_table
 from shared.core.log_rows import moment, text
 from shared.core.resource_ids import resource_name
-from shared.detectors.base import Detected, DetectorSpec, Findings, QueryWindow, Shape, ViewOptions
+from shared.detectors.base import (
+    Detected,
+    DetectorSpec,
+    Findings,
+    QueryWindow,
+    Shape,
+    ViewOptions,
+    from_payload,
+    to_payload,
+)
 from shared.routing import is_watched
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-    from pydantic import TypeAdapter
 
     from shared.rules import Rules
     from shared.settings import Settings
@@ -153,19 +159,12 @@ def read_changes(rows: list[dict[str, Any]]) -> tuple[list[ComputeChange], Count
     return sorted(changes, key=lambda change: (change.time, change.correlation_id)), skipped
 
 
-@cache
-def _adapter() -> TypeAdapter[ComputeChange]:
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(ComputeChange)
-
-
 def change_payload(change: ComputeChange) -> dict[str, Any]:
-    return _adapter().dump_python(change, mode="json")
+    return to_payload(change)
 
 
 def change_from_payload(payload: Mapping[str, Any]) -> ComputeChange:
-    return _adapter().validate_python(payload)
+    return from_payload(ComputeChange, payload)
 
 
 @dataclass(frozen=True)

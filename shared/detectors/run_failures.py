@@ -15,12 +15,20 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from shared.core.azure_ml import Workspace, studio_run_url
 from shared.detectors.azure_monitor_alert import alert_view
-from shared.detectors.base import Detected, DetectorSpec, Findings, QueryWindow, Shape, ViewOptions
+from shared.detectors.base import (
+    Detected,
+    DetectorSpec,
+    Findings,
+    QueryWindow,
+    Shape,
+    ViewOptions,
+    from_payload,
+    to_payload,
+)
 from shared.detectors.run_failures_query import (
     DEFAULT_FAILURE_STATUSES,
     RunEvent,
@@ -30,8 +38,6 @@ from shared.detectors.run_failures_query import (
 from shared.routing import is_watched
 
 if TYPE_CHECKING:
-    from pydantic import TypeAdapter
-
     from shared.rules import Rules
     from shared.settings import Settings
 
@@ -174,21 +180,13 @@ def group_pipeline_failures(
     return sorted((i for i in incidents if i is not None), key=lambda i: (i.failed_at, i.key))
 
 
-@cache
-def _adapter() -> TypeAdapter[PipelineFailure]:
-    # Built once: building a TypeAdapter costs milliseconds (schema generation), using one microseconds.
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(PipelineFailure)
-
-
 def incident_payload(incident: PipelineFailure) -> dict[str, Any]:
     """JSON-ready form stored in the outbox; `incident_from_payload` reads it back."""
-    return _adapter().dump_python(incident, mode="json")
+    return to_payload(incident)
 
 
 def incident_from_payload(payload: Mapping[str, Any]) -> PipelineFailure:
-    return _adapter().validate_python(dict(payload))
+    return from_payload(PipelineFailure, payload)
 
 
 # Only the pipeline run's own failure is in Log Analytics yet: its steps' rows are usually minutes behind (they
