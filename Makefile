@@ -11,8 +11,10 @@ demo: setup  ## offline: Azurite + sandbox + the real functions (pipeline failur
 test: setup infra-tools lint  ## lint, unit, integration (Azurite + sandbox), KQL analysis, infra checks
 	$(PY) -m pytest tests
 
-lint: setup
+lint: setup  ## ruff (lint and format) and mypy over shared/, function_app.py and sandbox/: 0 errors
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m mypy
 
 bench: setup  ## performance figures against their references, measured in one run (also docs/benchmarks.md)
 	$(PY) bench/bench.py --out docs/benchmarks.md

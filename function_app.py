@@ -1,4 +1,6 @@
-"""Azure Functions entry points: wiring only. Each function parses its trigger, calls one use case, logs the result."""
+"""Azure Functions entry points: wiring only. Each function parses its trigger, calls one use case, logs the result.
+
+A scan's function is named in its registry line (shared/detectors/): `function` and `schedule_setting`."""
 
 import json
 import logging
@@ -12,22 +14,24 @@ app = func.FunctionApp()
 log = logging.getLogger("function_app")
 
 
+def _scan(function: str, scan: str) -> None:
+    report = alerting_app().scan(scan, datetime.now(UTC))
+    log.info("%s: %s", function, report.summary())
+
+
 @app.timer_trigger(schedule="%RUN_FAILURES_SCHEDULE%", arg_name="timer", use_monitor=True)
 def scan_run_failures(timer: func.TimerRequest) -> None:
-    report = alerting_app().scan_run_failures(datetime.now(UTC))
-    log.info("scan_run_failures: %s", report.summary())
+    _scan("scan_run_failures", "run-failures")
 
 
 @app.timer_trigger(schedule="%COMPUTE_CHANGES_SCHEDULE%", arg_name="timer", use_monitor=True)
 def scan_compute_changes(timer: func.TimerRequest) -> None:
-    report = alerting_app().scan_compute_changes(datetime.now(UTC))
-    log.info("scan_compute_changes: %s", report.summary())
+    _scan("scan_compute_changes", "compute-changes")
 
 
 @app.timer_trigger(schedule="%METRICS_SCHEDULE%", arg_name="timer", use_monitor=True)
 def scan_metrics(timer: func.TimerRequest) -> None:
-    report = alerting_app().scan_metrics(datetime.now(UTC))
-    log.info("scan_metrics: %s", report.summary())
+    _scan("scan_metrics", "metrics")
 
 
 @app.timer_trigger(schedule="%OUTBOX_SCHEDULE%", arg_name="timer", use_monitor=True)
@@ -39,5 +43,6 @@ def deliver_outbox(timer: func.TimerRequest) -> None:
 @app.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def alert_webhook(req: func.HttpRequest) -> func.HttpResponse:
     answer = alerting_app().receive_alert(req.get_body(), dict(req.headers), datetime.now(UTC))
-    return func.HttpResponse(json.dumps(answer.body), status_code=answer.status, headers=answer.headers,
-                             mimetype="application/json")
+    return func.HttpResponse(
+        json.dumps(answer.body), status_code=answer.status, headers=answer.headers, mimetype="application/json"
+    )

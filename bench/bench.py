@@ -6,7 +6,7 @@ Figures (one function each in FIGURES; a new figure is one more function there):
 
 * cold start: `import function_app` against `import azure.functions` alone, each in fresh interpreters
   (median of several runs), because the Functions host imports function_app on every cold start;
-* scan: one `AlertingApp.scan_run_failures(now)` over 10,000 failed-step rows of 1,000 pipeline runs, against
+* scan: one `AlertingApp.scan("run-failures", now)` over 10,000 failed-step rows of 1,000 pipeline runs, against
   Azurite and the sandbox, with its Log Analytics calls, table round trips and emails; its table time against
   writing the same number of entities to Azurite in batches of 100, in the same run;
 * webhook: a burst of 200 deliveries (50 of them repeats) from 8 threads through the real `alert_webhook`
@@ -47,11 +47,8 @@ PIPELINES = 1_000
 STEPS = 10
 BATCH = 100
 # Peak RSS of this process: VmHWM (ru_maxrss would include the parent's RSS at fork, kept across exec).
-_PEAK = ("int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')))")
-_TIMER = (
-    "import time; t = time.perf_counter(); import {module}; d = time.perf_counter() - t; "
-    "print(d, " + _PEAK + ")"
-)
+_PEAK = "int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')))"
+_TIMER = "import time; t = time.perf_counter(); import {module}; d = time.perf_counter() - t; print(d, " + _PEAK + ")"
 
 
 @dataclass
@@ -135,8 +132,13 @@ class Meter:
 def _entity_writes(request) -> int:
     """Entities a Table request writes: one for a single write, one per operation in a $batch."""
     if request.url.split("?")[0].endswith("$batch"):
-        body = request.body if isinstance(request.body, bytes) else b"".join(
-            part if isinstance(part, bytes) else bytes(str(part), "utf-8") for part in (request.body or []))
+        body = (
+            request.body
+            if isinstance(request.body, bytes)
+            else b"".join(
+                part if isinstance(part, bytes) else bytes(str(part), "utf-8") for part in (request.body or [])
+            )
+        )
         return body.count(b" HTTP/1.1\r\n") or _multipart_writes(request)
     return int(request.method in ("POST", "PUT", "MERGE", "PATCH", "DELETE"))
 
@@ -149,8 +151,9 @@ def _multipart_writes(request) -> int:
 
 
 def _import_run(module: str) -> tuple[float, int]:
-    out = subprocess.run([sys.executable, "-c", _TIMER.format(module=module)], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", _TIMER.format(module=module)], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
     seconds, rss_kib = out.strip().splitlines()[-1].split()
     return float(seconds), int(rss_kib)
 
@@ -164,8 +167,14 @@ def import_figure(stack: Stack) -> list[Row]:
     base_mb, app_mb = max(r for _, r in base) / 1024, max(r for _, r in app) / 1024
     ratio = app_s / base_s
     return [
-        Row("import function_app vs azure.functions", f"{app_s * 1000:.1f} ms", f"{base_s * 1000:.1f} ms",
-            ratio, "<= 1.30", ratio <= 1.3),
+        Row(
+            "import function_app vs azure.functions",
+            f"{app_s * 1000:.1f} ms",
+            f"{base_s * 1000:.1f} ms",
+            ratio,
+            "<= 1.30",
+            ratio <= 1.3,
+        ),
         Row("  peak memory (peak RSS of the interpreter)", f"{app_mb:.1f} MB", f"{base_mb:.1f} MB", app_mb / base_mb),
     ]
 
@@ -195,13 +204,13 @@ def _seed_fan_out(sandbox) -> None:
 
 
 def _fresh_app(stack: Stack):
-    from shared.alerting_app import AlertingApp
+    from shared.app import AlertingApp
     from shared.settings import Settings
 
     _empty_tables(stack.storage)
     stack.sandbox.email.clear()
     app = AlertingApp(Settings.from_environ(_app_settings(stack)))
-    app.state.ensure_tables()  # table creation is set-up, not the scan's work
+    app.ensure_tables()  # table creation is set-up, not the scan's work
     return app
 
 
@@ -210,18 +219,18 @@ def _one_scan(stack: Stack) -> tuple[object, float, Meter]:
     meter = Meter()
     with meter.active():
         started = time.perf_counter()
-        report = app.scan_run_failures(stack.sandbox.now)
+        report = app.scan("run-failures", stack.sandbox.now)
         seconds = time.perf_counter() - started
     return report, seconds, meter
 
 
 _RSS_SCAN = """import datetime, sys
-from shared.alerting_app import AlertingApp
+from shared.app import AlertingApp
 from shared.settings import Settings
 app = AlertingApp(Settings.from_environ())
-app.state.ensure_tables(); app.logs; app.email
+app.ensure_tables(); app.logs; app.channels
 before = PEAK
-report = app.scan_run_failures(datetime.datetime.fromisoformat(sys.argv[1]))
+report = app.scan("run-failures", datetime.datetime.fromisoformat(sys.argv[1]))
 assert report.delivery.sent == int(sys.argv[2]), report.summary()
 print(before, PEAK)
 """.replace("PEAK", _PEAK)
@@ -231,9 +240,14 @@ def _scan_rss(stack: Stack, incidents: int) -> tuple[float, float]:
     """The same scan in a child process (fresh state): its max RSS before the scan (imports, clients) and
     after it, in MB. The sandbox and Azurite stay in their own processes/threads, as in production."""
     _fresh_app(stack)
-    out = subprocess.run([sys.executable, "-c", _RSS_SCAN, stack.sandbox.now.isoformat(), str(incidents)],
-                         cwd=ROOT, env={**os.environ, **_app_settings(stack)}, check=True, capture_output=True,
-                         text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", _RSS_SCAN, stack.sandbox.now.isoformat(), str(incidents)],
+        cwd=ROOT,
+        env={**os.environ, **_app_settings(stack)},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     before, after = (int(value) / 1024 for value in out.split())
     return before, after
 
@@ -277,13 +291,29 @@ def scan_figure(stack: Stack) -> list[Row]:
         Row("  rows/s", f"{rows / seconds:,.0f}"),
         Row("  Log Analytics calls", f"{queries}", "", None, "1 per workspace", queries == 1),
         Row("  table round trips (entities written)", f"{tables.requests} ({tables.entity_writes:,})"),
-        Row("  table time vs the same writes in batches of 100", f"{tables.seconds:.2f} s", f"{reference:.2f} s",
-            ratio, "<= 2.00", ratio <= 2.0),
-        Row(f"  emails (digests) for {incidents:,} incidents", f"{len(emails)} ({report.delivery.digests})",
-            f"{delivered:,} delivered", None, "all delivered", delivered == incidents),
+        Row(
+            "  table time vs the same writes in batches of 100",
+            f"{tables.seconds:.2f} s",
+            f"{reference:.2f} s",
+            ratio,
+            "<= 2.00",
+            ratio <= 2.0,
+        ),
+        Row(
+            f"  emails (digests) for {incidents:,} incidents",
+            f"{len(emails)} ({report.delivery.digests})",
+            f"{delivered:,} delivered",
+            None,
+            "all delivered",
+            delivered == incidents,
+        ),
         Row("  HTTPS calls to Log Analytics + ACS", f"{sandbox_traffic.requests}"),
-        Row("  peak memory (peak RSS of a process running the scan)", f"{rss_after:.0f} MB",
-            f"{rss_before:.0f} MB", rss_after / rss_before),
+        Row(
+            "  peak memory (peak RSS of a process running the scan)",
+            f"{rss_after:.0f} MB",
+            f"{rss_before:.0f} MB",
+            rss_after / rss_before,
+        ),
     ]
 
 
@@ -293,7 +323,7 @@ from bench.webhook_bench import burst_bodies, post_all
 import function_app
 bodies, _ = burst_bodies(sys.argv[1], tag="rss")
 from shared.entrypoints import alerting_app
-alerting_app().state.ensure_tables(); alerting_app().logs; alerting_app().email
+alerting_app().ensure_tables(); alerting_app().logs; alerting_app().channels
 before = PEAK
 post_all(bodies)
 print(before, PEAK)
@@ -303,9 +333,14 @@ print(before, PEAK)
 def _webhook_rss(stack: Stack) -> tuple[float, float]:
     """The burst in a child process (the function's own process; Azurite and the sandbox stay outside it):
     max RSS before and after, in MB."""
-    out = subprocess.run([sys.executable, "-c", _RSS_WEBHOOK, stack.sandbox.now.isoformat()], cwd=ROOT,
-                         env={**os.environ, **_app_settings(stack)}, check=True, capture_output=True,
-                         text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", _RSS_WEBHOOK, stack.sandbox.now.isoformat()],
+        cwd=ROOT,
+        env={**os.environ, **_app_settings(stack)},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     before, after = (int(value) / 1024 for value in out.split())
     return before, after
 
@@ -323,16 +358,35 @@ def webhook_figure(stack: Stack) -> list[Row]:
     count, seconds, server_errors = fuzz(FUZZ_EXAMPLES)
     read = figures["read_p50"]
     return [
-        Row("webhook: answer p50, burst of 200 (50 repeats), 8 threads", f"{figures['p50']:.0f} ms",
-            f"{read:.1f} ms (1 table read)", figures["p50"] / read),
+        Row(
+            "webhook: answer p50, burst of 200 (50 repeats), 8 threads",
+            f"{figures['p50']:.0f} ms",
+            f"{read:.1f} ms (1 table read)",
+            figures["p50"] / read,
+        ),
         Row("  answer p99", f"{figures['p99']:.0f} ms", f"{read:.1f} ms", figures["p99"] / read),
-        Row(f"  emails sent vs distinct alerts ({figures['retried']} copies met one in progress: 503, retried)",
-            f"{emails}", f"{expected}", emails / expected, "== 1.00",
-            emails == expected and figures["statuses"] == [200]),
-        Row(f"  5xx answers to {count:,} generated deliveries ({seconds:.0f} s)", f"{server_errors}", "", None, "0",
-            server_errors == 0),
-        Row("  peak memory (peak RSS of a process answering the burst)", f"{rss_after:.0f} MB",
-            f"{rss_before:.0f} MB", rss_after / rss_before),
+        Row(
+            f"  emails sent vs distinct alerts ({figures['retried']} copies met one in progress: 503, retried)",
+            f"{emails}",
+            f"{expected}",
+            emails / expected,
+            "== 1.00",
+            emails == expected and figures["statuses"] == [200],
+        ),
+        Row(
+            f"  5xx answers to {count:,} generated deliveries ({seconds:.0f} s)",
+            f"{server_errors}",
+            "",
+            None,
+            "0",
+            server_errors == 0,
+        ),
+        Row(
+            "  peak memory (peak RSS of a process answering the burst)",
+            f"{rss_after:.0f} MB",
+            f"{rss_before:.0f} MB",
+            rss_after / rss_before,
+        ),
     ]
 
 
@@ -372,10 +426,25 @@ def machine() -> list[str]:
         memory = float("nan")
     cpu = ""
     with contextlib.suppress(OSError):
-        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name")), "")
-    packages = ["azure-functions", "azure-core", "azure-data-tables", "azure-monitor-query",
-                "azure-communication-email", "Jinja2", "pydantic", "duckdb", "duckdb-kql"]
+        cpu = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
+    packages = [
+        "azure-functions",
+        "azure-core",
+        "azure-data-tables",
+        "azure-monitor-query",
+        "azure-communication-email",
+        "Jinja2",
+        "pydantic",
+        "duckdb",
+        "duckdb-kql",
+    ]
     versions = ", ".join(f"{name} {metadata.version(name)}" for name in packages)
     azurite = "?"
     with contextlib.suppress(OSError, ValueError, KeyError):
@@ -406,12 +475,22 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + ("all targets met" if not missed else "MISSED: " + "; ".join(missed)))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("\n".join([
-            "# Benchmarks", "",
-            "Measured by `make bench` (`python bench/bench.py --out docs/benchmarks.md`); every figure is measured "
-            "in the same run as its reference. How each is measured: the docstring of "
-            "[`bench/bench.py`](../bench/bench.py).", "", *table(rows), "", *machine(), "",
-        ]))
+        args.out.write_text(
+            "\n".join(
+                [
+                    "# Benchmarks",
+                    "",
+                    "Measured by `make bench` (`python bench/bench.py --out docs/benchmarks.md`); every figure is "
+                    "measured in the same run as its reference. How each is measured: the docstring of "
+                    "[`bench/bench.py`](../bench/bench.py).",
+                    "",
+                    *table(rows),
+                    "",
+                    *machine(),
+                    "",
+                ]
+            )
+        )
     return 0 if not missed else 1
 
 

@@ -37,8 +37,7 @@ def _post(body: bytes) -> tuple[int, float]:
 
     handler = function_app.alert_webhook.build().get_user_function()
     started = time.perf_counter()
-    response = handler(func.HttpRequest("POST", "/api/alerts", body=body,
-                                        headers={"Content-Type": "application/json"}))
+    response = handler(func.HttpRequest("POST", "/api/alerts", body=body, headers={"Content-Type": "application/json"}))
     return response.status_code, (time.perf_counter() - started) * 1000
 
 
@@ -81,7 +80,7 @@ def post_all(bodies: list[bytes], workers: int = 8) -> list[list[tuple[int, floa
     that meets another copy still being processed is answered 503 and delivered again, as Azure retries it."""
     from shared.entrypoints import alerting_app
 
-    alerting_app().state.ensure_tables()
+    alerting_app().ensure_tables()
     _post(b"[]")
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(_deliver, bodies))
@@ -102,8 +101,11 @@ def burst(sandbox, connection: str) -> dict:
         list(table.query_entities("PartitionKey eq 'none'"))
         reads.append((time.perf_counter() - started) * 1000)
     return {
-        "p50": _percentile(times, 0.50), "p99": _percentile(times, 0.99), "read_p50": statistics.median(reads),
-        "statuses": sorted({answers[-1][0] for answers in deliveries}), "emails": len(sandbox.emails),
+        "p50": _percentile(times, 0.50),
+        "p99": _percentile(times, 0.99),
+        "read_p50": statistics.median(reads),
+        "statuses": sorted({answers[-1][0] for answers in deliveries}),
+        "emails": len(sandbox.emails),
         "retried": sum(len(answers) > 1 for answers in deliveries),
         "expected_emails": distinct,
     }
@@ -114,13 +116,12 @@ def fuzz(examples: int) -> tuple[int, float, int]:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from tests.integration.test_alert_webhook_flow import _fresh_alert_id
-    from tests.unit.test_alert_payload import payloads
+    from tests.integration.webhook.test_flow import _fresh_alert_id
+    from tests.unit.webhook.test_payload import payloads
 
     counts = {"run": 0, "5xx": 0}
 
-    @settings(max_examples=examples, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(body=payloads(), suffix=st.uuids())
     def run(body, suffix):  # the payloads include huge integers, extreme datetimes and odd strings
         status, _ = _post(_fresh_alert_id(body, str(suffix)))

@@ -30,15 +30,23 @@ def custom_metric_body(metric: str, value: float, dimensions: dict[str, str], at
                 "metric": metric,
                 "namespace": NAMESPACE,
                 "dimNames": list(dimensions),
-                "series": [{"dimValues": list(dimensions.values()), "min": value, "max": value, "sum": value,
-                            "count": 1}],
+                "series": [
+                    {"dimValues": list(dimensions.values()), "min": value, "max": value, "sum": value, "count": 1}
+                ],
             }
         },
     }
 
 
-def publish(resource_id: str, region: str, metric: str, value: float, dimensions: dict[str, str],
-            credential: Any = None, endpoint: str | None = None) -> None:
+def publish(
+    resource_id: str,
+    region: str,
+    metric: str,
+    value: float,
+    dimensions: dict[str, str],
+    credential: Any = None,
+    endpoint: str | None = None,
+) -> None:
     import requests
 
     if credential is None:

@@ -122,7 +122,7 @@ var functionAppName = 'func-${resourceToken}'
 var logAnalyticsName = 'log-${resourceToken}'
 var deploymentContainerName = 'app-package-${resourceToken}'
 
-// State tables of the app (one storage account with the host storage).
+// State tables of the app (one storage account with the host storage; shared/app.py: TABLES).
 var stateTables = [
   'watermarks'
   'incidents'
@@ -239,8 +239,8 @@ module communication 'app/communication.bicep' = {
   }
 }
 
-// Every setting the app code and its timer triggers read (shared/settings.py: SETTINGS + HOST_SETTINGS),
-// one per line; tests/infra/test_settings_contract.py checks this object against that list and
+// Every setting the app code and its timer triggers read (shared/app.py: ALL_SETTINGS, with the detectors' schedules),
+// one per line; tests/infra/test_infra_settings_contract.py checks this object against that list and
 // local.settings.sample.json. AzureWebJobsStorage and FUNCTIONS_WORKER_RUNTIME are not here: on Flex
 // Consumption they become AzureWebJobsStorage__* and functionAppConfig.runtime (app/function-app.bicep).
 var appSettings = {

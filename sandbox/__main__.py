@@ -17,11 +17,15 @@ from .emulator import Sandbox
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free port)")
-    parser.add_argument("--seed", action="append", default=[], metavar="FILE.json",
-                        help="seed document(s) to load, in order")
+    parser.add_argument(
+        "--seed", action="append", default=[], metavar="FILE.json", help="seed document(s) to load, in order"
+    )
     parser.add_argument("--clock", help="initial sandbox time (ISO 8601); a seed's clock overrides it")
-    parser.add_argument("--state-dir", help="where to write the CA and certificate (default: a temp dir), "
-                                             "e.g. .sandbox/ so the exported path stays stable")
+    parser.add_argument(
+        "--state-dir",
+        help="where to write the CA and certificate (default: a temp dir), "
+        "e.g. .sandbox/ so the exported path stays stable",
+    )
     args = parser.parse_args(argv)
 
     sandbox = Sandbox(now=args.clock, port=args.port, state_dir=args.state_dir)

@@ -16,10 +16,14 @@ RETRY_DELAYS = (5, 20, 5, 40, 5)  # seconds before retry 1..5
 RETRYABLE = frozenset({408, 429, 503, 504})
 
 
-def deliver(post: Callable[[bytes], int], body: bytes, sleep: Callable[[float], None] = time.sleep,
-            delays: tuple[float, ...] = RETRY_DELAYS) -> list[int]:
+def deliver(
+    post: Callable[[bytes], int],
+    body: bytes,
+    sleep: Callable[[float], None] = time.sleep,
+    delays: tuple[float, ...] = RETRY_DELAYS,
+) -> list[int | None]:
     """POST `body` as an action group does; returns every answer's status in order (None: network failure)."""
-    statuses: list[int] = []
+    statuses: list[int | None] = []
     for delay in (0, *delays):
         if delay:
             sleep(delay)

@@ -34,8 +34,17 @@ def azurite_tables(start_timeout: float = 30) -> Iterator[str]:
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="azurite-") as workdir:
         process = subprocess.Popen(
-            [str(binary), "--inMemoryPersistence", "--silent", "--skipApiVersionCheck", "--disableTelemetry",
-             "--tableHost", "127.0.0.1", "--tablePort", str(port)],
+            [
+                str(binary),
+                "--inMemoryPersistence",
+                "--silent",
+                "--skipApiVersionCheck",
+                "--disableTelemetry",
+                "--tableHost",
+                "127.0.0.1",
+                "--tablePort",
+                str(port),
+            ],
             cwd=workdir,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

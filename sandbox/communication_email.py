@@ -110,8 +110,13 @@ class Email:
             self.repeats_answered = 0
             self.status_reads = 0
 
-    def send(self, message: Any, operation_id: str | None, now: datetime,
-             repeatability: tuple[str | None, str | None] = (None, None)) -> tuple[dict[str, Any], dict[str, str]]:
+    def send(
+        self,
+        message: Any,
+        operation_id: str | None,
+        now: datetime,
+        repeatability: tuple[str | None, str | None] = (None, None),
+    ) -> tuple[dict[str, Any], dict[str, str]]:
         """Accept *message* (202 body and headers); the operation id is the client's ``Operation-Id`` header or
         a new GUID. `repeatability`: the ``Repeatability-Request-Id`` and ``-First-Sent`` headers."""
         if repeatability == (None, None):
@@ -124,16 +129,24 @@ class Email:
             if seen is not None and now - seen.received > REPEATABILITY_WINDOW:
                 seen = None  # no longer tracked
             if seen is not None and seen.fingerprint != fingerprint:
-                raise ServiceError(400, "BadRequest", "The request does not match the original request with this "
-                                   "Repeatability-Request-Id.", {"Repeatability-Result": "rejected"})
+                raise ServiceError(
+                    400,
+                    "BadRequest",
+                    "The request does not match the original request with this Repeatability-Request-Id.",
+                    {"Repeatability-Result": "rejected"},
+                )
             if seen is not None and seen.answer is None and seen.error is None:
-                raise ServiceError(409, "Conflict", "The original request with this Repeatability-Request-Id is "
-                                   "still being processed.", accepted)
-            if seen is not None and (seen.answer is not None or seen.error.status < 500):
+                raise ServiceError(
+                    409,
+                    "Conflict",
+                    "The original request with this Repeatability-Request-Id is still being processed.",
+                    accepted,
+                )
+            if seen is not None and (seen.answer is not None or (seen.error is not None and seen.error.status < 500)):
                 self.repeats_answered += 1
                 if seen.error is not None:
                     raise seen.error
-                return dict(seen.answer), accepted
+                return dict(seen.answer or {}), accepted
             self._repeatable[request_id] = entry = _Repeatable(fingerprint, now)
         try:
             entry.answer = self._accept(message, operation_id, now)
@@ -157,8 +170,12 @@ class Email:
         except (TypeError, ValueError) as exc:
             raise ServiceError(400, "BadRequest", f"Invalid repeatability headers: {exc}", rejected) from exc
         if sent_at.tzinfo is None or now - sent_at > REPEATABILITY_WINDOW:
-            raise ServiceError(412, "PreconditionFailed", "The Repeatability-First-Sent header is not within the "
-                               "5 minute window.", rejected)
+            raise ServiceError(
+                412,
+                "PreconditionFailed",
+                "The Repeatability-First-Sent header is not within the 5 minute window.",
+                rejected,
+            )
         return str(request_id)
 
     def _accept(self, message: Any, operation_id: str | None, now: datetime) -> dict[str, Any]:
@@ -168,12 +185,19 @@ class Email:
             failed = self._fail_operations > 0
             if failed:
                 self._fail_operations -= 1
-            error = {"code": "EmailDroppedAllRecipientsSuppressed",
-                     "message": "Message was not delivered (sandbox-armed failure)."} if failed else None
+            error = (
+                {
+                    "code": "EmailDroppedAllRecipientsSuppressed",
+                    "message": "Message was not delivered (sandbox-armed failure).",
+                }
+                if failed
+                else None
+            )
             status = "Failed" if failed else "Succeeded"
             self._operations[operation_id] = {"id": operation_id, "status": status, "error": error}
-            self._sent.append({**message, "operation_id": operation_id, "accepted_at": format_datetime(now),
-                               "status": status})
+            self._sent.append(
+                {**message, "operation_id": operation_id, "accepted_at": format_datetime(now), "status": status}
+            )
         return {"id": operation_id, "status": "Running", "error": None}
 
     def operation(self, operation_id: str) -> dict[str, Any]:

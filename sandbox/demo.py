@@ -44,15 +44,15 @@ def _show(sandbox: Sandbox, already_shown: int, name: str) -> int:
     return len(sandbox.emails)
 
 
-
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="  log %(levelname)s %(name)s: %(message)s")
     logging.getLogger("function_app").setLevel(logging.INFO)
     try:
         with azurite_tables() as storage, Sandbox() as sandbox:
             tenant = "00000000-0000-0000-0000-0000000000bb"  # a placeholder, for the studio links' &tid=
-            os.environ.update(sandbox.app_settings(storage, STUDIO_TENANT_ID=tenant,
-                                                   RULES_FILE=str(HERE / "demo-rules.yaml")))
+            os.environ.update(
+                sandbox.app_settings(storage, STUDIO_TENANT_ID=tenant, RULES_FILE=str(HERE / "demo-rules.yaml"))
+            )
             from azure.functions.timer import TimerRequest
 
             import function_app
@@ -63,10 +63,13 @@ def main() -> int:
 
             shown = 0
             _banner("1. A pipeline fails: 6 steps in ws-churn-prod")
-            print("prep completes; train fails (NaN in input); evaluate fails later; register/deploy cancelled; "
-                  "report never starts")
-            sandbox.add_tables(six_step_pipeline("ws-churn-prod", "churn_train_pipeline_7f3a",
-                                             sandbox.now - timedelta(minutes=25)))
+            print(
+                "prep completes; train fails (NaN in input); evaluate fails later; register/deploy cancelled; "
+                "report never starts"
+            )
+            sandbox.add_tables(
+                six_step_pipeline("ws-churn-prod", "churn_train_pipeline_7f3a", sandbox.now - timedelta(minutes=25))
+            )
             tick(function_app.scan_run_failures)
             print("Second tick (same data, overlapping window):")
             tick(function_app.scan_run_failures)
@@ -74,9 +77,17 @@ def main() -> int:
 
             _banner("2. Someone deletes the GPU cluster in ws-churn-prod")
             delete = "Microsoft.MachineLearningServices/workspaces/computes/delete"
-            sandbox.add_rows("AzureActivity", activity_rows(
-                "ws-churn-prod", "gpu-cluster", delete, "mallory@contoso.com", sandbox.now - timedelta(minutes=27),
-                "6f1c2a9e-0000-4000-8000-00000000c0de"))
+            sandbox.add_rows(
+                "AzureActivity",
+                activity_rows(
+                    "ws-churn-prod",
+                    "gpu-cluster",
+                    delete,
+                    "mallory@contoso.com",
+                    sandbox.now - timedelta(minutes=27),
+                    "6f1c2a9e-0000-4000-8000-00000000c0de",
+                ),
+            )
             print("The activity log holds a start and a final record of the delete.")
             tick(function_app.scan_compute_changes)
             tick(function_app.scan_compute_changes)
@@ -86,11 +97,12 @@ def main() -> int:
             start = sandbox.now
             values = [0.12, 0.18, 0.41, 0.47, 0.52, 0.55, 0.24, 0.16, 0.11, 0.09, 0.1, 0.12, 0.08, 0.1, 0.09]
             points = [(start + timedelta(minutes=5 * i, seconds=20), v) for i, v in enumerate(values)]
-            sandbox.add_metric_series(DRIFT_RESOURCE, "azure.applicationinsights", "churn_drift_score", points,
-                                      {"feature": "tenure_months"})
+            sandbox.add_metric_series(
+                DRIFT_RESOURCE, "azure.applicationinsights", "churn_drift_score", points, {"feature": "tenure_months"}
+            )
             for _ in values:  # the scan_metrics timer, every 5 simulated minutes
                 sandbox.advance(timedelta(minutes=5))
-                alerting_app().scan_metrics(sandbox.now)
+                alerting_app().scan("metrics", sandbox.now)
             _show(sandbox, shown, "drift")
             return 0 if len(sandbox.emails) == 4 else 1
     except AzuriteNotAvailable as err:

@@ -10,6 +10,7 @@ import json
 import shutil
 import tempfile
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,9 @@ LOCAL_RECIPIENT = "ml-oncall@contoso.com"  # where the local stack's emails go (
 def load_schemas(path: Path = SCHEMAS_PATH) -> dict[str, list[tuple[str, str]]]:
     """Table -> [(column, kusto type)] from la-schemas.json (its ``_about`` entry is documentation)."""
     raw = json.loads(path.read_text())
-    return {table: [(name, kind) for name, kind in columns] for table, columns in raw.items()
-            if not table.startswith("_")}
+    return {
+        table: [(name, kind) for name, kind in columns] for table, columns in raw.items() if not table.startswith("_")
+    }
 
 
 class Sandbox:
@@ -40,8 +42,9 @@ class Sandbox:
     and moves only when told to, so ingestion delays and time windows are deterministic.
     """
 
-    def __init__(self, *, now: datetime | str | None = None, port: int = 0,
-                 state_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, *, now: datetime | str | None = None, port: int = 0, state_dir: str | Path | None = None
+    ) -> None:
         self._lock = threading.Lock()
         self._now = parse_datetime(now) if now else datetime.now(UTC).replace(microsecond=0)
         self._port = port
@@ -68,8 +71,9 @@ class Sandbox:
         context, self._ca_bundle = make_server_context(self._state_dir)
         self._server = SandboxServer(self._port, context, self)
         # A short poll interval makes stop() quick: shutdown() waits for the loop's next poll.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="sandbox-https", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-https", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -157,12 +161,17 @@ class Sandbox:
             self.add_rows(table, rows, workspace_id)
 
     def add_metric_series(
-        self, resource_id: str, namespace: str, metric: str, points: list[tuple[datetime | str, float]],
-        dimensions: dict[str, str] | None = None, unit: str = "Count", region: str = DEFAULT_REGION,
+        self,
+        resource_id: str,
+        namespace: str,
+        metric: str,
+        points: Sequence[tuple[datetime | str, float]],
+        dimensions: dict[str, str] | None = None,
+        unit: str = "Count",
+        region: str = DEFAULT_REGION,
     ) -> None:
         """A series of *resource_id* in *region*: the regional endpoint of another region refuses it."""
-        self.metrics.add_series(resource_id, namespace, metric, points, dimensions=dimensions, unit=unit,
-                                region=region)
+        self.metrics.add_series(resource_id, namespace, metric, points, dimensions=dimensions, unit=unit, region=region)
 
     def load_seed(self, seed: dict[str, Any]) -> None:
         """Apply a seed document: ``{"clock"?, "workspace_id"?, "tables": {table: rows}, "metrics": [...]}``."""
@@ -171,9 +180,15 @@ class Sandbox:
         workspace_id = seed.get("workspace_id") or DEFAULT_WORKSPACE_ID
         self.add_tables(seed.get("tables") or {}, workspace_id)
         for series in seed.get("metrics") or []:
-            self.add_metric_series(series["resource_id"], series["namespace"], series["metric"],
-                                   [tuple(p) for p in series["points"]], series.get("dimensions"),
-                                   series.get("unit", "Count"), series.get("region", DEFAULT_REGION))
+            self.add_metric_series(
+                series["resource_id"],
+                series["namespace"],
+                series["metric"],
+                [tuple(p) for p in series["points"]],
+                series.get("dimensions"),
+                series.get("unit", "Count"),
+                series.get("region", DEFAULT_REGION),
+            )
 
     def reset(self) -> None:
         """Forget rows, metric series, emails, faults and request logs; the clock stays where it is."""
@@ -206,8 +221,9 @@ class Sandbox:
         """Every call to *service* answers *status* while the sandbox clock is in [start, end)."""
         self.faults.fail_during(service, status, start, end)
 
-    def fail_workspace(self, workspace_id: str, status: int, count: int | None = None,
-                       retry_after: int | None = None) -> None:
+    def fail_workspace(
+        self, workspace_id: str, status: int, count: int | None = None, retry_after: int | None = None
+    ) -> None:
         """Queries of this Log Analytics workspace answer *status* (403, 404, 429, 5xx), the next *count* of them
         or all until `heal_workspace`; a 429 or 503 may carry `Retry-After: <retry_after>` seconds."""
         self.faults.fail_workspace(workspace_id, status, count, retry_after)
@@ -233,28 +249,44 @@ class Sandbox:
     def answer_logs_query(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
         self.faults.raise_if_workspace_fails(workspace_id)
         with self._lock:
-            self._queries.append({"workspace_id": workspace_id, "query": body.get("query"),
-                                  "timespan": body.get("timespan")})
+            self._queries.append(
+                {"workspace_id": workspace_id, "query": body.get("query"), "timespan": body.get("timespan")}
+            )
         answer = self.log_analytics.query(workspace_id, body, self.now)
         if self.faults.take_partial():
             warnings = answer.get("error", {}).get("details", [])
-            answer["error"] = partial_error([
-                {"code": "EngineError", "message": "Sandbox-armed partial failure.",
-                 "innererror": {"code": "LimitsExceeded", "message": "Result truncated."}},
-                *warnings,
-            ])
+            answer["error"] = partial_error(
+                [
+                    {
+                        "code": "EngineError",
+                        "message": "Sandbox-armed partial failure.",
+                        "innererror": {"code": "LimitsExceeded", "message": "Result truncated."},
+                    },
+                    *warnings,
+                ]
+            )
         return answer
 
-    def answer_metrics_batch(self, region: str, subscription: str, params: dict[str, str],
-                             body: dict[str, Any]) -> dict[str, Any]:
+    def answer_metrics_batch(
+        self, region: str, subscription: str, params: dict[str, str], body: dict[str, Any]
+    ) -> dict[str, Any]:
         with self._lock:
-            self._metric_requests.append({"region": region, "subscription": subscription, "params": dict(params),
-                                          "resourceids": body.get("resourceids")})
+            self._metric_requests.append(
+                {
+                    "region": region,
+                    "subscription": subscription,
+                    "params": dict(params),
+                    "resourceids": body.get("resourceids"),
+                }
+            )
         return self.metrics.get_batch(region, subscription, params, body, self.now)
 
-    def answer_email_send(self, message: Any, operation_id: str | None,
-                          repeatability: tuple[str | None, str | None] = (None, None),
-                          ) -> tuple[dict[str, Any], dict[str, str]]:
+    def answer_email_send(
+        self,
+        message: Any,
+        operation_id: str | None,
+        repeatability: tuple[str | None, str | None] = (None, None),
+    ) -> tuple[dict[str, Any], dict[str, str]]:
         return self.email.send(message, operation_id, self.now, repeatability)
 
     def answer_email_operation(self, operation_id: str) -> dict[str, Any]:

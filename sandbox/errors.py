@@ -8,8 +8,9 @@ from typing import Any
 class ServiceError(Exception):
     """An HTTP error answer: status, the JSON body's ``error`` object and any extra headers."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
-                 **error_fields: Any) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None, **error_fields: Any
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error: dict[str, Any] = {"code": code, "message": message, **error_fields}

@@ -17,8 +17,10 @@ _CODES = {429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnava
 # What the Log Analytics query API answers per status: 404 is the recorded answer for an unknown workspace
 # (wire sample); 403 is the code and text the service gives an identity without read access to the workspace.
 _WORKSPACE_ERRORS = {
-    403: ("InsufficientAccessError",
-          "The provided credentials have insufficient access to perform the requested operation"),
+    403: (
+        "InsufficientAccessError",
+        "The provided credentials have insufficient access to perform the requested operation",
+    ),
     404: ("PathNotFoundError", "The requested path does not exist"),
     429: ("TooManyRequests", "Too many requests; retry after the time given in the Retry-After header"),
     500: ("InternalServerError", "An internal error occurred"),
@@ -62,8 +64,9 @@ class Faults:
         with self._lock:
             self._pending[service].extend([status] * count)
 
-    def fail_workspace(self, workspace_id: str, status: int, count: int | None = None,
-                       retry_after: int | None = None) -> None:
+    def fail_workspace(
+        self, workspace_id: str, status: int, count: int | None = None, retry_after: int | None = None
+    ) -> None:
         """Queries of one Log Analytics workspace answer *status* (the next *count* of them, or all until
         `heal_workspace`/`clear`), with `Retry-After: <retry_after>` when given; other workspaces answer."""
         if status not in _WORKSPACE_ERRORS:
@@ -97,14 +100,16 @@ class Faults:
         with self._lock:
             status = self._pending[service].popleft() if self._pending[service] else None
             if status is None and now is not None:
-                status = next((s for name, s, start, end in self._windows if name == service and start <= now < end),
-                              None)
+                status = next(
+                    (s for name, s, start, end in self._windows if name == service and start <= now < end), None
+                )
             if status is not None:
                 self.raised[service] += 1
         if status is not None:
             headers = {"Retry-After": "0"} if status == 429 else {}
-            raise ServiceError(status, _CODES[status], f"Sandbox fault: {status} armed for {service}",
-                               self._retry_headers(headers))
+            raise ServiceError(
+                status, _CODES[status], f"Sandbox fault: {status} armed for {service}", self._retry_headers(headers)
+            )
 
     def raise_if_workspace_fails(self, workspace_id: str) -> None:
         """The armed answer of this workspace's query, if any."""

@@ -39,13 +39,32 @@ DEFAULT_WORKSPACE_ID = "11111111-1111-1111-1111-111111111111"
 INGESTED_AT = "_IngestedAt"
 
 _DUCKDB_TYPES = {
-    "string": "VARCHAR", "datetime": "TIMESTAMPTZ", "int": "INTEGER", "long": "BIGINT", "real": "DOUBLE",
-    "bool": "BOOLEAN", "dynamic": "JSON", "guid": "VARCHAR",
+    "string": "VARCHAR",
+    "datetime": "TIMESTAMPTZ",
+    "int": "INTEGER",
+    "long": "BIGINT",
+    "real": "DOUBLE",
+    "bool": "BOOLEAN",
+    "dynamic": "JSON",
+    "guid": "VARCHAR",
 }
 _KUSTO_TYPES = {
-    "DATE": "datetime", "BIGINT": "long", "HUGEINT": "long", "UBIGINT": "long", "INTEGER": "int", "SMALLINT": "int",
-    "TINYINT": "int", "UINTEGER": "int", "USMALLINT": "int", "UTINYINT": "int", "DOUBLE": "real", "FLOAT": "real",
-    "BOOLEAN": "bool", "INTERVAL": "timespan", "UUID": "guid", "JSON": "dynamic",
+    "DATE": "datetime",
+    "BIGINT": "long",
+    "HUGEINT": "long",
+    "UBIGINT": "long",
+    "INTEGER": "int",
+    "SMALLINT": "int",
+    "TINYINT": "int",
+    "UINTEGER": "int",
+    "USMALLINT": "int",
+    "UTINYINT": "int",
+    "DOUBLE": "real",
+    "FLOAT": "real",
+    "BOOLEAN": "bool",
+    "INTERVAL": "timespan",
+    "UUID": "guid",
+    "JSON": "dynamic",
 }
 _INGESTION_TIME_CALL = re.compile(r"\bingestion_time\s*\(\s*\)")
 _DATETIME_LITERAL = re.compile(r"\bdatetime\(\s*(\d{4}-\d{2}-\d{2}T[0-9:.]+Z?)\s*\)")
@@ -53,8 +72,10 @@ _CLOCK_CALL = re.compile(r"\b(now|ago)\s*\(")
 # A result column the hidden _IngestedAt produced (``*``, or a join's ``_IngestedAt1``) is not shown.
 _HIDDEN_RESULT_COLUMN = re.compile(r"^_IngestedAt\d*$")
 # How duckdb-kql and DuckDB name a table they cannot find.
-_UNRESOLVED_TABLE = (re.compile(r"schema error for '([^']+)' \(unknown table"),
-                     re.compile(r"Table with name (\S+) does not exist"))
+_UNRESOLVED_TABLE = (
+    re.compile(r"schema error for '([^']+)' \(unknown table"),
+    re.compile(r"Table with name (\S+) does not exist"),
+)
 # Kusto's code for a fuzzy-union warning, as it appears in the v1 API's PartialError details.
 _FUZZY_WARNING_CODE = "-2133196790"
 
@@ -165,8 +186,10 @@ class Workspace:
         text = _INGESTION_TIME_CALL.sub(INGESTED_AT, kql)
         condition = f"\"{INGESTED_AT}\" <= TIMESTAMPTZ '{now.isoformat()}'"
         if window:
-            condition += (f" AND \"TimeGenerated\" BETWEEN TIMESTAMPTZ '{window[0].isoformat()}'"
-                          f" AND TIMESTAMPTZ '{window[1].isoformat()}'")
+            condition += (
+                f" AND \"TimeGenerated\" BETWEEN TIMESTAMPTZ '{window[0].isoformat()}'"
+                f" AND TIMESTAMPTZ '{window[1].isoformat()}'"
+            )
         existing = self.existing_tables(now)
         with self._lock:
             for table in self._schemas:
@@ -185,11 +208,15 @@ class Workspace:
                 raise _semantic_error(str(exc), kql) from exc
         shown = [i for i, name in enumerate(names) if not _HIDDEN_RESULT_COLUMN.match(name)]
         kusto_types = [_kusto_type(t) for t in types]
-        answer: dict[str, Any] = {"tables": [{
-            "name": "PrimaryResult",
-            "columns": [{"name": names[i], "type": kusto_types[i]} for i in shown],
-            "rows": [[_wire_value(kusto_types[i], row[i]) for i in shown] for row in rows],
-        }]}
+        answer: dict[str, Any] = {
+            "tables": [
+                {
+                    "name": "PrimaryResult",
+                    "columns": [{"name": names[i], "type": kusto_types[i]} for i in shown],
+                    "rows": [[_wire_value(kusto_types[i], row[i]) for i in shown] for row in rows],
+                }
+            ]
+        }
         skipped = [table for table in self._schemas if table not in existing and re.search(rf"\b{table}\b", kql)]
         if skipped:
             answer["error"] = partial_error([_fuzzy_warning(table) for table in skipped])
@@ -198,37 +225,55 @@ class Workspace:
 
 def partial_error(details: list[dict[str, Any]]) -> dict[str, Any]:
     """The top-level ``error`` of a 200 answer whose result is partial or came with warnings."""
-    return {"code": "PartialError", "message": "There were some errors when processing your query.",
-            "details": details}
+    return {"code": "PartialError", "message": "There were some errors when processing your query.", "details": details}
 
 
 def _fuzzy_warning(table: str) -> dict[str, Any]:
-    return {"code": "EngineError", "message": "Something went wrong processing your query on the server.",
-            "innererror": {"code": _FUZZY_WARNING_CODE,
-                           "message": f"'union' operator: Failed to resolve table expression named '{table}'",
-                           "severity": 3, "severityName": "Warning"}}
+    return {
+        "code": "EngineError",
+        "message": "Something went wrong processing your query on the server.",
+        "innererror": {
+            "code": _FUZZY_WARNING_CODE,
+            "message": f"'union' operator: Failed to resolve table expression named '{table}'",
+            "severity": 3,
+            "severityName": "Warning",
+        },
+    }
 
 
 def _bad_argument(inner_code: str, message: str) -> ServiceError:
     return ServiceError(
-        400, "BadArgumentError", "The request had some invalid properties",
-        correlationId=str(uuid.uuid4()), innererror={"code": inner_code, "message": message},
+        400,
+        "BadArgumentError",
+        "The request had some invalid properties",
+        correlationId=str(uuid.uuid4()),
+        innererror={"code": inner_code, "message": message},
     )
 
 
 def _semantic_error(message: str, kql: str) -> ServiceError:
     """An unknown or not-yet-created table answers Kusto's SEM0100, named after the first operator applied to
     it (``'where' operator: ...``); other semantic errors carry the library's message."""
-    table = next((match.group(1).strip('"') for pattern in _UNRESOLVED_TABLE if (match := pattern.search(message))),
-                 None)
+    table = next(
+        (match.group(1).strip('"') for pattern in _UNRESOLVED_TABLE if (match := pattern.search(message))), None
+    )
     if table is None:
         return _bad_argument("SemanticError", message)
     operator = re.search(rf"\b{re.escape(table)}\b\s*\|\s*([a-z][a-z-]*)", kql)
     prefix = f"'{operator.group(1)}' operator: " if operator else ""
     return ServiceError(
-        400, "BadArgumentError", "The request had some invalid properties", correlationId=str(uuid.uuid4()),
-        innererror={"code": "SemanticError", "message": "A semantic error occurred.", "innererror": {
-            "code": "SEM0100", "message": f"{prefix}Failed to resolve table or column expression named '{table}'"}},
+        400,
+        "BadArgumentError",
+        "The request had some invalid properties",
+        correlationId=str(uuid.uuid4()),
+        innererror={
+            "code": "SemanticError",
+            "message": "A semantic error occurred.",
+            "innererror": {
+                "code": "SEM0100",
+                "message": f"{prefix}Failed to resolve table or column expression named '{table}'",
+            },
+        },
     )
 
 
@@ -253,8 +298,7 @@ class LogAnalytics:
         """A workspace with no table yet (what a new workspace, or one no diagnostic setting sends to, is)."""
         self._workspace(workspace_id, create=True)
 
-    def add_rows(self, table: str, rows: list[dict[str, Any]], workspace_id: str,
-                 ingestion_delay: timedelta) -> None:
+    def add_rows(self, table: str, rows: list[dict[str, Any]], workspace_id: str, ingestion_delay: timedelta) -> None:
         """Store *rows* (real column names) with their ingestion time; unknown table or column -> ValueError."""
         if table not in self._schemas:
             raise ValueError(f"unknown table {table!r}; known: {sorted(self._schemas)}")
@@ -298,17 +342,20 @@ class LogAnalytics:
     def query(self, workspace_id: str, body: dict[str, Any], now: datetime) -> dict[str, Any]:
         workspace = self._workspace(workspace_id, create=False)
         if workspace is None:
-            raise ServiceError(404, "PathNotFoundError", "The requested path does not exist",
-                               correlationId=str(uuid.uuid4()))
+            raise ServiceError(
+                404, "PathNotFoundError", "The requested path does not exist", correlationId=str(uuid.uuid4())
+            )
         kql = body.get("query")
         if not isinstance(kql, str) or not kql.strip():
-            raise ServiceError(400, "BadArgumentError", "The request had some invalid properties",
-                               correlationId=str(uuid.uuid4()))
+            raise ServiceError(
+                400, "BadArgumentError", "The request had some invalid properties", correlationId=str(uuid.uuid4())
+            )
         window = None
         if body.get("timespan"):
             try:
                 window = parse_timespan(body["timespan"], now)
             except ValueError as exc:
-                raise ServiceError(400, "BadArgumentError", f"Invalid timespan: {exc}",
-                                   correlationId=str(uuid.uuid4())) from exc
+                raise ServiceError(
+                    400, "BadArgumentError", f"Invalid timespan: {exc}", correlationId=str(uuid.uuid4())
+                ) from exc
         return workspace.query(kql, now, window)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -39,7 +40,7 @@ from typing import Any
 from .errors import ServiceError
 from .timeutil import format_datetime, format_duration, parse_datetime, parse_duration
 
-_AGGREGATES = {
+_AGGREGATES: dict[str, Callable[[list[float]], float]] = {
     "total": sum,
     "average": lambda values: sum(values) / len(values),
     "minimum": min,
@@ -48,11 +49,24 @@ _AGGREGATES = {
 }
 DEFAULT_REGION = "westeurope"
 BATCH_LIMIT = 50
-_TIME_GRAINS = {timedelta(minutes=m): text for m, text in (
-    (1, "00:01:00"), (5, "00:05:00"), (15, "00:15:00"), (30, "00:30:00"), (60, "01:00:00"), (360, "06:00:00"),
-    (720, "12:00:00"), (1440, "1.00:00:00"))}
-_RESOURCE_ID = re.compile(r"^/subscriptions/(?P<subscription>[^/]+)/resourcegroups/[^/]+/providers/"
-                          r"(?P<namespace>[^/]+)(?P<path>(?:/[^/]+/[^/]+)+)$", re.IGNORECASE)
+_TIME_GRAINS = {
+    timedelta(minutes=m): text
+    for m, text in (
+        (1, "00:01:00"),
+        (5, "00:05:00"),
+        (15, "00:15:00"),
+        (30, "00:30:00"),
+        (60, "01:00:00"),
+        (360, "06:00:00"),
+        (720, "12:00:00"),
+        (1440, "1.00:00:00"),
+    )
+}
+_RESOURCE_ID = re.compile(
+    r"^/subscriptions/(?P<subscription>[^/]+)/resourcegroups/[^/]+/providers/"
+    r"(?P<namespace>[^/]+)(?P<path>(?:/[^/]+/[^/]+)+)$",
+    re.IGNORECASE,
+)
 _CLAUSE = re.compile(r"^\s*(?P<dim>.+?)\s+eq\s+'(?P<value>[^']*)'\s*$", re.IGNORECASE)
 
 
@@ -132,8 +146,12 @@ class _Request:
         if unknown:
             raise ServiceError(400, "BadRequest", f"Invalid aggregation {unknown}")
         if interval not in _TIME_GRAINS:
-            raise ServiceError(400, "BadRequest", f"Invalid time grain duration: {params.get('interval')}, "
-                                                  f"supported ones are: {','.join(_TIME_GRAINS.values())}")
+            raise ServiceError(
+                400,
+                "BadRequest",
+                f"Invalid time grain duration: {params.get('interval')}, "
+                f"supported ones are: {','.join(_TIME_GRAINS.values())}",
+            )
         return cls(start, end, now, interval, aggregations, parse_filter(params.get("filter")), top)
 
 
@@ -144,10 +162,26 @@ class Metrics:
         self._lock = threading.Lock()
         self._series: list[Series] = []
 
-    def add_series(self, resource_id: str, namespace: str, metric: str, points: list[tuple[Any, float]], *,
-                   dimensions: dict[str, str] | None = None, unit: str = "Count", region: str = DEFAULT_REGION) -> None:
-        series = Series(resource_id, namespace, metric, unit, dict(dimensions or {}),
-                        [(parse_datetime(t), float(v)) for t, v in points], region.lower())
+    def add_series(
+        self,
+        resource_id: str,
+        namespace: str,
+        metric: str,
+        points: Sequence[tuple[Any, float]],
+        *,
+        dimensions: dict[str, str] | None = None,
+        unit: str = "Count",
+        region: str = DEFAULT_REGION,
+    ) -> None:
+        series = Series(
+            resource_id,
+            namespace,
+            metric,
+            unit,
+            dict(dimensions or {}),
+            [(parse_datetime(t), float(v)) for t, v in points],
+            region.lower(),
+        )
         with self._lock:
             self._series.append(series)
 
@@ -155,8 +189,9 @@ class Metrics:
         with self._lock:
             self._series.clear()
 
-    def get_batch(self, region: str, subscription: str, params: dict[str, str], body: dict[str, Any],
-                  now: datetime) -> dict[str, Any]:
+    def get_batch(
+        self, region: str, subscription: str, params: dict[str, str], body: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
         """The ``{"values": [...]}`` answer for one batch request to *region*'s endpoint, at sandbox time *now*."""
         request = _Request.parse(params, now)
         namespace = params.get("metricnamespace", "")
@@ -169,18 +204,25 @@ class Metrics:
         _check_batch(region.lower(), subscription, resource_ids, series)
         values = []
         for resource_id in resource_ids:
-            mine = [s for s in series
-                    if s.resource_id.lower() == resource_id.lower() and s.namespace.lower() == namespace.lower()]
-            values.append({
-                "starttime": format_datetime(request.start),
-                "endtime": format_datetime(request.end),
-                "interval": format_duration(request.interval),
-                "value": [_metric(resource_id, name, [s for s in mine if s.metric.lower() == name.lower()], request)
-                          for name in names],
-                "namespace": namespace,
-                "resourceregion": region.lower(),
-                "resourceid": resource_id,
-            })
+            mine = [
+                s
+                for s in series
+                if s.resource_id.lower() == resource_id.lower() and s.namespace.lower() == namespace.lower()
+            ]
+            values.append(
+                {
+                    "starttime": format_datetime(request.start),
+                    "endtime": format_datetime(request.end),
+                    "interval": format_duration(request.interval),
+                    "value": [
+                        _metric(resource_id, name, [s for s in mine if s.metric.lower() == name.lower()], request)
+                        for name in names
+                    ],
+                    "namespace": namespace,
+                    "resourceregion": region.lower(),
+                    "resourceid": resource_id,
+                }
+            )
         if request.clauses:
             _keep_top(values, request.top)
         return {"values": values}
@@ -189,31 +231,43 @@ class Metrics:
 def _keep_top(values: list[dict[str, Any]], top: int) -> None:
     """Drop the series after the first *top* of the batch."""
     for metric in (metric for value in values for metric in value["value"]):
-        metric["timeseries"] = metric["timeseries"][:max(top, 0)]
+        metric["timeseries"] = metric["timeseries"][: max(top, 0)]
         top -= len(metric["timeseries"])
 
 
 def _check_batch(region: str, subscription: str, resource_ids: list[Any], series: list[Series]) -> None:
     """Refuse a batch the service refuses: too many ids, or ids of several subscriptions, types or regions."""
     if not resource_ids or len(resource_ids) > BATCH_LIMIT:
-        raise ServiceError(400, "BadRequest", f"The request must name between 1 and {BATCH_LIMIT} resource ids, "
-                                              f"not {len(resource_ids)}.")
+        raise ServiceError(
+            400,
+            "BadRequest",
+            f"The request must name between 1 and {BATCH_LIMIT} resource ids, not {len(resource_ids)}.",
+        )
     types = set()
     for resource_id in resource_ids:
         match = _RESOURCE_ID.match(resource_id) if isinstance(resource_id, str) else None
         if match is None:
             raise ServiceError(400, "BadRequest", f"Invalid resource id: {resource_id!r}.")
         if match["subscription"].lower() != subscription.lower():
-            raise ServiceError(400, "BadRequest", f"Resource {resource_id} is not in subscription {subscription}: "
-                                                  "all resources of a batch must be in the subscription of the path.")
+            raise ServiceError(
+                400,
+                "BadRequest",
+                f"Resource {resource_id} is not in subscription {subscription}: "
+                "all resources of a batch must be in the subscription of the path.",
+            )
         types.add("/".join([match["namespace"], *match["path"].strip("/").split("/")[::2]]).lower())
         regions = {s.region for s in series if s.resource_id.lower() == resource_id.lower()}
         if regions and region not in regions:
-            raise ServiceError(400, "BadRequest", f"Resource {resource_id} is in region {', '.join(sorted(regions))}, "
-                                                  f"not {region}: query it from the endpoint of its region.")
+            raise ServiceError(
+                400,
+                "BadRequest",
+                f"Resource {resource_id} is in region {', '.join(sorted(regions))}, "
+                f"not {region}: query it from the endpoint of its region.",
+            )
     if len(types) > 1:
-        raise ServiceError(400, "BadRequest", f"All resources of a batch must be of one resource type, not "
-                                              f"{', '.join(sorted(types))}.")
+        raise ServiceError(
+            400, "BadRequest", f"All resources of a batch must be of one resource type, not {', '.join(sorted(types))}."
+        )
 
 
 def _metric(resource_id: str, name: str, series: list[Series], request: _Request) -> dict[str, Any]:
@@ -238,11 +292,15 @@ def _metric(resource_id: str, name: str, series: list[Series], request: _Request
             if index in by_bucket:
                 point.update({agg: _AGGREGATES[agg](by_bucket[index]) for agg in request.aggregations})
             data.append(point)
-        timeseries.append({
-            "metadatavalues": [{"name": {"value": dim, "localizedValue": dim}, "value": value}
-                               for (dim, _), value in zip(clauses, key, strict=True)],
-            "data": data,
-        })
+        timeseries.append(
+            {
+                "metadatavalues": [
+                    {"name": {"value": dim, "localizedValue": dim}, "value": value}
+                    for (dim, _), value in zip(clauses, key, strict=True)
+                ],
+                "data": data,
+            }
+        )
     return {
         "id": f"{resource_id}/providers/Microsoft.Insights/metrics/{name}",
         "type": "Microsoft.Insights/metrics",

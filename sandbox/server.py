@@ -39,9 +39,11 @@ def _metrics_batch(sb: Sandbox, request: Request) -> Answer:
 
 def _email_send(sb: Sandbox, request: Request) -> Answer:
     headers = request["headers"]
-    accepted, extra = sb.answer_email_send(request["body"], headers.get("Operation-Id"),
-                                           (headers.get("Repeatability-Request-Id"),
-                                            headers.get("Repeatability-First-Sent")))
+    accepted, extra = sb.answer_email_send(
+        request["body"],
+        headers.get("Operation-Id"),
+        (headers.get("Repeatability-Request-Id"), headers.get("Repeatability-First-Sent")),
+    )
     api_version = request["params"].get("api-version", "")
     location = f"{request['base_url']}/emails/operations/{accepted['id']}?api-version={api_version}"
     return 202, accepted, {"Operation-Location": location, **sb.email_poll_headers, **extra}
@@ -55,8 +57,12 @@ def _email_operation(sb: Sandbox, request: Request) -> Answer:
 _SERVICE_ROUTES: list[tuple[str, re.Pattern[str], tuple[str, ...], Callable[[Sandbox, Request], Answer]]] = [
     ("POST", re.compile(r"/v1/workspaces/(?P<workspace>[^/]+)/query"), ("logs",), _logs_query),
     # Metrics is regional: /metrics/<region> stands for the host https://<region>.metrics.monitor.azure.com.
-    ("POST", re.compile(r"/metrics/(?P<region>[^/]+)/subscriptions/(?P<subscription>[^/]+)/metrics:getBatch"),
-     ("metrics",), _metrics_batch),
+    (
+        "POST",
+        re.compile(r"/metrics/(?P<region>[^/]+)/subscriptions/(?P<subscription>[^/]+)/metrics:getBatch"),
+        ("metrics",),
+        _metrics_batch,
+    ),
     ("POST", re.compile(r"/emails:send"), ("email",), _email_send),
     ("GET", re.compile(r"/emails/operations/(?P<operation>[^/]+)"), ("email", "email-status"), _email_operation),
 ]
@@ -81,12 +87,23 @@ def _control(sb: Sandbox, method: str, action: str, body: Any) -> Answer:
     elif method == "POST" and action == "workspaces":
         sb.add_workspace(body["workspace_id"])
     elif method == "POST" and action == "metrics":
-        sb.add_metric_series(body["resource_id"], body["namespace"], body["metric"], body["points"],
-                             body.get("dimensions"), body.get("unit", "Count"), body.get("region", DEFAULT_REGION))
+        sb.add_metric_series(
+            body["resource_id"],
+            body["namespace"],
+            body["metric"],
+            body["points"],
+            body.get("dimensions"),
+            body.get("unit", "Count"),
+            body.get("region", DEFAULT_REGION),
+        )
     elif method == "POST" and action == "faults" and body.get("workspace_id"):
         count, retry_after = body.get("count"), body.get("retry_after")
-        sb.fail_workspace(body["workspace_id"], int(body["status"]), None if count is None else int(count),
-                          None if retry_after is None else int(retry_after))
+        sb.fail_workspace(
+            body["workspace_id"],
+            int(body["status"]),
+            None if count is None else int(count),
+            None if retry_after is None else int(retry_after),
+        )
     elif method == "POST" and action == "faults":
         sb.fail_next(body["service"], int(body["status"]), int(body.get("count", 1)))
     elif method == "POST" and action == "reset":
@@ -118,8 +135,11 @@ class _Handler(BaseHTTPRequestHandler):
             if lost.status is None:
                 self.close_connection = True
                 return
-            status, payload, headers = lost.status, {"error": {"code": "GatewayTimeout", "message": (
-                "The gateway did not receive a timely answer.")}}, {"retry-after-ms": "10"}
+            status, payload, headers = (
+                lost.status,
+                {"error": {"code": "GatewayTimeout", "message": ("The gateway did not receive a timely answer.")}},
+                {"retry-after-ms": "10"},
+            )
         except ServiceError as exc:
             status, payload, headers = exc.status, exc.body(), exc.headers
         except (KeyError, TypeError, ValueError) as exc:
@@ -153,8 +173,13 @@ class _Handler(BaseHTTPRequestHandler):
                     time.sleep(sb.faults.take_delay(service))
                     sb.faults.raise_if_armed(service, sb.now)
                 params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-                request = {"match": match.groupdict(), "params": params, "body": body, "headers": self.headers,
-                           "base_url": f"https://{self.headers.get('Host', self.server.host_port)}"}
+                request = {
+                    "match": match.groupdict(),
+                    "params": params,
+                    "body": body,
+                    "headers": self.headers,
+                    "base_url": f"https://{self.headers.get('Host', self.server.host_port)}",
+                }
                 return handler(sb, request)
         raise ServiceError(404, "PathNotFoundError", "The requested path does not exist")
 

@@ -13,8 +13,10 @@ import socket
 import threading
 from collections.abc import Iterator
 
-_BODY = (b'{"odata.error":{"code":"ServerBusy","message":{"lang":"en-US",'
-         b'"value":"The server is currently unable to receive requests. Please retry your request."}}}')
+_BODY = (
+    b'{"odata.error":{"code":"ServerBusy","message":{"lang":"en-US",'
+    b'"value":"The server is currently unable to receive requests. Please retry your request."}}}'
+)
 
 
 class TableGate:
@@ -53,7 +55,7 @@ class TableGate:
     def connection_string(self, azurite: str) -> str:
         """The Azurite connection string with its table endpoint moved behind the gate."""
         head, _, tail = azurite.partition("TableEndpoint=http://127.0.0.1:")
-        return f"{head}TableEndpoint=http://127.0.0.1:{self.port}{tail[tail.index('/'):]}"
+        return f"{head}TableEndpoint=http://127.0.0.1:{self.port}{tail[tail.index('/') :]}"
 
     def _accept(self) -> None:
         while True:
@@ -83,9 +85,11 @@ class TableGate:
         with client:
             for _ in _requests(client):
                 self.refused += 1
-                headers = (f"HTTP/1.1 503 The server is busy.\r\nContent-Type: application/json\r\n"
-                           f"x-ms-error-code: ServerBusy\r\nretry-after-ms: {self._retry_after_ms}\r\n"
-                           f"Content-Length: {len(_BODY)}\r\nConnection: close\r\n\r\n")
+                headers = (
+                    f"HTTP/1.1 503 The server is busy.\r\nContent-Type: application/json\r\n"
+                    f"x-ms-error-code: ServerBusy\r\nretry-after-ms: {self._retry_after_ms}\r\n"
+                    f"Content-Length: {len(_BODY)}\r\nConnection: close\r\n\r\n"
+                )
                 with contextlib.suppress(OSError):
                     client.sendall(headers.encode() + _BODY)
                 return
@@ -102,8 +106,14 @@ def _requests(client: socket.socket) -> Iterator[None]:
                 return
             data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
-        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                       if line.lower().startswith(b"content-length:")), 0)
+        length = next(
+            (
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ),
+            0,
+        )
         while len(body) < length:
             chunk = client.recv(65536)
             if not chunk:

@@ -1,3 +1,5 @@
+"""`python -m shared`: the command line (shared/cli.py)."""
+
 import sys
 
 from shared.cli import main

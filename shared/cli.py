@@ -2,7 +2,7 @@
 
     python -m shared scan run-failures --dry-run --since 6h   # what would be sent for the last 6 hours
     python -m shared scan run-failures                        # one real tick: claim, send, move the watermark
-    python -m shared scan compute-changes | metrics           # the other scans
+    python -m shared scan compute-changes | metrics           # the other scans (the detector registry's)
     python -m shared outbox                                   # incidents and their delivery state
     python -m shared deliver                                  # send what is due now
     python -m shared silence add --match workspace=ws-scratch --for 4h --reason "load test"
@@ -21,14 +21,14 @@ import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from shared import detectors
+
+if TYPE_CHECKING:
+    from shared.app import AlertingApp
 
 _DURATION = re.compile(r"^(\d+)([mhd])$")
-# scan name -> (AlertingApp use case, AlertingApp log scan for --dry-run, or None)
-_SCANS = {
-    "run-failures": ("scan_run_failures", "run_failure_scan"),
-    "compute-changes": ("scan_compute_changes", "compute_change_scan"),
-    "metrics": ("scan_metrics", None),
-}
 
 
 def _duration(text: str) -> timedelta:
@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--settings", type=Path, help="a local.settings.json whose Values to use")
     commands = parser.add_subparsers(dest="command", required=True)
     scan = commands.add_parser("scan", help="run one scan now")
-    scan.add_argument("name", choices=list(_SCANS))
+    scan.add_argument("name", choices=detectors.scan_names())
     scan.add_argument("--dry-run", action="store_true", help="print incidents and emails; claim and send nothing")
     scan.add_argument("--since", type=_duration, help="replay this far back (30m, 6h, 2d); keeps the watermark")
     commands.add_parser("outbox", help="list incidents and their delivery state")
@@ -73,8 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     silence = commands.add_parser("silence", help="mute known problems without a deploy")
     silence_commands = silence.add_subparsers(dest="silence_command", required=True)
     add = silence_commands.add_parser("add", help="add a silence")
-    add.add_argument("--match", type=_matcher, action="append", required=True, metavar="LABEL=PATTERN",
-                     help="kind, workspace, experiment, compute, rule or operation; wildcards allowed; repeatable")
+    add.add_argument(
+        "--match",
+        type=_matcher,
+        action="append",
+        required=True,
+        metavar="LABEL=PATTERN",
+        help="kind, workspace, experiment, compute, rule or operation; wildcards allowed; repeatable",
+    )
     add.add_argument("--for", dest="duration", type=_duration, required=True, help="how long (30m, 4h, 2d)")
     add.add_argument("--reason", required=True)
     silence_commands.add_parser("list", help="silences that have not ended")
@@ -90,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.settings:
         _load_settings_file(args.settings)
 
-    from shared.alerting_app import AlertingApp
+    from shared.app import AlertingApp
     from shared.rules import RulesError
     from shared.settings import Settings, SettingsError
 
@@ -111,60 +117,77 @@ def main(argv: list[str] | None = None) -> int:
         return _silence(app, args, now)
     if args.command == "rules":
         rules = app.rules
-        print(f"{app.settings.rules_file}: valid ({len(rules.metric_rules)} metric rule(s), {len(rules.routes)} "
-              f"route(s), {len(rules.silences)} silence(s), storm limit {rules.storm_limit})")
+        print(
+            f"{app.settings.rules_file}: valid ({len(rules.metric_rules)} metric rule(s), {len(rules.routes)} "
+            f"route(s), {len(rules.silences)} silence(s), storm limit {rules.storm_limit})"
+        )
         return 0
-    for record in sorted(app.state.incidents(), key=lambda r: r.created_at):
+    for record in sorted(app.incidents.records(), key=lambda r: r.created_at):
         error = f"  last error: {record.last_error}" if record.last_error else ""
-        print(f"{record.status.value:8} attempts={record.attempts} due={record.due_at:%Y-%m-%d %H:%M:%S} "
-              f"{record.key}{error}")
+        print(
+            f"{record.status.value:8} attempts={record.attempts} due={record.due_at:%Y-%m-%d %H:%M:%S} "
+            f"{record.key}{error}"
+        )
     return 0
 
 
-def _scan(app, name: str, now: datetime, dry_run: bool, since: timedelta | None) -> int:
-    from shared.email_render import render_incident
+def _scan(app: AlertingApp, name: str, now: datetime, dry_run: bool, since: timedelta | None) -> int:
+    from shared.channels.email.render import render_incident
+    from shared.detectors.base import Shape, ViewOptions
+    from shared.rules import DEFAULT_CHANNEL
+    from shared.scans.log_scan import LogScan
 
-    use_case, scan_name = _SCANS[name]
-    if scan_name is None and (dry_run or since):
+    shape = detectors.by_scan(name).shape
+    if (dry_run and shape is Shape.METRICS) or (since and shape is not Shape.WINDOW):
         print(f"--dry-run and --since apply to the log scans, not to {name}", file=sys.stderr)
         return 2
     if not dry_run:
-        report = getattr(app, use_case)(now) if since is None else getattr(app, use_case)(now, since)
-        print(report.summary())
+        print(app.scan(name, now, since).summary())
         return 0
-    scan = getattr(app, scan_name)
+    engine = app.engine(name)
     for workspace_id in app.settings.workspace_ids:
-        window = scan.window(workspace_id, now, since)
-        found = scan.find(workspace_id, window)
+        if isinstance(engine, LogScan):
+            window = engine.window(workspace_id, now, since)
+            found = engine.find(workspace_id, window)
+        else:
+            found = engine.find(workspace_id, now)
+            window = found.window
         note = {"complete": "", "partial": " (PARTIAL result)"}.get(found.outcome, f" (NOT READ: {found.error})")
         skipped = f", {found.skipped_rows} row(s) skipped ({dict(found.skipped)})" if found.skipped_rows else ""
-        print(f"# workspace {workspace_id}: ingested {window.start:%Y-%m-%d %H:%M} .. {window.end:%H:%M} UTC, "
-              f"{found.rows} rows, {len(found.incidents)} incident(s){skipped}{note}")
+        print(
+            f"# workspace {workspace_id}: ingested {window.start:%Y-%m-%d %H:%M} .. {window.end:%H:%M} UTC, "
+            f"{found.rows} rows, {len(found.incidents)} incident(s){skipped}{note}"
+        )
+        options = ViewOptions(app.settings.studio_tenant_id)
         for incident in found.incidents:
-            email = render_incident(incident.kind, incident.payload, app.settings.studio_tenant_id)
-            recipients = ", ".join(app.recipients_for(incident.labels))
+            destination = app.route(incident.labels)
+            recipients = ", ".join(destination.recipients)
+            if destination.channel != DEFAULT_CHANNEL:  # another channel's message: what it is about
+                subject = detectors.by_kind(incident.kind).view(incident.payload, options)["subject"]
+                print(f"\n## {incident.key}\nTo: {recipients} ({destination.channel})\nSubject: {subject}\n")
+                continue
+            email = render_incident(incident.kind, incident.payload, options)
             print(f"\n## {incident.key}\nTo: {recipients}\nSubject: {email.subject}\n")
             print(email.text)
     return 0
 
 
-def _silence(app, args: argparse.Namespace, now: datetime) -> int:
+def _silence(app: AlertingApp, args: argparse.Namespace, now: datetime) -> int:
     from pydantic import ValidationError
 
     from shared.rules import Match, Silence
 
     if args.silence_command == "add":
         try:
-            silence = Silence(match=Match(**dict(args.match)), starts=now, ends=now + args.duration,
-                              reason=args.reason)
+            silence = Silence(match=Match(**dict(args.match)), starts=now, ends=now + args.duration, reason=args.reason)
         except ValidationError as err:
             print(f"invalid silence: {err.errors()[0]['msg']}", file=sys.stderr)
             return 2
-        stored = app.state.add_silence(silence)
+        stored = app.silences.add(silence)
         print(f"added {stored.describe()}")
         return 0
     if args.silence_command == "expire":
-        found = app.state.expire_silence(args.id, now)
+        found = app.silences.expire(args.id, now)
         print(f"silence {args.id} {'ended' if found else 'not found'}")
         return 0 if found else 1
     for silence in app.active_silences(now):

@@ -6,13 +6,13 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from shared.alerting_app import AlertingApp
+    from shared.app import AlertingApp
 
 
 @cache
 def alerting_app() -> AlertingApp:
     # Imported here, not at module level: `import function_app` must stay cheap for cold starts.
-    from shared.alerting_app import AlertingApp
+    from shared.app import AlertingApp
     from shared.settings import Settings
 
     return AlertingApp(Settings.from_environ())

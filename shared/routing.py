@@ -1,31 +1,41 @@
-"""Who hears about an incident, and whether a silence mutes it: plain functions over labels and rules."""
+"""Who hears about an incident, and on which channel: plain functions over labels and the rules file's routes.
+Whether a silence mutes it is shared/silences.py."""
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from shared.rules import DEFAULT_CHANNEL
+
 if TYPE_CHECKING:
-    from shared.rules import Route, Silence
-
-Router = Callable[[Mapping[str, str]], tuple[str, ...]]  # incident labels -> recipients
+    from shared.rules import Route
 
 
-def recipients_for(labels: Mapping[str, str], routes: Iterable[Route], default: tuple[str, ...]) -> tuple[str, ...]:
-    """The first matching route wins; no match goes to the default recipients."""
+@dataclass(frozen=True)
+class Destination:
+    channel: str  # a name in the channel table (shared/channels/__init__.py)
+    recipients: tuple[str, ...]
+
+
+Router = Callable[[Mapping[str, str]], Destination]  # incident labels -> where it goes
+
+
+def destination_for(labels: Mapping[str, str], routes: Iterable[Route], default: tuple[str, ...]) -> Destination:
+    """The first matching route wins; no match goes to the default recipients by email."""
     for route in routes:
         if route.match.matches(dict(labels)):
             recipients = list(route.recipients) + (list(default) if route.also_default else [])
-            return tuple(dict.fromkeys(recipients))  # de-duplicated, order kept
-    return default
+            return Destination(route.channel, tuple(dict.fromkeys(recipients)))  # de-duplicated, order kept
+    return Destination(DEFAULT_CHANNEL, default)
+
+
+def recipients_for(labels: Mapping[str, str], routes: Iterable[Route], default: tuple[str, ...]) -> tuple[str, ...]:
+    return destination_for(labels, routes, default).recipients
 
 
 def is_watched(workspace: str, patterns: Sequence[str]) -> bool:
     """An empty list watches every workspace; otherwise the name must match a pattern (wildcards, any case)."""
     return not patterns or any(fnmatch.fnmatchcase(workspace.lower(), pattern.lower()) for pattern in patterns)
-
-
-def silence_for(labels: Mapping[str, str], silences: Iterable[Silence], now: datetime) -> Silence | None:
-    return next((s for s in silences if s.active(now) and s.match.matches(dict(labels))), None)

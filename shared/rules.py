@@ -1,4 +1,5 @@
-"""The rules file (config as code): what is watched and who hears about it.
+"""The rules file (config as code): what is watched and who hears about it. This is its model (pydantic);
+rules_yaml.py reads the YAML and names the file and line of each mistake.
 
 Validated as a whole when the app first needs it (and in CI by tests/unit/test_rules.py over the repo's
 rules.yaml); a mistake is reported with the file, the line and the field, for example
@@ -12,14 +13,15 @@ import fnmatch
 import re
 from collections import Counter
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from shared.core.resource_ids import parse_resource_id
 
 _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 LABELS = ("kind", "workspace", "experiment", "compute", "rule", "operation")
-KINDS = ("run-failure", "compute-change", "metric", "alert")
+DEFAULT_CHANNEL = "email"
 
 
 class RulesError(ValueError):
@@ -69,6 +71,16 @@ class Route(_Strict):
     match: Match
     recipients: list[Email] = Field(min_length=1)
     also_default: bool = False  # also send to the default recipients
+    channel: str = DEFAULT_CHANNEL  # a name in the channel table (shared/channels/__init__.py)
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, value: str, info: ValidationInfo) -> str:
+        # The channel table sits above this module; whoever loads the file passes its names (rules_yaml.py).
+        known = (info.context or {}).get("channels", (DEFAULT_CHANNEL,))
+        if value not in known:
+            raise ValueError(f"{value!r} is not a channel: use one of {', '.join(known)}")
+        return value
 
 
 class Silence(_Strict):
@@ -117,25 +129,28 @@ Aggregation = Literal["Total", "Average", "Minimum", "Maximum", "Count"]
 # API", batching restrictions; the grains are the service's answer to any other interval).
 BATCH_LIMIT = 50
 TIME_GRAINS = {
-    "PT1M": timedelta(minutes=1), "PT5M": timedelta(minutes=5), "PT15M": timedelta(minutes=15),
-    "PT30M": timedelta(minutes=30), "PT1H": timedelta(hours=1), "PT6H": timedelta(hours=6),
-    "PT12H": timedelta(hours=12), "P1D": timedelta(days=1),
+    "PT1M": timedelta(minutes=1),
+    "PT5M": timedelta(minutes=5),
+    "PT15M": timedelta(minutes=15),
+    "PT30M": timedelta(minutes=30),
+    "PT1H": timedelta(hours=1),
+    "PT6H": timedelta(hours=6),
+    "PT12H": timedelta(hours=12),
+    "P1D": timedelta(days=1),
 }
-_RESOURCE_ID = re.compile(
-    r"^/subscriptions/(?P<subscription>[^/]+)/resourcegroups/[^/]+/providers/(?P<namespace>[^/]+)"
-    r"(?P<path>(?:/[^/]+/[^/]+)+)$", re.IGNORECASE)
 _REGION = re.compile(r"^[a-z][a-z0-9]*$")
 
 
 def resource_scope(resource_id: str) -> tuple[str, str]:
     """(subscription, resource type) of a resource id, lower-cased: what one batch call must share besides the
     region. `.../providers/Microsoft.Sql/servers/s/databases/d` is of type `microsoft.sql/servers/databases`."""
-    match = _RESOURCE_ID.match(resource_id)
-    if match is None:
-        raise ValueError(f"{resource_id!r} is not a resource id "
-                         "(/subscriptions/<id>/resourceGroups/<group>/providers/<namespace>/<type>/<name>)")
-    types = match["path"].strip("/").split("/")[::2]
-    return match["subscription"].lower(), "/".join([match["namespace"], *types]).lower()
+    parsed = parse_resource_id(resource_id)
+    if parsed is None or parsed.resource_group is None:
+        raise ValueError(
+            f"{resource_id!r} is not a resource id "
+            "(/subscriptions/<id>/resourceGroups/<group>/providers/<namespace>/<type>/<name>)"
+        )
+    return parsed.subscription.lower(), parsed.type
 
 
 def _resource_id(value: str) -> str:
@@ -158,15 +173,18 @@ def _fits_batch_calls(resource_ids: list[str]) -> list[str]:
             raise ValueError(
                 f"{count} resource ids of type {resource_type} in subscription {subscription}: the Metrics batch "
                 f"API reads at most {BATCH_LIMIT} per call (one subscription, region and resource type); split "
-                "them over two rules")
+                "them over two rules"
+            )
     return resource_ids
 
 
 def _region(value: str) -> str:
     # Lower case only, as Azure writes them: `WestEurope` and `westeurope` as two keys would be one region.
     if not _REGION.match(value):
-        raise ValueError(f"{value!r} is not an Azure region name (westeurope, eastus2, ...: the names that "
-                         "`az account list-locations --query [].name` prints)")
+        raise ValueError(
+            f"{value!r} is not an Azure region name (westeurope, eastus2, ...: the names that "
+            "`az account list-locations --query [].name` prints)"
+        )
     return value
 
 
@@ -203,8 +221,10 @@ class MetricRule(_Strict):
     @model_validator(mode="after")
     def _resources_in_one_place(self) -> MetricRule:
         if bool(self.resource_ids) == bool(self.resource_ids_by_region):
-            raise ValueError("give resource_ids (in region, default METRICS_REGION) or resource_ids_by_region "
-                             "(region: [ids]), one of them")
+            raise ValueError(
+                "give resource_ids (in region, default METRICS_REGION) or resource_ids_by_region "
+                "(region: [ids]), one of them"
+            )
         if self.region is not None and self.resource_ids_by_region:
             raise ValueError("region applies to resource_ids; resource_ids_by_region names its own regions")
         regions_of = Counter(rid.lower() for ids in self.resource_ids_by_region.values() for rid in ids)
@@ -215,7 +235,8 @@ class MetricRule(_Strict):
 
     def resources_by_region(self, default_region: str | None) -> dict[str | None, list[str]]:
         """Region -> resource ids; None when the rule names no region and there is no default."""
-        return dict(self.resource_ids_by_region) or {self.region or default_region: list(self.resource_ids)}
+        by_region: dict[str | None, list[str]] = {region: ids for region, ids in self.resource_ids_by_region.items()}
+        return by_region or {self.region or default_region: list(self.resource_ids)}
 
     def breaches(self, value: float) -> bool:
         return {
@@ -241,113 +262,3 @@ class Rules(_Strict):
         if duplicates:
             raise ValueError(f"metric rule names must be unique: {', '.join(duplicates)}")
         return self
-
-
-def load_rules(path: str | Path) -> Rules:
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise RulesError(f"{path}: cannot read the rules file: {err.strerror or err}") from err
-    return parse_rules(text, str(path))
-
-
-# Bounds that no real rules file comes near, and that keep a hostile one (a "billion laughs" of nested aliases,
-# thousands of nested brackets) from taking the app's memory, time or stack: checked on PyYAML's event stream,
-# which is read lazily and without recursion, before anything is built.
-MAX_TEXT = 1_000_000  # characters
-MAX_DEPTH = 32  # nested mappings and lists
-MAX_VALUES = 100_000  # scalars, mappings and lists once every alias is expanded
-
-
-def parse_rules(text: str, source: str = "rules.yaml") -> Rules:
-    import yaml
-
-    try:
-        _check_bounds(text, source)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise RulesError(f"{where}: not valid YAML: {getattr(err, 'problem', None) or err}") from err
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise RulesError(f"{source}:1: the rules file must be a mapping (storm_limit:, routes:, ...)")
-    try:
-        return Rules.model_validate(data)
-    except ValidationError as err:
-        lines = _lines(node)
-        problems = [
-            f"{source}:{_line_for(lines, error['loc'])}: {_field(error['loc']) or '(top level)'}: {error['msg']}"
-            for error in err.errors()
-        ]
-        raise RulesError("Invalid rules file:\n  " + "\n  ".join(problems)) from None
-
-
-def _check_bounds(text: str, source: str) -> None:
-    """RulesError at the first event past MAX_DEPTH or MAX_VALUES (aliases counted expanded), or for a text over
-    MAX_TEXT; a YAMLError is left to the caller."""
-    import yaml
-
-    if len(text) > MAX_TEXT:
-        raise RulesError(f"{source}:1: the rules file has {len(text):,} characters; at most {MAX_TEXT:,} are read")
-    anchored: dict[str, int] = {}  # anchor -> values in its node, expanded
-    open_nodes: list[list[Any]] = []  # [anchor, values so far] per open mapping or list
-    total = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        line = event.start_mark.line + 1
-        if isinstance(event, yaml.CollectionStartEvent):
-            if len(open_nodes) >= MAX_DEPTH:
-                raise RulesError(f"{source}:{line}: nested more than {MAX_DEPTH} levels deep")
-            open_nodes.append([event.anchor, 1])
-            continue
-        if isinstance(event, yaml.CollectionEndEvent):
-            anchor, values = open_nodes.pop()
-        elif isinstance(event, yaml.ScalarEvent):
-            anchor, values = event.anchor, 1
-        elif isinstance(event, yaml.AliasEvent):
-            anchor, values = None, anchored.get(event.anchor, 1)
-        else:  # stream and document start and end
-            continue
-        if anchor:
-            anchored[anchor] = values
-        if open_nodes:
-            open_nodes[-1][1] += values
-        else:
-            total += values
-        if total + sum(count for _, count in open_nodes) > MAX_VALUES:
-            what = f"alias *{event.anchor}" if isinstance(event, yaml.AliasEvent) else "the document"
-            raise RulesError(f"{source}:{line}: {what} makes more than {MAX_VALUES:,} values once aliases are "
-                             "expanded; write the values out or use fewer nested aliases")
-
-
-def _field(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _lines(node: Any, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
-    """Path in the document -> 1-based line, from PyYAML's node tree."""
-    import yaml
-
-    lines = {path: node.start_mark.line + 1} if node is not None else {}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            lines[(*path, key.value)] = key.start_mark.line + 1
-            lines.update({p: line for p, line in _lines(value, (*path, key.value)).items() if p != (*path, key.value)})
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines.update(_lines(item, (*path, index)))
-    return lines
-
-
-def _line_for(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int:
-    # Pydantic's loc may name a field that is missing (no line of its own): use its nearest parent.
-    for end in range(len(loc), -1, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
-    return 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -19,17 +21,43 @@ def azurite_connection_string() -> Iterator[str]:
         pytest.fail(str(err))
 
 
+@dataclass(frozen=True)
+class Stores:
+    """The app's stores over one Azurite account, each owning its tables."""
+
+    tables: Any
+    incidents: Any
+    scans: Any
+    deliveries: Any
+    silences: Any
+    metric_states: Any
+
+
 @pytest.fixture
-def state(azurite_connection_string: str):
-    """Fresh, empty state tables in Azurite for one test."""
+def state(azurite_connection_string: str) -> Stores:
+    """Fresh, empty state tables in Azurite for one test, and the stores over them."""
     from azure.data.tables import TableServiceClient
 
-    from shared.state_tables import StateTables
+    from shared.app import TABLES
+    from shared.azure.tables import Tables
+    from shared.outbox.store import IncidentStore
+    from shared.scans.metric_states import MetricStates
+    from shared.scans.state import ScanState
+    from shared.silences import SilenceStore
+    from shared.webhook.deliveries import WebhookDeliveries
 
     service = TableServiceClient.from_connection_string(azurite_connection_string)
     for table in service.list_tables():
         service.delete_table(table.name)
-    return StateTables(service)
+    tables = Tables(service, TABLES)
+    return Stores(
+        tables,
+        IncidentStore(tables),
+        ScanState(tables),
+        WebhookDeliveries(tables),
+        SilenceStore(tables),
+        MetricStates(tables),
+    )
 
 
 @pytest.fixture(autouse=True)

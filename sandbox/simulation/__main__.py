@@ -27,14 +27,18 @@ def report(result: Result) -> list[str]:
         f"Simulated {plan_hours:g} h (+{result.drain.total_seconds() / 60:g} min drain) on the sandbox clock, "
         f"instances scanning every {result.cadence[0]} and {result.cadence[1]} min: "
         f"{day.pipelines} pipeline runs ({day.steps} steps) in 5 workspaces; incidents: "
-        + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) + ".",
+        + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+        + ".",
         "Webhook: " + ", ".join(f"{n} {what}" for what, n in result.webhook.items()) + " (the log alert rule "
         "fires for failures ingested within its 15-minute window; repeats go to either instance).",
         f"Faults: {faults}. ACS answered {result.email_faults_answered} sends with an error and "
         f"{result.status_faults_answered} status reads with an error; instance A died {len(result.deaths)} times "
         f"after ACS accepted an email ({_deaths(result)}); "
-        + (f"ACS answered {result.repeats_answered} repeated sends with their first answer; "
-           if result.repeats_answered else "")
+        + (
+            f"ACS answered {result.repeats_answered} repeated sends with their first answer; "
+            if result.repeats_answered
+            else ""
+        )
         + f"the table service refused {result.table_requests_refused} requests; {failed} app calls failed "
         f"loudly (all during table outages: {_all_in_outages(result)}). The app's outbox at the end: "
         + ", ".join(f"{n} {status}" for status, n in sorted(result.outbox.items()))
@@ -47,10 +51,15 @@ def report(result: Result) -> list[str]:
         f"Root cause: {result.root_causes[0]} of the app's {result.root_causes[1]} pipeline-failure emails name the "
         "step that failed first.",
         "Unmatched email entries (emails about no incident): "
-        + ", ".join(f"{s.approach}: {s.unmatched}" for s in result.scores) + ".",
+        + ", ".join(f"{s.approach}: {s.unmatched}" for s in result.scores)
+        + ".",
         f"Wall time: {result.wall_seconds:.0f} s for {result.ticks} simulated minutes on {os.cpu_count()} cores "
-        "(calls, mean wall time: " + ", ".join(f"{name} {len(times)}x {1000 * sum(times) / len(times):.0f} ms"
-                                              for name, times in result.call_seconds.items()) + ").",
+        "(calls, mean wall time: "
+        + ", ".join(
+            f"{name} {len(times)}x {1000 * sum(times) / len(times):.0f} ms"
+            for name, times in result.call_seconds.items()
+        )
+        + ").",
     ]
 
 
@@ -83,8 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(report(result)))
     app = result.scores[0]
     if app.lost or app.duplicated or app.unmatched:
-        print(f"\nFAILED: this app lost {app.lost_keys}, duplicated {app.duplicated_keys}, "
-              f"{app.unmatched} unmatched", file=sys.stderr)
+        print(
+            f"\nFAILED: this app lost {app.lost_keys}, duplicated {app.duplicated_keys}, {app.unmatched} unmatched",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

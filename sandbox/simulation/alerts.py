@@ -48,7 +48,8 @@ def _payload(template: dict[str, Any], alert_id: str, workspace: str, root: str,
     condition = document["data"]["alertContext"]["condition"]
     condition.update(windowStartTime=(fired - WINDOW).isoformat(), windowEndTime=fired.isoformat())
     condition["allOf"][0]["dimensions"] = [
-        {"name": "RunId", "value": root}, {"name": "RootRunId", "value": root},
+        {"name": "RunId", "value": root},
+        {"name": "RootRunId", "value": root},
         {"name": "WorkspaceName", "value": workspace},
     ]
     return json.dumps(document).encode()
@@ -70,8 +71,11 @@ class AlertDeliveries:
         """Nothing goes into the sandbox: the alerts follow from the day's rows and their ingestion times."""
         rng = random.Random(self.rng_seed * 31 + 3)
         template = json.loads(PAYLOAD.read_text())
-        roots = {row["RunId"]: row for row in self.day.rows.get("AmlRunStatusChangedEvent", [])
-                 if row["Status"] == "Failed" and not row["ParentRunId"]}
+        roots = {
+            row["RunId"]: row
+            for row in self.day.rows.get("AmlRunStatusChangedEvent", [])
+            if row["Status"] == "Failed" and not row["ParentRunId"]
+        }
         for index, (root, row) in enumerate(sorted(roots.items())):
             fired = _fire_time(row["TimeGenerated"], row["_IngestedAt"], self.day.start)
             if fired is None:
@@ -81,8 +85,9 @@ class AlertDeliveries:
             first = rng.choice(["A", "B"])
             self.deliveries.append(Delivery(fired, first, body))
             for _ in range(rng.choice([0, 0, 1, 2])):  # repeats: the same minute or the next, either instance
-                self.deliveries.append(Delivery(fired + timedelta(minutes=rng.choice([0, 1])),
-                                                rng.choice(["A", "B"]), body))
+                self.deliveries.append(
+                    Delivery(fired + timedelta(minutes=rng.choice([0, 1])), rng.choice(["A", "B"]), body)
+                )
 
     def tick(self, now: datetime) -> None:
         due = [d for d in self.deliveries if d.at == now]
@@ -90,7 +95,8 @@ class AlertDeliveries:
         for delivery in due:
             try:
                 answer = self.apps[delivery.instance].receive_alert(
-                    delivery.body, {"Content-Type": "application/json"}, now)
+                    delivery.body, {"Content-Type": "application/json"}, now
+                )
             except InstanceDied:
                 self.died.append((delivery.instance, now))
                 status = None
@@ -98,8 +104,9 @@ class AlertDeliveries:
                 self.answers[answer.status] += 1
                 status = answer.status
             if status in (None, 408, 429, 503, 504) and delivery.retries_left:
-                self.deliveries.append(Delivery(now + timedelta(minutes=1), delivery.instance, delivery.body,
-                                                delivery.retries_left - 1))
+                self.deliveries.append(
+                    Delivery(now + timedelta(minutes=1), delivery.instance, delivery.body, delivery.retries_left - 1)
+                )
 
     @property
     def delivered(self) -> int:

@@ -1,15 +1,19 @@
 """An instance that dies mid-call: the Functions host recycles it (scale-in, deployment, out of memory) at the
 worst moment, after ACS accepted an email and before the outcome is written to Table Storage.
 
-There is no stand-in for a process being killed, so this wraps the app's own email client (the real
-`AcsEmail`, talking to the sandbox) and raises `InstanceDied` right after a send returns. `InstanceDied` is a
-BaseException: no `except Exception` in the app catches it, as nothing in a killed process could.
+There is no stand-in for a process being killed, so this wraps the app's own email channel (the real
+`EmailChannel` over `AcsEmail`, talking to the sandbox) and raises `InstanceDied` right after a send returns.
+`InstanceDied` is a BaseException: no `except Exception` in the app catches it, as nothing in a killed process
+could.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from shared.outbox.channel import Channel
+from shared.outbox.records import OutboxRecord
 
 
 class InstanceDied(BaseException):
@@ -17,14 +21,25 @@ class InstanceDied(BaseException):
 
 
 class DyingEmail:
-    """`inner`'s sends and status reads, except that a send for which `dies()` is true kills the instance just
-    after ACS accepted it (or, `before_send`, just before the request left)."""
+    """The `inner` channel, except that a send for which `dies()` is true kills the instance just after ACS
+    accepted it (or, `before_send`, just before the request left)."""
 
-    def __init__(self, inner: Any, dies: Callable[[], bool], *, before_send: bool = False) -> None:
+    def __init__(self, inner: Channel[Any], dies: Callable[[], bool], *, before_send: bool = False) -> None:
         self._inner = inner
         self._dies = dies
         self._before_send = before_send
         self.deaths = 0
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def can_confirm(self) -> bool:
+        return self._inner.can_confirm
+
+    def render(self, records: Sequence[OutboxRecord]) -> Any:
+        return self._inner.render(records)
 
     def send(self, *args: Any, **kwargs: Any) -> Any:
         if self._before_send and self._dies():

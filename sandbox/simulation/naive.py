@@ -12,11 +12,13 @@ import uuid
 from datetime import datetime, timedelta
 
 from sandbox.metrics import DEFAULT_REGION, endpoint_template
-from shared.acs_email import AcsEmail, Email, SendFailed
-from shared.credentials import EmulatorCredential
-from shared.kql import kql_datetime
-from shared.log_analytics import LogAnalytics, QueryFailed
-from shared.metrics_api import MetricsApi
+from shared.azure.credentials import EmulatorCredential
+from shared.azure.log_analytics import LogAnalytics, QueryFailed
+from shared.azure.metrics import MetricQuery, MetricsApi, TimeSeries
+from shared.channels.email.acs import AcsEmail, Email
+from shared.core.kql import kql_datetime
+from shared.detectors.metric_rules import batch_calls
+from shared.outbox.channel import SendFailed
 from shared.rules import MetricRule
 
 log = logging.getLogger(__name__)
@@ -32,14 +34,21 @@ DELETES = """AzureActivity
 
 
 class NaiveAlerter:
-    def __init__(self, name: str, every: timedelta, endpoint: str, workspace_id: str, rule: MetricRule,
-                 recipients: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        name: str,
+        every: timedelta,
+        endpoint: str,
+        workspace_id: str,
+        rule: MetricRule,
+        recipients: tuple[str, ...],
+    ) -> None:
         credential = EmulatorCredential()
         self.name = name
         self.every = every
         self.sender = f"naive-{name.lower()}@alerts.contoso.com"
         self._logs = LogAnalytics(endpoint, credential)
-        self._metrics = MetricsApi(endpoint_template(endpoint), credential, DEFAULT_REGION)
+        self._metrics = MetricsApi(endpoint_template(endpoint), credential)
         self._email = AcsEmail(endpoint, credential, self.sender)
         self._workspace_id = workspace_id
         self._rule = rule
@@ -55,11 +64,23 @@ class NaiveAlerter:
             self._send(f"[naive] run-failure:{row['WorkspaceName']}:{root} - {row['RunId']} Failed", now)
         for row in self._rows(DELETES.format(**window), start, end):
             self._send(f"[naive] compute-change:{row['CorrelationId']} - {row['ActivityStatusValue']}", now)
-        for series in self._metrics.read(self._rule, start, end).series:
+        for series in self._series(start, end):
             resource = series.resource_id.rstrip("/").rsplit("/", 1)[-1]
             for at, value in series.points:
                 if value is not None and self._rule.breaches(value) and start <= at < end:
                     self._send(f"[naive] drift {resource} {value:g} at {at:%H:%M}", now)
+
+    def _series(self, start: datetime, end: datetime) -> list[TimeSeries]:
+        from azure.core.exceptions import AzureError
+
+        rule, found = self._rule, []
+        query = MetricQuery(rule.namespace, rule.metric, rule.aggregation, rule.interval, rule.filter)
+        for call in batch_calls(rule, DEFAULT_REGION):
+            try:
+                found += self._metrics.query(call.region, call.resource_ids, query, start, end)
+            except AzureError as err:  # nothing to alert on; the naive approach does not catch up
+                log.debug("naive %s: metrics call failed: %s", self.name, err)
+        return found
 
     def _rows(self, query: str, start: datetime, end: datetime) -> list[dict]:
         try:

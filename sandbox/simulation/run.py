@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -110,8 +111,14 @@ class MetricSeries:
 
     def seed(self, sandbox: Sandbox) -> None:
         for series in self.day.series:
-            sandbox.add_metric_series(series["resource_id"], series["namespace"], series["metric"],
-                                      series["points"], series["dimensions"], unit="Unspecified")
+            sandbox.add_metric_series(
+                series["resource_id"],
+                series["namespace"],
+                series["metric"],
+                series["points"],
+                series["dimensions"],
+                unit="Unspecified",
+            )
 
     def tick(self, now: datetime) -> None:
         """Nothing: a point is visible once its time has passed."""
@@ -128,12 +135,21 @@ def plan_faults(day: Day, seed: int) -> list[Fault]:
     latest = day.start + timedelta(hours=hours * 0.9) - timedelta(minutes=25)
     deletions = sorted(i.at for i in day.incidents if i.kind == "compute-change")
     failures = sorted(i.at for i in day.incidents if i.kind == "run-failure")
-    anchors = {"email 429": deletions[:1], "tables down": deletions[1:2] or failures[len(failures) // 2:][:1],
-               "email 500": failures[len(failures) // 3:][:1], "email status 500": failures[len(failures) // 4:][:1],
-               "instance dies": deletions[2:3] or failures[2 * len(failures) // 3:][:1]}
+    anchors = {
+        "email 429": deletions[:1],
+        "tables down": deletions[1:2] or failures[len(failures) // 2 :][:1],
+        "email 500": failures[len(failures) // 3 :][:1],
+        "email status 500": failures[len(failures) // 4 :][:1],
+        "instance dies": deletions[2:3] or failures[2 * len(failures) // 3 :][:1],
+    }
     faults = []
-    kinds = (("email 429", 3, (10, 25)), ("email 500", 3, (2, 5)), ("email status 500", 2, (10, 20)),
-             ("instance dies", 2, (45, 90)), ("tables down", 2, (5, 12)))
+    kinds = (
+        ("email 429", 3, (10, 25)),
+        ("email 500", 3, (2, 5)),
+        ("email status 500", 2, (10, 20)),
+        ("instance dies", 2, (45, 90)),
+        ("tables down", 2, (5, 12)),
+    )
     for what, per_day, minutes in kinds:
         for index in range(max(1, round(per_day * hours / 24))):
             length = timedelta(minutes=rng.randint(*minutes))
@@ -149,21 +165,25 @@ def _due(minute: int, every: int, offset: int) -> bool:
 
 
 def _instance_calls(app: Any, minute: int, every: int, outbox_every: int) -> list[tuple[str, Callable]]:
-    calls = []
+    calls: list[tuple[str, Callable[..., Any]]] = []
     if _due(minute, every, 0):
-        calls.append(("scan_run_failures", app.scan_run_failures))
+        calls.append(("scan_run_failures", partial(app.scan, "run-failures")))
     if _due(minute, every, 1):
-        calls.append(("scan_compute_changes", app.scan_compute_changes))
+        calls.append(("scan_compute_changes", partial(app.scan, "compute-changes")))
     if _due(minute, every, 2):
-        calls.append(("scan_metrics", app.scan_metrics))
+        calls.append(("scan_metrics", partial(app.scan, "metrics")))
     if _due(minute, outbox_every, 0):
         calls.append(("deliver_outbox", app.deliver_outbox))
     return calls
 
 
-def simulate(plan: DayPlan, progress: Callable[[str], None] | None = None, cadence: tuple[int, int] = (10, 8),
-             drain: timedelta = DRAIN) -> Result:
-    from shared.alerting_app import AlertingApp
+def simulate(
+    plan: DayPlan,
+    progress: Callable[[str], None] | None = None,
+    cadence: tuple[int, int] = (10, 8),
+    drain: timedelta = DRAIN,
+) -> Result:
+    from shared.app import AlertingApp
     from shared.settings import Settings
 
     wall = time.perf_counter()
@@ -177,9 +197,11 @@ def simulate(plan: DayPlan, progress: Callable[[str], None] | None = None, caden
             sandbox.faults.retry_after_ms = 1
             apps = {"A": AlertingApp(Settings.from_environ()), "B": AlertingApp(Settings.from_environ())}
             deaths = [fault for fault in faults if fault.what == "instance dies"]
-            apps["A"].email = DyingEmail(apps["A"].email, lambda: any(f.active(sandbox.now) for f in deaths))
+            apps["A"].channels["email"] = DyingEmail(
+                apps["A"].channels["email"], lambda: any(f.active(sandbox.now) for f in deaths)
+            )
             for app in apps.values():
-                app.state.ensure_tables()
+                app.ensure_tables()
             alerts = AlertDeliveries(day, apps, plan.seed)
             sources: list[EventSource] = [LogRows(day), MetricSeries(day), alerts]
             for source in sources:
@@ -189,17 +211,20 @@ def simulate(plan: DayPlan, progress: Callable[[str], None] | None = None, caden
                     service = "email-status" if fault.what.startswith("email status") else "email"
                     sandbox.fail_during(service, int(fault.what.split()[-1]), fault.start, fault.end)
             rule = apps["A"].rules.metric_rules[0]
-            naive = [NaiveAlerter("A", timedelta(minutes=5), sandbox.endpoint, DEFAULT_WORKSPACE_ID, rule,
-                                  (RECIPIENT,)),
-                     NaiveAlerter("B", timedelta(minutes=4), sandbox.endpoint, DEFAULT_WORKSPACE_ID, rule,
-                                  (RECIPIENT,))]
+            naive = [
+                NaiveAlerter("A", timedelta(minutes=5), sandbox.endpoint, DEFAULT_WORKSPACE_ID, rule, (RECIPIENT,)),
+                NaiveAlerter("B", timedelta(minutes=4), sandbox.endpoint, DEFAULT_WORKSPACE_ID, rule, (RECIPIENT,)),
+            ]
             _run_clock(day, faults, sandbox, gate, apps, naive, sources, result, progress, cadence, drain)
             result.table_requests_refused = gate.refused
-            result.webhook = {"alerts": alerts.alerts, "deliveries": alerts.delivered,
-                              **{f"answered {status}": n for status, n in sorted(alerts.answers.items())},
-                              **({"no answer (instance died)": len(alerts.died)} if alerts.died else {})}
+            result.webhook = {
+                "alerts": alerts.alerts,
+                "deliveries": alerts.delivered,
+                **{f"answered {status}": n for status, n in sorted(alerts.answers.items())},
+                **({"no answer (instance died)": len(alerts.died)} if alerts.died else {}),
+            }
             result.deaths += [(instance, "alert_webhook", when) for instance, when in alerts.died]
-            records = apps["A"].state.incidents()
+            records = apps["A"].incidents.records()
             result.outbox = dict(Counter(record.status.value for record in records))
             result.retried = sum(record.attempts > 1 for record in records)
         finally:
@@ -222,9 +247,19 @@ def simulate(plan: DayPlan, progress: Callable[[str], None] | None = None, caden
     return result
 
 
-def _run_clock(day: Day, faults: list[Fault], sandbox: Sandbox, gate: TableGate, apps: dict[str, Any],
-               naive: list[NaiveAlerter], sources: list[EventSource], result: Result,
-               progress: Callable[[str], None] | None, cadence: tuple[int, int], drain: timedelta) -> None:
+def _run_clock(
+    day: Day,
+    faults: list[Fault],
+    sandbox: Sandbox,
+    gate: TableGate,
+    apps: dict[str, Any],
+    naive: list[NaiveAlerter],
+    sources: list[EventSource],
+    result: Result,
+    progress: Callable[[str], None] | None,
+    cadence: tuple[int, int],
+    drain: timedelta,
+) -> None:
     now, end = day.start, day.end + drain
     every = {"A": (cadence[0], 2), "B": (cadence[1], 3)}
     while now <= end:

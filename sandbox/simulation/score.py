@@ -33,7 +33,8 @@ _ENTRY = re.compile(r"^\d+\. (\[AML\] .*)$", re.MULTILINE)
 _RUN = re.compile(r"Pipeline failed: .* \(root cause (?P<run>[^)\s]+)\)$")
 _CHANGE = re.compile(r"computes/delete \w+: (?P<target>\S+) in (?P<ws>\S+) by (?P<caller>\S+)$")
 _METRIC = re.compile(
-    r"\] (?P<notice>FIRING|RESOLVED|STILL FIRING): \S+ on (?P<resource>\S+) \(\S+ = (?P<value>[^)]+)\)$")
+    r"\] (?P<notice>FIRING|RESOLVED|STILL FIRING): \S+ on (?P<resource>\S+) \(\S+ = (?P<value>[^)]+)\)$"
+)
 _NAIVE_KEY = re.compile(r"^\[naive\] (?P<key>(run-failure|compute-change):\S+) - ")
 _NAIVE_DRIFT = re.compile(r"^\[naive\] drift (?P<resource>\S+) (?P<value>\S+) at ")
 
@@ -95,15 +96,19 @@ def root_causes_named(emails: list[dict], day: Day) -> tuple[int, int]:
         for entry in _ENTRY.findall(email["content"]["plainText"]) if _DIGEST.match(subject) else [subject]:
             match = _RUN.search(entry)
             key = day.run_to_incident.get(match["run"]) if match else None
-            if key:
+            if key and match:
                 named += 1
                 right += match["run"] == day.root_causes.get(key)
     return right, named
 
 
 def score(approach: str, emails: list[dict], day: Day, naive: bool) -> Score:
-    result = Score(approach, should=len(day.incidents), emails=len(emails),
-                   digests=sum(bool(_DIGEST.match(email["content"]["subject"])) for email in emails))
+    result = Score(
+        approach,
+        should=len(day.incidents),
+        emails=len(emails),
+        digests=sum(bool(_DIGEST.match(email["content"]["subject"])) for email in emails),
+    )
     received: dict[tuple[str, str], list[datetime]] = defaultdict(list)
     for email in emails:
         accepted = parse_datetime(email["accepted_at"])
@@ -140,19 +145,25 @@ def _minutes(delay: timedelta | None) -> str:
 
 
 def table(scores: list[Score]) -> list[str]:
-    lines = ["| approach | should be alerted | alerted | lost | duplicated | emails sent | worst detection delay |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| approach | should be alerted | alerted | lost | duplicated | emails sent | worst detection delay |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for s in scores:
         emails = f"{s.emails} ({s.digests} digests)" if s.digests else f"{s.emails}"
-        lines.append(f"| {s.approach} | {s.should} | {s.alerted} | {s.lost} | {s.duplicated} | {emails} | "
-                     f"{_minutes(s.worst_delay)} |")
+        lines.append(
+            f"| {s.approach} | {s.should} | {s.alerted} | {s.lost} | {s.duplicated} | {emails} | "
+            f"{_minutes(s.worst_delay)} |"
+        )
     return lines
 
 
 def kinds_table(scores: list[Score]) -> list[str]:
     kinds = sorted({kind for s in scores for kind in s.by_kind})
-    lines = ["| lost / duplicated by kind | " + " | ".join(f"{k} ({scores[0].by_kind[k][0]})" for k in kinds) + " |",
-             "|---|" + "---:|" * len(kinds)]
+    lines = [
+        "| lost / duplicated by kind | " + " | ".join(f"{k} ({scores[0].by_kind[k][0]})" for k in kinds) + " |",
+        "|---|" + "---:|" * len(kinds),
+    ]
     for s in scores:
         cells = [f"{s.by_kind.get(k, (0, 0, 0))[1]} / {s.by_kind.get(k, (0, 0, 0))[2]}" for k in kinds]
         lines.append(f"| {s.approach} | " + " | ".join(cells) + " |")

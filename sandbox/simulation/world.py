@@ -30,8 +30,7 @@ DRIFT_INTERVAL = timedelta(minutes=5)
 DRIFT_CONSECUTIVE = 3
 DELETE = "Microsoft.MachineLearningServices/workspaces/computes/delete"
 CREATE = "Microsoft.MachineLearningServices/workspaces/computes/write"
-CALLERS = ("mallory@contoso.com", "oscar@contoso.com", "trent@contoso.com", "peggy@contoso.com",
-           "victor@contoso.com")
+CALLERS = ("mallory@contoso.com", "oscar@contoso.com", "trent@contoso.com", "peggy@contoso.com", "victor@contoso.com")
 
 
 @dataclass(frozen=True)
@@ -126,8 +125,9 @@ def _deletions(day: Day, plan: DayPlan, rng: random.Random, delay: _Delays) -> d
         for row in activity_rows(workspace, _gpu(workspace), CREATE, caller, back, f"{correlation[:-4]}ffff"):
             _add(day, "AzureActivity", workspace, _without_ingestion(row), delay)
         key = f"compute-change:{correlation}"
-        day.incidents.append(Incident(key, "compute-change", at + timedelta(seconds=40),
-                                      f"{_gpu(workspace)} deleted in {workspace}"))
+        day.incidents.append(
+            Incident(key, "compute-change", at + timedelta(seconds=40), f"{_gpu(workspace)} deleted in {workspace}")
+        )
         day.change_subjects[(_gpu(workspace), workspace, caller)] = key
         outages[workspace] = (at, back)
     return outages
@@ -137,8 +137,16 @@ def _without_ingestion(row: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in row.items() if name != "_IngestedAt"}
 
 
-def _pipeline(day: Day, rng: random.Random, delay: _Delays, index: int, workspace: str, started: datetime,
-              fail_rate: float, outages: dict[str, tuple[datetime, datetime]]) -> None:
+def _pipeline(
+    day: Day,
+    rng: random.Random,
+    delay: _Delays,
+    index: int,
+    workspace: str,
+    started: datetime,
+    fail_rate: float,
+    outages: dict[str, tuple[datetime, datetime]],
+) -> None:
     """One pipeline run: steps in sequence, with `evaluate` running beside `train`. A failing step may take its
     parallel sibling down minutes later (a cascade); the rest are cancelled or never start."""
     short = workspace.split("-")[1]
@@ -166,19 +174,35 @@ def _pipeline(day: Day, rng: random.Random, delay: _Delays, index: int, workspac
             failures = _failures(rng, root, names, run, name, clock, cluster, gone)
             for run_id, when, text, on in failures:
                 if run_id != run:
-                    rows.append(("AmlRunStatusChangedEvent", status_row(workspace, run_id, root, root, "Running",
-                                                                       clock)))
-                rows.append(("AmlRunStatusChangedEvent",
-                             status_row(workspace, run_id, root, root, "Failed", when, "Execution failed")))
+                    rows.append(
+                        ("AmlRunStatusChangedEvent", status_row(workspace, run_id, root, root, "Running", clock))
+                    )
+                rows.append(
+                    (
+                        "AmlRunStatusChangedEvent",
+                        status_row(workspace, run_id, root, root, "Failed", when, "Execution failed"),
+                    )
+                )
                 rows.append(("AmlComputeJobEvent", job_failed_row(workspace, run_id, experiment, on, when, text)))
             clock = max(when for _, when, _, _ in failures) + timedelta(seconds=30)
             continue
         clock += timedelta(minutes=rng.uniform(1, 9))
         rows.append(("AmlRunStatusChangedEvent", status_row(workspace, run, root, root, "Completed", clock)))
     rows.insert(0, ("AmlRunStatusChangedEvent", status_row(workspace, root, "", root, "Running", started)))
-    rows.append(("AmlRunStatusChangedEvent", status_row(
-        workspace, root, "", root, "Failed" if failures else "Completed", clock + timedelta(seconds=20),
-        "Pipeline failed: one or more steps failed" if failures else "")))
+    rows.append(
+        (
+            "AmlRunStatusChangedEvent",
+            status_row(
+                workspace,
+                root,
+                "",
+                root,
+                "Failed" if failures else "Completed",
+                clock + timedelta(seconds=20),
+                "Pipeline failed: one or more steps failed" if failures else "",
+            ),
+        )
+    )
     for table, row in rows:
         _add(day, table, workspace, _without_ingestion(row), delay)
     if failures:
@@ -190,15 +214,35 @@ def _pipeline(day: Day, rng: random.Random, delay: _Delays, index: int, workspac
             day.run_to_incident[run] = key
 
 
-def _failures(rng: random.Random, root: str, names: tuple[str, ...], run: str, name: str, begin: datetime,
-              cluster: str, gone: bool) -> list[tuple[str, datetime, str, str]]:
+def _failures(
+    rng: random.Random,
+    root: str,
+    names: tuple[str, ...],
+    run: str,
+    name: str,
+    begin: datetime,
+    cluster: str,
+    gone: bool,
+) -> list[tuple[str, datetime, str, str]]:
     """The failing step (its compute deleted, or its own error) and, for `train`, maybe `evaluate` beside it."""
     if gone:
-        failures = [(run, begin + timedelta(seconds=rng.uniform(20, 120)),
-                     f"Compute target {cluster} not found: it was deleted", cluster)]
+        failures = [
+            (
+                run,
+                begin + timedelta(seconds=rng.uniform(20, 120)),
+                f"Compute target {cluster} not found: it was deleted",
+                cluster,
+            )
+        ]
     else:
-        failures = [(run, begin + timedelta(minutes=rng.uniform(1, 9)),
-                     f"UserError: {name} failed in {run}: ValueError: bad input batch {rng.randint(1, 999)}", cluster)]
+        failures = [
+            (
+                run,
+                begin + timedelta(minutes=rng.uniform(1, 9)),
+                f"UserError: {name} failed in {run}: ValueError: bad input batch {rng.randint(1, 999)}",
+                cluster,
+            )
+        ]
     if name == "train" and "evaluate" in names and rng.random() < 0.6:
         later = failures[0][1] + timedelta(minutes=rng.uniform(1, 6))  # the cascade: evaluate runs beside train
         failures.append((f"{root}_evaluate", later, "FileNotFoundError: model.pkl not found", "cpu-cluster"))
@@ -224,8 +268,10 @@ def _drift(day: Day, plan: DayPlan, rng: random.Random) -> None:
     breaching: dict[tuple[str, str], set[int]] = {s: set() for s in series}
     episodes: list[tuple[tuple[str, str], int, int]] = []
     lo, hi = int(timedelta(hours=1) / DRIFT_INTERVAL), int((day.end - first) / DRIFT_INTERVAL) - 20
-    for count, length in ((round(plan.drift_episodes * plan.hours / 24), (4, 18)),
-                          (round(plan.drift_spikes * plan.hours / 24), (1, 2))):
+    for count, length in (
+        (round(plan.drift_episodes * plan.hours / 24), (4, 18)),
+        (round(plan.drift_spikes * plan.hours / 24), (1, 2)),
+    ):
         made = 0
         while made < count:
             which = rng.choice(series)
@@ -241,13 +287,22 @@ def _drift(day: Day, plan: DayPlan, rng: random.Random) -> None:
     values: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
     for which in series:
         values[which] = [
-            (first + i * DRIFT_INTERVAL + timedelta(seconds=20),
-             unique(0.31, 0.8) if i in breaching[which] else unique(0.05, 0.25))
+            (
+                first + i * DRIFT_INTERVAL + timedelta(seconds=20),
+                unique(0.31, 0.8) if i in breaching[which] else unique(0.05, 0.25),
+            )
             for i in range(points)
         ]
         ws, feature = which
-        day.series.append({"resource_id": workspace_resource_id(ws).lower(), "namespace": DRIFT_NAMESPACE,
-                           "metric": DRIFT_METRIC, "points": values[which], "dimensions": {"feature": feature}})
+        day.series.append(
+            {
+                "resource_id": workspace_resource_id(ws).lower(),
+                "namespace": DRIFT_NAMESPACE,
+                "metric": DRIFT_METRIC,
+                "points": values[which],
+                "dimensions": {"feature": feature},
+            }
+        )
     for which, begin, size in episodes:
         ws, feature = which
         fire_at, fire_value = values[which][begin + DRIFT_CONSECUTIVE - 1]
@@ -262,4 +317,3 @@ def _drift(day: Day, plan: DayPlan, rng: random.Random) -> None:
         day.drift_subjects[("RESOLVED", resource, f"{resolve_value:g}")] = key
         for index in range(begin, begin + size):  # every breaching point: what the naive approach emails on
             day.drift_subjects[("POINT", resource, f"{values[which][index][1]:g}")] = key
-

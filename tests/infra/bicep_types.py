@@ -72,8 +72,10 @@ def check_resource(resource: Resource, target_scope: str, declared_in: str, loca
         prefix = resource.type_name.lower() + "@"
         known = sorted(d.name for d in resource_types().values() if d.name.lower().startswith(prefix))
         hint = f" (vendored: {', '.join(known)})" if known else ""
-        return [f"{where}: unknown resource type or API version {resource.type}{hint}; "
-                "if it is real, refresh tests/infra/bicep-types (see its README)"]
+        return [
+            f"{where}: unknown resource type or API version {resource.type}{hint}; "
+            "if it is real, refresh tests/infra/bicep-types (see its README)"
+        ]
     problems = [f"{where}: {problem}" for problem in _scope_problems(resource, definition, target_scope, local_symbols)]
     if not resource.existing:  # an `existing` reference only names the resource
         checker = _Checker(definition.nodes)

@@ -58,40 +58,83 @@ def _problems_after(tmp_path: Path, relative: str, old: str, new: str) -> list[s
     ("relative", "old", "new", "expected"),
     [
         # a misspelled property key, with the real name suggested
-        ("app/function-app.bicep", "    httpsOnly: true", "    httpsOnyl: true",
-         "properties.httpsOnyl: no such property in SiteProperties (did you mean 'httpsOnly'?)"),
+        (
+            "app/function-app.bicep",
+            "    httpsOnly: true",
+            "    httpsOnyl: true",
+            "properties.httpsOnyl: no such property in SiteProperties (did you mean 'httpsOnly'?)",
+        ),
         # a misspelled key nested in an array item
-        ("app/alerts.bicep", "            minFailingPeriodsToAlert:", "            minFailingPeriodToAlert:",
-         "properties.criteria.allOf[0].failingPeriods.minFailingPeriodToAlert: no such property"),
+        (
+            "app/alerts.bicep",
+            "            minFailingPeriodsToAlert:",
+            "            minFailingPeriodToAlert:",
+            "properties.criteria.allOf[0].failingPeriods.minFailingPeriodToAlert: no such property",
+        ),
         # a key in the wrong case
-        ("app/storage.bicep", "    allowBlobPublicAccess: false", "    AllowBlobPublicAccess: false",
-         "properties.AllowBlobPublicAccess: write it as 'allowBlobPublicAccess'"),
+        (
+            "app/storage.bicep",
+            "    allowBlobPublicAccess: false",
+            "    AllowBlobPublicAccess: false",
+            "properties.AllowBlobPublicAccess: write it as 'allowBlobPublicAccess'",
+        ),
         # a required property left out
-        ("app/alerts.bicep", "  location: location\n", "",
-         "failedRunsLogAlert: location: required, but not set"),
+        ("app/alerts.bicep", "  location: location\n", "", "failedRunsLogAlert: location: required, but not set"),
         # a read-only property written
-        ("app/function-app.bicep", "    httpsOnly: true", "    httpsOnly: true\n    defaultHostName: 'x'",
-         "properties.defaultHostName: read-only"),
+        (
+            "app/function-app.bicep",
+            "    httpsOnly: true",
+            "    httpsOnly: true\n    defaultHostName: 'x'",
+            "properties.defaultHostName: read-only",
+        ),
         # a literal value the type does not allow
-        ("app/storage.bicep", "defaultAction: 'Allow'", "defaultAction: 'Permit'",
-         "properties.networkAcls.defaultAction: 'Permit' is not allowed; expected one of 'Allow', 'Deny'"),
+        (
+            "app/storage.bicep",
+            "defaultAction: 'Allow'",
+            "defaultAction: 'Permit'",
+            "properties.networkAcls.defaultAction: 'Permit' is not allowed; expected one of 'Allow', 'Deny'",
+        ),
         # a wrong literal inside a for-expression's item
-        ("app/aml-workspace.bicep", "        enabled: true\n", "        enabled: 'yes'\n",
-         "properties.logs[*].enabled: expected true or false"),
+        (
+            "app/aml-workspace.bicep",
+            "        enabled: true\n",
+            "        enabled: 'yes'\n",
+            "properties.logs[*].enabled: expected true or false",
+        ),
         # a discriminator value that does not exist
-        ("app/alerts.bicep", "'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'",
-         "'Microsoft.Azure.Monitor.SingleResourceMetricCriteria'",
-         "properties.criteria.odata.type: 'Microsoft.Azure.Monitor.SingleResourceMetricCriteria'; expected one of"),
+        (
+            "app/alerts.bicep",
+            "'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'",
+            "'Microsoft.Azure.Monitor.SingleResourceMetricCriteria'",
+            "properties.criteria.odata.type: 'Microsoft.Azure.Monitor.SingleResourceMetricCriteria'; expected one of",
+        ),
         # an API version that does not exist
-        ("app/identity.bicep", "userAssignedIdentities@2023-01-31", "userAssignedIdentities@2023-01-32",
-         "unknown resource type or API version Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-32"),
+        (
+            "app/identity.bicep",
+            "userAssignedIdentities@2023-01-31",
+            "userAssignedIdentities@2023-01-32",
+            "unknown resource type or API version Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-32",
+        ),
         # a resource type deployed at a scope it does not support
-        ("app/activity-log.bicep", "resource activityLog 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview'",
-         "resource activityLog 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01'",
-         "cannot be deployed at subscription scope"),
+        (
+            "app/activity-log.bicep",
+            "resource activityLog 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview'",
+            "resource activityLog 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01'",
+            "cannot be deployed at subscription scope",
+        ),
     ],
-    ids=["misspelled-key", "misspelled-nested-key", "key-case", "required", "read-only", "literal",
-         "loop-item-literal", "discriminator", "api-version", "scope"],
+    ids=[
+        "misspelled-key",
+        "misspelled-nested-key",
+        "key-case",
+        "required",
+        "read-only",
+        "literal",
+        "loop-item-literal",
+        "discriminator",
+        "api-version",
+        "scope",
+    ],
 )
 def test_the_check_reports_a_mistake(tmp_path: Path, relative: str, old: str, new: str, expected: str) -> None:
     problems = _problems_after(tmp_path, relative, old, new)

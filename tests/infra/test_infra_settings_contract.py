@@ -12,11 +12,11 @@ import re
 
 import pytest
 
-from shared import settings as app_settings
+from shared.app import ALL_SETTINGS
 
 from .bicep_model import REPO, BicepFile, Expr, Resource, load_all, module_file
 
-CODE_SETTINGS = tuple(app_settings.SETTINGS) + tuple(app_settings.HOST_SETTINGS)
+CODE_SETTINGS = ALL_SETTINGS
 
 # Settings that Flex Consumption with managed identity provides another way (asserted separately below).
 REPLACED_IN_AZURE = {"AzureWebJobsStorage", "FUNCTIONS_WORKER_RUNTIME"}
@@ -266,10 +266,10 @@ def _module_for(bicep_file: BicepFile, declared_in: str, target: str):
 
 
 def test_state_tables_are_created_by_bicep(bicep) -> None:
-    from shared import state_tables
+    from shared.app import TABLES
 
     created = bicep["main.bicep"].variables["stateTables"]
     assert _text(_module_for(bicep["main.bicep"], "main.bicep", "app/storage.bicep").params["tableNames"]) == (
         "stateTables"
     )
-    assert set(state_tables.TABLES) <= set(created), "a table the code uses is not created by infra/main.bicep"
+    assert set(TABLES) <= set(created), "a table the code uses is not created by infra/main.bicep"

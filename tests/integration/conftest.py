@@ -11,7 +11,7 @@ import pytest
 
 from sandbox import Sandbox
 from sandbox.emulator import LOCAL_RECIPIENT
-from shared.alerting_app import AlertingApp
+from shared.app import AlertingApp
 from shared.entrypoints import alerting_app
 from shared.settings import Settings
 

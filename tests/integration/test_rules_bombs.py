@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 MEMORY = 1 << 30
 LAUGHS = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
     f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n"
-    for previous, name in zip("abcdefgh", "bcdefghi", strict=True))
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
+)
 
 
 def _limit_memory() -> None:
@@ -29,18 +30,31 @@ def _limit_memory() -> None:
 
 def _rules_check(path: Path) -> tuple[subprocess.CompletedProcess, float]:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "shared", "rules", "check"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=20, check=False, preexec_fn=_limit_memory,
-                          env={**VALID, "RULES_FILE": str(path), "PATH": ""})
+    done = subprocess.run(
+        [sys.executable, "-m", "shared", "rules", "check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+        preexec_fn=_limit_memory,
+        env={**VALID, "RULES_FILE": str(path), "PATH": ""},
+    )
     return done, time.monotonic() - started
 
 
-@pytest.mark.parametrize(("text", "error"), [
-    (LAUGHS, "rules.yaml:6: alias *e makes more than 100,000 values once aliases are expanded"),
-    ("routes:\n  - match: {workspace: " + "[" * 5000 + "]" * 5000 + "}\n",
-     "rules.yaml:2: nested more than 32 levels deep"),
-    ("storm_limit: 5\nsilences:\n  " + "- " * 5000 + "x\n", "rules.yaml:3: nested more than 32 levels deep"),
-], ids=["billion-laughs", "5000-deep-brackets", "5000-deep-block-lists"])
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        (LAUGHS, "rules.yaml:6: alias *e makes more than 100,000 values once aliases are expanded"),
+        (
+            "routes:\n  - match: {workspace: " + "[" * 5000 + "]" * 5000 + "}\n",
+            "rules.yaml:2: nested more than 32 levels deep",
+        ),
+        ("storm_limit: 5\nsilences:\n  " + "- " * 5000 + "x\n", "rules.yaml:3: nested more than 32 levels deep"),
+    ],
+    ids=["billion-laughs", "5000-deep-brackets", "5000-deep-block-lists"],
+)
 def test_a_resource_bomb_is_a_file_and_line_error_in_bounded_time_and_memory(tmp_path, text, error):
     path = tmp_path / "rules.yaml"
     path.write_text(text)

@@ -144,7 +144,7 @@ HOSTILE_LITERALS = {
     "verbatim_sq_doubled_quote": ("@'it''s | take 1'", "it's | take 1"),
     "escaped_backslashes": (r'"C:\\temp\\ | take 1"', "C:\\temp\\ | take 1"),
     "verbatim_backslash": (r'@"C:\temp\ | take 1"', "C:\\temp\\ | take 1"),
-    # the escapes shared/kql.py:kql_string emits
+    # the escapes shared/core/kql.py:kql_string emits
     "control_chars": (
         r'"line1\nline2\r\t\u0007 \"; AzureActivity | take 1"',
         'line1\nline2\r\t\x07 "; AzureActivity | take 1',

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from shared.alert_enrichment import EnrichmentPlan, enrichment_query
-from shared.compute_changes import compute_changes_query
-from shared.log_scan import QueryWindow
-from shared.rules import load_rules
-from shared.run_failures import run_failures_query
-from tests.unit.test_alert_enrichment import HOSTILE_RUN_ID, hostile_plan
+from shared.detectors.base import QueryWindow
+from shared.detectors.compute_changes import compute_changes_query
+from shared.detectors.run_failures_query import run_failures_query
+from shared.enrich.log_analytics import EnrichmentPlan, enrichment_query
+from shared.rules_yaml import load_rules
+from tests.unit.webhook.test_enrichment import HOSTILE_RUN_ID, hostile_plan
 
 from .analyser import assert_clean
 
@@ -23,17 +23,26 @@ def app_queries() -> list[tuple[str, str]]:
     alert_rules = [(f"infra: {path.name}", path.read_text()) for path in sorted(ROOT.glob("infra/**/*.kql"))]
     rules = load_rules(ROOT / "rules.yaml")
     start = END - timedelta(minutes=30)
-    metric = EnrichmentPlan(start, END, start - timedelta(hours=48), resource_ids=(
-        "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg/providers/"
-        "Microsoft.MachineLearningServices/workspaces/ws-prod",))
-    log = EnrichmentPlan(start, END, start - timedelta(hours=48), run_ids=("pipe1", "pipe1_train"),
-                         workspace_names=("ws-prod",))
+    metric = EnrichmentPlan(
+        start,
+        END,
+        start - timedelta(hours=48),
+        resource_ids=(
+            "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg/providers/"
+            "Microsoft.MachineLearningServices/workspaces/ws-prod",
+        ),
+    )
+    log = EnrichmentPlan(
+        start, END, start - timedelta(hours=48), run_ids=("pipe1", "pipe1_train"), workspace_names=("ws-prod",)
+    )
     return [
         ("run_failures_query", run_failures_query(window)),
         ("run_failures_query with the rules' statuses", run_failures_query(window, rules.run_failures.statuses)),
         ("run_failures_query with several statuses", run_failures_query(window, ["Failed", "NotResponding"])),
-        ("compute_changes_query with the rules' operations",
-         compute_changes_query(window, tuple(rules.compute_changes.operations))),
+        (
+            "compute_changes_query with the rules' operations",
+            compute_changes_query(window, tuple(rules.compute_changes.operations)),
+        ),
         ("enrichment_query: metric alert", enrichment_query(metric)),
         ("enrichment_query: log alert", enrichment_query(log)),
         ("enrichment_query: hostile dimensions", enrichment_query(hostile_plan())),
@@ -45,14 +54,24 @@ def test_every_app_query_is_clean():
     reports = assert_clean(app_queries(), fail_on_warnings=True)
     # The alert rule's dimensions are columns of its result: the empty leg for a missing table adds none.
     assert reports["infra: failed-runs-alert.kql"].columns == [
-        ("TimeGenerated", "datetime"), ("RunId", "string"), ("RootRunId", "string"), ("WorkspaceName", "string"),
-        ("_ResourceId", "string")]
+        ("TimeGenerated", "datetime"),
+        ("RunId", "string"),
+        ("RootRunId", "string"),
+        ("WorkspaceName", "string"),
+        ("_ResourceId", "string"),
+    ]
 
 
 def test_hostile_dimension_values_do_not_change_the_enrichment_query():
-    reports = assert_clean([("plain", enrichment_query(EnrichmentPlan(
-        END, END, END, run_ids=("pipe1",), workspace_names=("ws-prod",)))),
-        ("hostile", enrichment_query(hostile_plan()))])
+    reports = assert_clean(
+        [
+            (
+                "plain",
+                enrichment_query(EnrichmentPlan(END, END, END, run_ids=("pipe1",), workspace_names=("ws-prod",))),
+            ),
+            ("hostile", enrichment_query(hostile_plan())),
+        ]
+    )
     plain, hostile = reports["plain"], reports["hostile"]
     assert hostile.operators == plain.operators  # same pipeline stages, nothing added
     assert hostile.columns == plain.columns

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.kql import kql_datetime, kql_string, kql_string_list
+from shared.core.kql import kql_datetime, kql_string, kql_string_list
 
 from .analyser import analyse_detailed
 
@@ -18,7 +18,7 @@ HOSTILE = [
     'run" | take 1 //',
     "run' or 1==1 //",
     "back\\slash\\",
-    'line\nbreak | where true',
+    "line\nbreak | where true",
     "tab\tand\rreturn",
     "}; AmlComputeJobEvent | take 10",
     "unicode ünïcødé ✓ \u2028 \x00\x1f\x7f",
@@ -41,8 +41,9 @@ def test_hostile_values_stay_one_literal_for_kusto():
 
 # duckdb-kql does not decode \uXXXX escapes (Kusto does, see the test above), so other control characters
 # are left to the Kusto check.
-_DUCKDB_TEXT = st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc"]) | st.sampled_from("\n\r\t"),
-                       max_size=40)
+_DUCKDB_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=["Cs", "Cc"]) | st.sampled_from("\n\r\t"), max_size=40
+)
 
 
 @settings(max_examples=300, deadline=None)

@@ -80,8 +80,9 @@ def raw(sb: Sandbox) -> RawCall:
 
     def call(method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"{sb.endpoint}{path}", data=data, method=method,  # noqa: S310 - https only
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(  # noqa: S310 - https only
+            f"{sb.endpoint}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         context = ssl.create_default_context(cafile=sb.ca_bundle)
         try:
             with urllib.request.urlopen(request, context=context, timeout=10) as response:  # noqa: S310

@@ -32,8 +32,16 @@ def test_control_api_drives_the_sandbox(sb: Sandbox, logs: LogsQueryClient, raw:
     post("advance", {"seconds": 90})
     assert sb.now.isoformat() == "2026-03-01T00:01:30+00:00"
     post("rows", {"table": "AzureActivity", "rows": [{"TimeGenerated": "2026-03-01T00:00:00Z", "Caller": "c"}]})
-    post("metrics", {"resource_id": "/subscriptions/s/r", "namespace": "n", "metric": "m",
-                     "points": [["2026-03-01T00:00:00Z", 1]], "dimensions": {"D": "v"}})
+    post(
+        "metrics",
+        {
+            "resource_id": "/subscriptions/s/r",
+            "namespace": "n",
+            "metric": "m",
+            "points": [["2026-03-01T00:00:00Z", 1]],
+            "dimensions": {"D": "v"},
+        },
+    )
     result = logs.query_workspace(DEFAULT_WORKSPACE_ID, "AzureActivity | project Caller", timespan=None)
     assert [list(row) for row in result.tables[0].rows] == [["c"]]
     post("faults", {"service": "logs", "status": 503})
@@ -62,19 +70,37 @@ def test_control_api_rejects_bad_input(raw: RawCall) -> None:
     assert "Nope" in body["error"]["message"]
 
 
-def test_cli_serves_seed_and_stops_on_sigterm(tmp_path: Path, credential: TokenCredential,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_serves_seed_and_stops_on_sigterm(
+    tmp_path: Path, credential: TokenCredential, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seed = tmp_path / "seed.json"
-    seed.write_text(json.dumps({
-        "clock": "2026-01-02T12:00:00Z",
-        "tables": {"AmlRunStatusChangedEvent": [
-            {"RunId": "P1", "Status": "Failed", "TimeGenerated": "2026-01-02T11:00:00Z"}]},
-        "metrics": [{"resource_id": "/subscriptions/s/r", "namespace": "n", "metric": "m",
-                     "points": [["2026-01-02T11:00:00Z", 1]]}],
-    }))
+    seed.write_text(
+        json.dumps(
+            {
+                "clock": "2026-01-02T12:00:00Z",
+                "tables": {
+                    "AmlRunStatusChangedEvent": [
+                        {"RunId": "P1", "Status": "Failed", "TimeGenerated": "2026-01-02T11:00:00Z"}
+                    ]
+                },
+                "metrics": [
+                    {
+                        "resource_id": "/subscriptions/s/r",
+                        "namespace": "n",
+                        "metric": "m",
+                        "points": [["2026-01-02T11:00:00Z", 1]],
+                    }
+                ],
+            }
+        )
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "sandbox", "--port", "0", "--seed", str(seed), "--state-dir", str(tmp_path / "st")],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         env = {}
         for line in process.stdout:
@@ -87,8 +113,9 @@ def test_cli_serves_seed_and_stops_on_sigterm(tmp_path: Path, credential: TokenC
         assert env["REQUESTS_CA_BUNDLE"] == str(tmp_path / "st" / "ca.pem")
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", env["REQUESTS_CA_BUNDLE"])
         client = LogsQueryClient(credential, endpoint=env["LOG_ANALYTICS_ENDPOINT"], retry_total=0)
-        result = client.query_workspace(DEFAULT_WORKSPACE_ID, "AmlRunStatusChangedEvent | project RunId, Status",
-                                        timespan=None)
+        result = client.query_workspace(
+            DEFAULT_WORKSPACE_ID, "AmlRunStatusChangedEvent | project RunId, Status", timespan=None
+        )
         assert [list(row) for row in result.tables[0].rows] == [["P1", "Failed"]]
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=10)

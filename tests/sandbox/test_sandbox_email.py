@@ -40,12 +40,15 @@ def test_operation_id_is_generated_when_not_given(sb: Sandbox, email: EmailClien
     assert len(result["id"]) == 36
 
 
-@pytest.mark.parametrize(("broken", "expected"), [
-    ({"senderAddress": ""}, "senderAddress"),
-    ({"recipients": {"to": []}}, "recipient"),
-    ({"content": {"subject": "s"}}, "plainText"),
-    ({"content": {"plainText": "body"}}, "subject"),
-])
+@pytest.mark.parametrize(
+    ("broken", "expected"),
+    [
+        ({"senderAddress": ""}, "senderAddress"),
+        ({"recipients": {"to": []}}, "recipient"),
+        ({"content": {"subject": "s"}}, "plainText"),
+        ({"content": {"plainText": "body"}}, "subject"),
+    ],
+)
 def test_invalid_messages_are_400(sb: Sandbox, email: EmailClient, broken: dict, expected: str) -> None:
     with pytest.raises(HttpResponseError) as caught:
         email.begin_send({**MESSAGE, **broken})
@@ -82,12 +85,15 @@ REQUEST_ID = "5b3f3c39-55cf-4c3c-8c73-1f1f4e0a9a01"
 
 
 def _repeatable(first_sent: datetime, request_id: str = REQUEST_ID) -> dict:
-    return {"Repeatability-Request-Id": request_id,
-            "Repeatability-First-Sent": format_datetime(first_sent, usegmt=True)}
+    return {
+        "Repeatability-Request-Id": request_id,
+        "Repeatability-First-Sent": format_datetime(first_sent, usegmt=True),
+    }
 
 
 def test_a_repeated_request_within_five_minutes_gets_the_first_answer_and_sends_nothing(
-        sb: Sandbox, email: EmailClient, clock: datetime) -> None:
+    sb: Sandbox, email: EmailClient, clock: datetime
+) -> None:
     answers: list = []
     hook = {"raw_response_hook": lambda response: answers.append(response.http_response.headers)}
     first = email.begin_send(MESSAGE, operation_id="op-1", headers=_repeatable(clock), polling=False, **hook).result()
@@ -97,15 +103,17 @@ def test_a_repeated_request_within_five_minutes_gets_the_first_answer_and_sends_
     assert [headers["Repeatability-Result"] for headers in answers] == ["accepted", "accepted"]
 
 
-@pytest.mark.parametrize(("change", "status"), [
-    ({"first_sent_ago": timedelta(minutes=6)}, 412),  # too old: ACS cannot tell whether it is a repeat
-    ({"request_id": "not-a-guid"}, 400),
-    ({"message": {**MESSAGE, "content": {"subject": "other", "plainText": "x"}}}, 400),  # same id, other request
-])
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"first_sent_ago": timedelta(minutes=6)}, 412),  # too old: ACS cannot tell whether it is a repeat
+        ({"request_id": "not-a-guid"}, 400),
+        ({"message": {**MESSAGE, "content": {"subject": "other", "plainText": "x"}}}, 400),  # same id, other request
+    ],
+)
 def test_repeatability_refusals(sb: Sandbox, email: EmailClient, clock: datetime, change: dict, status: int) -> None:
     email.begin_send(MESSAGE, operation_id="op-1", headers=_repeatable(clock), polling=False).result()
-    headers = _repeatable(clock - change.get("first_sent_ago", timedelta(0)),
-                          change.get("request_id", REQUEST_ID))
+    headers = _repeatable(clock - change.get("first_sent_ago", timedelta(0)), change.get("request_id", REQUEST_ID))
     with pytest.raises(HttpResponseError) as caught:
         email.begin_send(change.get("message", MESSAGE), operation_id="op-1", headers=headers, polling=False)
     assert caught.value.status_code == status

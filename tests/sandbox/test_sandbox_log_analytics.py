@@ -30,24 +30,53 @@ def run(logs: LogsQueryClient, kql: str, timespan: object = None) -> list[dict[s
 @pytest.fixture
 def runs(sb: Sandbox, t0: datetime) -> Sandbox:
     """A pipeline run P1 whose step S1 failed, a completed run P2, and a step of P2 that is still running."""
-    sb.add_rows("AmlRunStatusChangedEvent", [
-        {"RunId": "P1", "Status": "Running", "TimeGenerated": t0, "WorkspaceName": "ws"},
-        {"RunId": "S1", "RootRunId": "P1", "ParentRunId": "P1", "Status": "Failed", "Message": "disk full",
-         "TimeGenerated": t0 + timedelta(minutes=10), "WorkspaceName": "ws"},
-        {"RunId": "P1", "Status": "Failed", "Message": "step failed", "TimeGenerated": t0 + timedelta(minutes=11),
-         "WorkspaceName": "ws"},
-        {"RunId": "P2", "RootRunId": "", "Status": "Completed", "TimeGenerated": t0 + timedelta(minutes=20),
-         "WorkspaceName": "ws"},
-        {"RunId": "S2", "RootRunId": "P2", "Status": "Running", "TimeGenerated": t0 + timedelta(minutes=21),
-         "WorkspaceName": "ws"},
-    ])
+    sb.add_rows(
+        "AmlRunStatusChangedEvent",
+        [
+            {"RunId": "P1", "Status": "Running", "TimeGenerated": t0, "WorkspaceName": "ws"},
+            {
+                "RunId": "S1",
+                "RootRunId": "P1",
+                "ParentRunId": "P1",
+                "Status": "Failed",
+                "Message": "disk full",
+                "TimeGenerated": t0 + timedelta(minutes=10),
+                "WorkspaceName": "ws",
+            },
+            {
+                "RunId": "P1",
+                "Status": "Failed",
+                "Message": "step failed",
+                "TimeGenerated": t0 + timedelta(minutes=11),
+                "WorkspaceName": "ws",
+            },
+            {
+                "RunId": "P2",
+                "RootRunId": "",
+                "Status": "Completed",
+                "TimeGenerated": t0 + timedelta(minutes=20),
+                "WorkspaceName": "ws",
+            },
+            {
+                "RunId": "S2",
+                "RootRunId": "P2",
+                "Status": "Running",
+                "TimeGenerated": t0 + timedelta(minutes=21),
+                "WorkspaceName": "ws",
+            },
+        ],
+    )
     return sb
 
 
-def test_where_case_insensitive_and_project_gives_aware_datetimes(runs: Sandbox, logs: LogsQueryClient,
-                                                                  t0: datetime) -> None:
-    rows = run(logs, 'AmlRunStatusChangedEvent | where Status =~ "FAILED" | project RunId, TimeGenerated '
-                     "| order by TimeGenerated asc")
+def test_where_case_insensitive_and_project_gives_aware_datetimes(
+    runs: Sandbox, logs: LogsQueryClient, t0: datetime
+) -> None:
+    rows = run(
+        logs,
+        'AmlRunStatusChangedEvent | where Status =~ "FAILED" | project RunId, TimeGenerated '
+        "| order by TimeGenerated asc",
+    )
     assert [r["RunId"] for r in rows] == ["S1", "P1"]
     assert rows[0]["TimeGenerated"] == t0 + timedelta(minutes=10)
     assert rows[0]["TimeGenerated"].utcoffset() == timedelta(0)
@@ -85,8 +114,9 @@ def test_arg_max_and_leftouter_join(runs: Sandbox, logs: LogsQueryClient) -> Non
 
 
 def test_arg_max_star_hides_the_ingestion_column(runs: Sandbox, logs: LogsQueryClient) -> None:
-    result = logs.query_workspace(WS, "AmlRunStatusChangedEvent | summarize arg_max(TimeGenerated, *) by RunId",
-                                  timespan=None)
+    result = logs.query_workspace(
+        WS, "AmlRunStatusChangedEvent | summarize arg_max(TimeGenerated, *) by RunId", timespan=None
+    )
     columns = result.tables[0].columns
     assert "Message" in columns
     assert "_IngestedAt" not in columns
@@ -94,18 +124,28 @@ def test_arg_max_star_hides_the_ingestion_column(runs: Sandbox, logs: LogsQueryC
 
 
 def test_datetime_diff_tostring_and_now_follow_the_clock(runs: Sandbox, logs: LogsQueryClient) -> None:
-    rows = run(logs, 'AmlRunStatusChangedEvent | where RunId == "S1" '
-                     "| extend ageMinutes = datetime_diff('minute', now(), TimeGenerated), s = tostring(Status) "
-                     "| where TimeGenerated > ago(3h) | project ageMinutes, s")
+    rows = run(
+        logs,
+        'AmlRunStatusChangedEvent | where RunId == "S1" '
+        "| extend ageMinutes = datetime_diff('minute', now(), TimeGenerated), s = tostring(Status) "
+        "| where TimeGenerated > ago(3h) | project ageMinutes, s",
+    )
     assert rows == [{"ageMinutes": 110, "s": "Failed"}]
 
 
 def test_rows_stay_hidden_until_ingested(sb: Sandbox, logs: LogsQueryClient, clock: datetime) -> None:
-    sb.add_rows("AmlRunStatusChangedEvent", [
-        {"RunId": "early", "Status": "Running", "TimeGenerated": clock - timedelta(minutes=9)},
-        {"RunId": "late", "Status": "Failed", "TimeGenerated": clock - timedelta(minutes=1),
-         "_IngestedAt": clock + timedelta(minutes=5)},
-    ])
+    sb.add_rows(
+        "AmlRunStatusChangedEvent",
+        [
+            {"RunId": "early", "Status": "Running", "TimeGenerated": clock - timedelta(minutes=9)},
+            {
+                "RunId": "late",
+                "Status": "Failed",
+                "TimeGenerated": clock - timedelta(minutes=1),
+                "_IngestedAt": clock + timedelta(minutes=5),
+            },
+        ],
+    )
     kql = "AmlRunStatusChangedEvent | project RunId"
     assert run(logs, kql) == [{"RunId": "early"}]
     sb.advance(timedelta(minutes=5))
@@ -116,9 +156,11 @@ def test_default_ingestion_delay_and_ingestion_time_window(sb: Sandbox, logs: Lo
     sb.add_rows("AmlRunStatusChangedEvent", [{"RunId": "old", "Status": "Failed", "TimeGenerated": clock}])
     sb.default_ingestion_delay = timedelta(minutes=7)
     sb.add_rows("AmlRunStatusChangedEvent", [{"RunId": "r", "Status": "Failed", "TimeGenerated": clock}])
-    kql = (f"AmlRunStatusChangedEvent | where ingestion_time() > datetime({clock.isoformat()}) "
-           f"and ingestion_time() <= datetime({(clock + timedelta(minutes=10)).isoformat()}) "
-           "| project RunId, ingested = ingestion_time()")
+    kql = (
+        f"AmlRunStatusChangedEvent | where ingestion_time() > datetime({clock.isoformat()}) "
+        f"and ingestion_time() <= datetime({(clock + timedelta(minutes=10)).isoformat()}) "
+        "| project RunId, ingested = ingestion_time()"
+    )
     assert run(logs, kql) == []
     sb.advance(timedelta(minutes=7))
     assert run(logs, kql) == [{"RunId": "r", "ingested": clock + timedelta(minutes=7)}]
@@ -134,19 +176,22 @@ def test_timespan_duration_and_interval(runs: Sandbox, logs: LogsQueryClient, t0
 
 
 def test_types_and_dynamic_columns(sb: Sandbox, logs: LogsQueryClient, clock: datetime) -> None:
-    sb.add_rows("AzureActivity", [{"TimeGenerated": clock, "OperationNameValue": "X/DELETE",
-                                   "Properties_d": {"entity": "c1"}}])
-    result = logs.query_workspace(WS, "AzureActivity | extend n = toint(1), big = tolong(2), r = 1.5, b = true "
-                                      "| project OperationNameValue, Properties_d, n, big, r, b, TimeGenerated",
-                                  timespan=None)
+    sb.add_rows(
+        "AzureActivity", [{"TimeGenerated": clock, "OperationNameValue": "X/DELETE", "Properties_d": {"entity": "c1"}}]
+    )
+    result = logs.query_workspace(
+        WS,
+        "AzureActivity | extend n = toint(1), big = tolong(2), r = 1.5, b = true "
+        "| project OperationNameValue, Properties_d, n, big, r, b, TimeGenerated",
+        timespan=None,
+    )
     table = result.tables[0]
     assert table.columns_types == ["string", "dynamic", "int", "long", "real", "bool", "datetime"]
     assert table.rows[0][1] == '{"entity":"c1"}'
     assert list(table.rows[0])[2:6] == [1, 2, 1.5, True]
 
 
-def test_a_table_exists_only_once_a_row_of_it_was_ingested(sb: Sandbox, logs: LogsQueryClient,
-                                                            clock: datetime) -> None:
+def test_a_table_exists_only_once_a_row_of_it_was_ingested(sb: Sandbox, logs: LogsQueryClient, clock: datetime) -> None:
     recorded = json.loads((WIRE / "loganalytics-query-table-not-found.response.json").read_text())["error"]
     with pytest.raises(HttpResponseError) as caught:
         logs.query_workspace(WS, 'AmlComputeJobEvent | where EventType =~ "JobFailed"', timespan=None)
@@ -154,8 +199,10 @@ def test_a_table_exists_only_once_a_row_of_it_was_ingested(sb: Sandbox, logs: Lo
     error = caught.value.response.json()["error"]
     assert _shape(error) == _shape(recorded)  # the same keys and codes, nested the same way
     assert error["innererror"]["innererror"]["message"] == recorded["innererror"]["innererror"]["message"]
-    sb.add_rows("AmlComputeJobEvent", [{"JobName": "j", "TimeGenerated": clock - timedelta(hours=5),
-                                        "_IngestedAt": clock + timedelta(minutes=1)}])
+    sb.add_rows(
+        "AmlComputeJobEvent",
+        [{"JobName": "j", "TimeGenerated": clock - timedelta(hours=5), "_IngestedAt": clock + timedelta(minutes=1)}],
+    )
     with pytest.raises(HttpResponseError, match="'take' operator: Failed to resolve table"):
         logs.query_workspace(WS, "AmlComputeJobEvent | take 1", timespan=None)  # not ingested yet
     sb.advance(timedelta(minutes=1))
@@ -171,8 +218,9 @@ def _shape(error: dict[str, Any]) -> list[tuple[str, ...]]:
     return levels
 
 
-def test_a_fuzzy_union_reads_a_missing_table_as_empty_with_a_warning(sb: Sandbox, logs: LogsQueryClient,
-                                                                    clock: datetime) -> None:
+def test_a_fuzzy_union_reads_a_missing_table_as_empty_with_a_warning(
+    sb: Sandbox, logs: LogsQueryClient, clock: datetime
+) -> None:
     sb.add_rows("AmlRunStatusChangedEvent", [{"RunId": "r1", "Status": "Failed", "TimeGenerated": clock}])
     kql = """let jobs = union isfuzzy=true (datatable(JobName:string, ClusterName:string)[]),
         (AmlComputeJobEvent | project JobName, ClusterName);
@@ -188,8 +236,9 @@ def test_a_fuzzy_union_reads_a_missing_table_as_empty_with_a_warning(sb: Sandbox
     assert run(logs, kql) == [{"RunId": "r1", "ClusterName": "gpu"}]  # the table exists: no warning
 
 
-def test_every_app_query_runs_in_a_workspace_without_tables(sb: Sandbox, logs: LogsQueryClient,
-                                                            clock: datetime) -> None:
+def test_every_app_query_runs_in_a_workspace_without_tables(
+    sb: Sandbox, logs: LogsQueryClient, clock: datetime
+) -> None:
     """The scans', the webhook enrichment's and the log alert rule's KQL, on a workspace no log has reached yet."""
     for name, kql in app_queries():
         result = logs.query_workspace(WS, kql, timespan=(clock - timedelta(days=2), clock))
@@ -198,12 +247,21 @@ def test_every_app_query_runs_in_a_workspace_without_tables(sb: Sandbox, logs: L
         assert {d["innererror"]["severityName"] for d in result.partial_error.details} == {"Warning"}, name
 
 
-@pytest.mark.parametrize(("status", "code"), [(403, "InsufficientAccessError"), (404, "PathNotFoundError"),
-                                              (429, "TooManyRequests"), (500, "InternalServerError"),
-                                              (502, "BadGateway"), (503, "ServiceUnavailable"),
-                                              (504, "GatewayTimeout")])
-def test_one_workspace_can_fail_while_the_others_answer(sb: Sandbox, logs: LogsQueryClient, status: int,
-                                                       code: str) -> None:
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (403, "InsufficientAccessError"),
+        (404, "PathNotFoundError"),
+        (429, "TooManyRequests"),
+        (500, "InternalServerError"),
+        (502, "BadGateway"),
+        (503, "ServiceUnavailable"),
+        (504, "GatewayTimeout"),
+    ],
+)
+def test_one_workspace_can_fail_while_the_others_answer(
+    sb: Sandbox, logs: LogsQueryClient, status: int, code: str
+) -> None:
     other = "55555555-5555-5555-5555-555555555555"
     sb.add_workspace(other)
     sb.fail_workspace(other.upper(), status, retry_after=30 if status == 429 else None)
@@ -244,11 +302,14 @@ def test_second_workspace_exists_once_it_has_rows(sb: Sandbox, logs: LogsQueryCl
         logs.query_workspace(WS, "AzureActivity | project Caller", timespan=None)
 
 
-@pytest.mark.parametrize(("kql", "inner"), [
-    ("AmlRunStatusChangedEvent | where", "SyntaxError"),
-    ("NoSuchTable | take 1", "SemanticError"),
-    ("AmlRunStatusChangedEvent | extend x = no_such_function(RunId)", "SemanticError"),
-])
+@pytest.mark.parametrize(
+    ("kql", "inner"),
+    [
+        ("AmlRunStatusChangedEvent | where", "SyntaxError"),
+        ("NoSuchTable | take 1", "SemanticError"),
+        ("AmlRunStatusChangedEvent | extend x = no_such_function(RunId)", "SemanticError"),
+    ],
+)
 def test_bad_kql_is_400_with_the_library_message(sb: Sandbox, logs: LogsQueryClient, kql: str, inner: str) -> None:
     with pytest.raises(HttpResponseError) as caught:
         logs.query_workspace(WS, kql, timespan=None)

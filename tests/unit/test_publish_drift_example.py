@@ -19,10 +19,18 @@ class _Token:
 
 def test_publish_posts_one_series_with_dimensions(httpserver):
     resource = "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/ws"
-    httpserver.expect_oneshot_request(f"{resource}/metrics", method="POST",
-                                      headers={"Authorization": "Bearer step-identity-token"}).respond_with_data("")
-    publish(resource, "westeurope", "churn_drift_score", 0.42, {"feature": "tenure_months"}, _Token(),
-            endpoint=httpserver.url_for("").rstrip("/"))
+    httpserver.expect_oneshot_request(
+        f"{resource}/metrics", method="POST", headers={"Authorization": "Bearer step-identity-token"}
+    ).respond_with_data("")
+    publish(
+        resource,
+        "westeurope",
+        "churn_drift_score",
+        0.42,
+        {"feature": "tenure_months"},
+        _Token(),
+        endpoint=httpserver.url_for("").rstrip("/"),
+    )
     [(request, _)] = httpserver.log
     body = json.loads(request.data)
     base = body["data"]["baseData"]

@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.routing import is_watched, recipients_for, silence_for
-from shared.rules import RulesError, load_rules, parse_rules
+from shared.routing import is_watched, recipients_for
+from shared.rules import RulesError
+from shared.rules_yaml import load_rules, parse_rules
 from shared.settings import APP_ROOT
+from shared.silences import silence_for
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DEFAULT = ("oncall@contoso.com",)
@@ -63,9 +65,12 @@ def test_bad_values_say_what_is_expected():
 
 def test_naive_times_and_duplicate_rule_names_are_refused():
     assert "times need a timezone" in _error(
-        "silences:\n  - match: {workspace: a}\n    ends: 2026-01-01T00:00:00\n    reason: maintenance\n")
-    rule = ("  - {name: r, resource_ids: [/subscriptions/s/resourceGroups/g/providers/p/t/n], namespace: nsp,"
-            " metric: m, aggregation: Total, operator: GreaterThan, threshold: 1}\n")
+        "silences:\n  - match: {workspace: a}\n    ends: 2026-01-01T00:00:00\n    reason: maintenance\n"
+    )
+    rule = (
+        "  - {name: r, resource_ids: [/subscriptions/s/resourceGroups/g/providers/p/t/n], namespace: nsp,"
+        " metric: m, aggregation: Total, operator: GreaterThan, threshold: 1}\n"
+    )
     assert "metric rule names must be unique: r" in _error("metric_rules:\n" + rule.replace("name: r", "name: rr") * 2)
 
 
@@ -95,9 +100,12 @@ silences:
 
 def test_first_matching_route_wins_and_no_match_goes_to_default():
     assert recipients_for({"kind": "run-failure", "workspace": "WS-Churn-Prod"}, ROUTED.routes, DEFAULT) == (
-        "churn@contoso.com",)
+        "churn@contoso.com",
+    )
     assert recipients_for({"kind": "metric", "rule": "drift"}, ROUTED.routes, DEFAULT) == (
-        "data@contoso.com", "oncall@contoso.com")  # also_default, without sending twice to oncall
+        "data@contoso.com",
+        "oncall@contoso.com",
+    )  # also_default, without sending twice to oncall
     assert recipients_for({"kind": "run-failure", "workspace": "ws-other"}, ROUTED.routes, DEFAULT) == DEFAULT
 
 
@@ -116,15 +124,19 @@ def test_workspace_watch_list():
 
 
 def test_anchors_and_aliases_of_ordinary_size_still_work():
-    rules = parse_rules("routes:\n  - match: {workspace: ws-a}\n    recipients: &team [a@contoso.com, b@contoso.com]\n"
-                        "  - match: {workspace: ws-b}\n    recipients: *team\n")
+    rules = parse_rules(
+        "routes:\n  - match: {workspace: ws-a}\n    recipients: &team [a@contoso.com, b@contoso.com]\n"
+        "  - match: {workspace: ws-b}\n    recipients: *team\n"
+    )
     assert rules.routes[1].recipients == ["a@contoso.com", "b@contoso.com"]
 
 
 def test_expanding_aliases_and_deep_nesting_are_refused_with_their_line():
     laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n"
-        for previous, name in zip("abcd", "bcde", strict=True))
-    assert _error(laughs) == ("team/rules.yaml:5: alias *d makes more than 100,000 values once aliases are "
-                              "expanded; write the values out or use fewer nested aliases")
+        f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n" for previous, name in zip("abcd", "bcde", strict=True)
+    )
+    assert _error(laughs) == (
+        "team/rules.yaml:5: alias *d makes more than 100,000 values once aliases are "
+        "expanded; write the values out or use fewer nested aliases"
+    )
     assert _error("routes: " + "[" * 40 + "]" * 40) == "team/rules.yaml:1: nested more than 32 levels deep"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.settings import HOST_SETTINGS, SETTINGS, Settings, SettingsError
+from shared.app import ALL_SETTINGS
+from shared.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID = {
@@ -37,8 +38,13 @@ def test_identity_based_storage_uses_the_account_table_endpoint():
 
 
 def test_every_problem_is_named_at_once():
-    env = {**VALID, "LOG_ANALYTICS_WORKSPACE_IDS": "my-workspace", "SCAN_OVERLAP_MINUTES": "soon",
-           "ACS_ENDPOINT": "http://insecure", "EMAIL_RECIPIENTS": ""}
+    env = {
+        **VALID,
+        "LOG_ANALYTICS_WORKSPACE_IDS": "my-workspace",
+        "SCAN_OVERLAP_MINUTES": "soon",
+        "ACS_ENDPOINT": "http://insecure",
+        "EMAIL_RECIPIENTS": "",
+    }
     with pytest.raises(SettingsError) as error:
         Settings.from_environ(env)
     message = str(error.value)
@@ -55,5 +61,5 @@ def test_retention_cannot_be_shorter_than_a_week():
 
 def test_the_sample_settings_file_lists_every_setting_and_is_valid():
     values = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
-    assert set(SETTINGS + HOST_SETTINGS) <= set(values)
+    assert set(ALL_SETTINGS) <= set(values)
     Settings.from_environ(values)

@@ -24,11 +24,17 @@ def test_entra_mode_needs_tenant_and_audience():
 
 
 def test_allowed_scopes_take_subscription_ids_and_resource_id_prefixes():
-    settings = Settings.from_environ({**VALID, "WEBHOOK_ALLOWED_SCOPES":
-                                      "00000000-0000-0000-0000-0000000000AA, /subscriptions/"
-                                      "00000000-0000-0000-0000-0000000000bb/resourceGroups/RG-ML/"})
-    assert settings.webhook_allowed_scopes == ("/subscriptions/00000000-0000-0000-0000-0000000000aa",
-                                               "/subscriptions/00000000-0000-0000-0000-0000000000bb/resourcegroups/rg-ml")
+    settings = Settings.from_environ(
+        {
+            **VALID,
+            "WEBHOOK_ALLOWED_SCOPES": "00000000-0000-0000-0000-0000000000AA, /subscriptions/"
+            "00000000-0000-0000-0000-0000000000bb/resourceGroups/RG-ML/",
+        }
+    )
+    assert settings.webhook_allowed_scopes == (
+        "/subscriptions/00000000-0000-0000-0000-0000000000aa",
+        "/subscriptions/00000000-0000-0000-0000-0000000000bb/resourcegroups/rg-ml",
+    )
     with pytest.raises(SettingsError, match="WEBHOOK_ALLOWED_SCOPES='my-sub' is invalid"):
         Settings.from_environ({**VALID, "WEBHOOK_ALLOWED_SCOPES": "my-sub"})
 

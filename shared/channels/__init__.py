@@ -1,0 +1,43 @@
+"""THE CHANNEL TABLE: name -> factory (after ElastAlert2's alerter table). A route names its channel (`channel:`
+in rules.yaml, `email` by default); the delivery holds the channels built from this table by name.
+
+A new channel: one folder here whose channel implements shared/outbox/channel.py's `Channel`, rendering each
+kind from its detector's `view` (the registry), and one line below. docs/architecture.md says more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+    from shared.outbox.channel import Channel
+    from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class ChannelDeps:
+    """What a channel is built from."""
+
+    settings: Settings
+    credential: TokenCredential
+
+
+ChannelFactory = Callable[[ChannelDeps], "Channel[Any]"]
+
+
+def _email(deps: ChannelDeps) -> Channel[Any]:
+    from shared.channels.email import EmailChannel
+    from shared.channels.email.acs import AcsEmail
+    from shared.detectors.base import ViewOptions
+
+    s = deps.settings
+    return EmailChannel(AcsEmail(s.acs_endpoint, deps.credential, s.email_sender), ViewOptions(s.studio_tenant_id))
+
+
+CHANNELS: dict[str, ChannelFactory] = {
+    "email": _email,
+}

@@ -1,0 +1,89 @@
+"""Emails from incident records: a kind's view (its detector's, from the registry) through its Jinja2 templates,
+HTML (autoescaped: error text is untrusted) and plain text; the storm guard's digest; the minimal form."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from shared import detectors
+from shared.azure.entity_bounds import MINIMAL, REDUCED
+from shared.channels.email.acs import Email
+from shared.core.text import one_line, utc_text
+from shared.detectors.base import ViewOptions
+from shared.outbox.delivery import NOTES
+from shared.outbox.records import OutboxRecord
+
+if TYPE_CHECKING:
+    import jinja2
+
+
+@cache
+def _environment(autoescape: bool) -> jinja2.Environment:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("shared.channels.email", "templates"),
+        autoescape=autoescape,  # noqa: S701 - off only for the text/plain part, which no browser renders
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["when"] = utc_text
+    return env
+
+
+def _render(name: str, context: Mapping[str, Any]) -> tuple[str, str]:
+    html = _environment(True).get_template(f"{name}.html.j2").render(context)
+    text = _environment(False).get_template(f"{name}.txt.j2").render(context)
+    return html, text
+
+
+def render_incident(kind: str, payload: Mapping[str, Any], options: ViewOptions | None = None) -> Email:
+    """One incident's email: its detector's view through its templates, with a note when the details were
+    shortened to fit the store or an enricher had something to say."""
+    if MINIMAL in payload:  # the details could not be stored: an email that names the incident and says so
+        return render_not_stored(payload[MINIMAL])
+    try:
+        spec = detectors.by_kind(kind)
+    except KeyError:
+        raise ValueError(f"no email template for incidents of kind {kind!r}") from None
+    context = spec.view({k: v for k, v in payload.items() if k not in (REDUCED, NOTES)}, options or ViewOptions())
+    html, text = _render(spec.templates, context)
+    email = Email(subject=one_line(context["subject"]), text=text, html=html)
+    for note in (payload.get(REDUCED), payload.get(NOTES)):
+        email = _with_note(email, note) if note else email
+    return email
+
+
+def render_digest(rendered: Sequence[tuple[OutboxRecord, Email]]) -> Email:
+    """Storm guard: one email that lists many incidents, each by its own subject, oldest first."""
+    entries = sorted(rendered, key=lambda pair: pair[0].created_at)
+    kinds = Counter(record.kind for record, _ in entries)
+    summary = ", ".join(f"{count} {_title(kind)}" for kind, count in kinds.most_common())
+    context = {"entries": [{"record": record, "email": email} for record, email in entries], "summary": summary}
+    html, text = _render("digest", context)
+    return Email(subject=one_line(f"[AML] {len(entries)} alerts at once: {summary}"), text=text, html=html)
+
+
+def _title(kind: str) -> str:
+    try:
+        return detectors.by_kind(kind).title
+    except KeyError:
+        return kind
+
+
+def render_not_stored(minimal: Mapping[str, Any]) -> Email:
+    html, text = _render("not_stored", minimal)
+    return Email(subject=one_line(f"[AML] {minimal['key']} (details could not be stored)"), text=text, html=html)
+
+
+def _with_note(email: Email, note: str) -> Email:
+    """The email with a note at its end (details shortened to fit the store, an enricher's remark)."""
+    from markupsafe import escape
+
+    block = f'<p style="font-size:12px;color:#59636e;margin:12px;">Note: {escape(note)}</p>'
+    return Email(email.subject, f"{email.text}\nNote: {note}\n", email.html.replace("</body>", block + "</body>", 1))

@@ -1,0 +1,137 @@
+"""What every detector is made of: the incidents it finds, the windows it reads, its two shapes, and its spec.
+
+Two shapes of Log Analytics detector, each run by its own engine (shared/scans/):
+
+- WINDOW: rows ingested since the last scan (a watermark, with an overlap): what arrived that is wrong
+  (a failed run, a risky operation). `WindowDetector.detect(rows)`.
+- PERIODIC: a lookback window ending now, no watermark, every tick: what did *not* arrive or did not change (a
+  run stuck in Running, a schedule that did not fire). `PeriodicDetector.detect(rows, now)`.
+
+Detectors are pure: rows in, `Findings` out; no I/O, no clock (`now` is passed in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
+    from shared.rules import Rules
+    from shared.settings import Settings
+
+T = TypeVar("T")
+
+
+class Shape(StrEnum):
+    WINDOW = "window"  # ingestion-window Log Analytics scan (watermark + overlap)
+    PERIODIC = "periodic"  # lookback check every tick, no watermark
+    METRICS = "metrics"  # Azure Monitor Metrics, one state machine per series (scans/metric_scan.py)
+    NONE = "none"  # not scanned: incidents arrive another way (the webhook's alerts)
+
+
+@dataclass(frozen=True)
+class QueryWindow:
+    """Rows in (start, end]: by ingestion time for a WINDOW scan, by TimeGenerated for a PERIODIC check;
+    TimeGenerated limited to `lookback_start` for speed."""
+
+    start: datetime
+    end: datetime
+    lookback_start: datetime
+
+
+@dataclass(frozen=True)
+class Detected:
+    """An incident as a detector found it, ready for the outbox's intake."""
+
+    key: str  # "<kind>:...": the same incident always has the same key, whoever detects it
+    kind: str
+    payload: dict[str, Any]  # JSON-ready; the detector's `view` turns it into what a channel renders
+    labels: dict[str, str]  # what routes and silences match on (kind, workspace, ...)
+    due_at: datetime  # when it may be sent (a group wait), at the earliest
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What a detector made of a window's rows: its incidents, and the rows it could not use, by why."""
+
+    incidents: list[Detected]
+    skipped: Mapping[str, int] = field(default_factory=dict)  # e.g. {"no TimeGenerated": 2}
+
+
+class WindowDetector(Protocol):
+    @property
+    def scan(self) -> str:
+        """Names the watermark and history rows and the CLI's `scan NAME`, e.g. "run-failures"."""
+        ...
+
+    def query(self, window: QueryWindow) -> str: ...
+
+    def detect(self, rows: list[dict[str, Any]]) -> Findings: ...
+
+
+class PeriodicDetector(Protocol):
+    @property
+    def scan(self) -> str: ...
+
+    @property
+    def lookback(self) -> timedelta:
+        """How far back each check reads (TimeGenerated), ending now."""
+        ...
+
+    def query(self, window: QueryWindow) -> str: ...
+
+    def detect(self, rows: list[dict[str, Any]], now: datetime) -> Findings: ...
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """What a view needs beyond the payload."""
+
+    studio_tenant_id: str | None = None  # added to Azure ML studio links (tid=)
+
+
+View = Callable[[Mapping[str, Any], ViewOptions], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """One line of the registry (shared/detectors/__init__.py), after ElastAlert2's rules_mapping + RuleType."""
+
+    kind: str  # incident kind: the outbox partition, the renderer lookup, the `kind` label of routes and silences
+    title: str  # plural, for digests and reports: "pipeline failures"
+    shape: Shape
+    view: View  # payload -> render context, with "subject" (pure): every channel renders from it
+    templates: str  # base name of its email templates: run_failure -> run_failure.html.j2 / .txt.j2
+    scan: str | None = None  # watermark/history rows and the CLI's `scan NAME`, e.g. "run-failures"
+    function: str | None = None  # its function in function_app.py, e.g. "scan_run_failures"
+    schedule_setting: str | None = None  # its timer's app setting, e.g. "RUN_FAILURES_SCHEDULE"
+    rules_section: str | None = None  # the rules.yaml section it reads, e.g. "run_failures"
+    build: Callable[[Rules, Settings], WindowDetector | PeriodicDetector] | None = None  # WINDOW, PERIODIC
+
+
+_ADAPTERS: dict[type, Any] = {}
+
+
+def _adapter(cls: type[T]) -> TypeAdapter[T]:
+    # Built once per class: building a TypeAdapter costs milliseconds (schema generation), using one microseconds.
+    if cls not in _ADAPTERS:
+        from pydantic import TypeAdapter
+
+        _ADAPTERS[cls] = TypeAdapter(cls)
+    adapter: TypeAdapter[T] = _ADAPTERS[cls]
+    return adapter
+
+
+def to_payload(value: Any) -> dict[str, Any]:
+    """A detector's dataclass as the JSON-ready payload stored in the outbox; `from_payload` reads it back."""
+    payload: dict[str, Any] = _adapter(type(value)).dump_python(value, mode="json")
+    return payload
+
+
+def from_payload(cls: type[T], payload: Mapping[str, Any]) -> T:
+    return _adapter(cls).validate_python(dict(payload))

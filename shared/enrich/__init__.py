@@ -1,0 +1,88 @@
+"""The enrichment seam: details added to an incident, best effort, inside a time budget. An enricher that fails or
+runs out of time adds a note; it never blocks the message.
+
+    Enricher.enrich(subject, budget) -> Enrichment
+        additions      payload keys to add (bounded, JSON-ready)
+        note           a line for the message ("step details could not be read: 403 ...")
+        replaced_by    incidents that replace the subject (the webhook's Log Analytics lookup turns an alert into
+                       the failed pipelines it is about, keyed like the scan's)
+
+`Enrichers.apply` runs the enrichers registered for the subject's kind, in order, and never raises; each enricher
+keeps to the budget it is given (`Budget.left()`) and says in its note what it could not do. Two points use
+it: the webhook at intake (enrich/log_analytics.py) and the delivery before rendering (the place for Azure ML run
+history: step names, errors, log tails).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from shared.detectors.base import Detected
+
+log = logging.getLogger(__name__)
+
+
+class Budget:
+    """What is left of a time budget, on the monotonic clock (the wall clock `now` may jump)."""
+
+    def __init__(self, seconds: float) -> None:
+        self._end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self._end - time.monotonic()
+
+
+@dataclass(frozen=True)
+class EnrichmentSubject:
+    kind: str
+    key: str
+    payload: Mapping[str, Any]
+    labels: Mapping[str, str]
+    origin: Any = None  # what the incident was made from, when the enricher needs more than its payload
+
+
+@dataclass(frozen=True)
+class Enrichment:
+    additions: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+    replaced_by: tuple[Detected, ...] | None = None
+
+
+class Enricher(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kinds(self) -> frozenset[str]: ...
+
+    def enrich(self, subject: EnrichmentSubject, budget: Budget) -> Enrichment: ...
+
+
+class Enrichers:
+    """The enrichers of one point (intake or delivery), applied in order."""
+
+    def __init__(self, enrichers: Sequence[Enricher] = ()) -> None:
+        self._enrichers = list(enrichers)
+
+    def apply(self, subject: EnrichmentSubject, budget: Budget) -> Enrichment:
+        additions: dict[str, Any] = {}
+        notes: list[str] = []
+        for enricher in self._enrichers:
+            if subject.kind not in enricher.kinds:
+                continue
+            try:
+                found = enricher.enrich(subject, budget)
+            except Exception as err:  # best effort: a bug or an outage in an enricher never blocks the message
+                log.warning("Enricher %s failed for %s: %r", enricher.name, subject.key, err)
+                notes.append(f"{enricher.name}: details could not be read ({type(err).__name__})")
+                continue
+            if found.replaced_by is not None:
+                return found
+            additions.update(found.additions)
+            if found.note:
+                notes.append(found.note)
+        return Enrichment(additions, " ".join(notes))

@@ -1,0 +1,281 @@
+"""Sends what the outbox says is due: check silences, lease, enrich, render on the record's channel, send,
+record the outcome. Holds the channels by name (channel.py is their interface).
+
+Silences are checked here, at send time (as Alertmanager does), so a silence added by on-call during a storm
+also mutes incidents that were already waiting. Past `storm_limit` due messages in one tick, each group of
+recipients of one channel gets one digest instead of many.
+
+A message is sent under an operation id recorded in its incidents before the send. An incident that is due
+with an operation recorded (the channel accepted it and the final status is not known yet, or an attempt ended
+without a recorded outcome: the instance died, the answer was lost) is never simply sent again on a channel that
+can be asked (ACS Email): it is asked for that operation first, once per operation (a digest's members share
+one), and only an operation it does not know or that Failed leads to a new send (records.py has the whole
+decision table). On a channel that cannot be asked, such an attempt is sent again (at least once).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.enrich import Budget, Enrichers, EnrichmentSubject
+from shared.outbox import records as outbox
+from shared.outbox.channel import FAILED, SUCCEEDED, Channel, SendFailed
+from shared.outbox.records import OutboxRecord, RetryPolicy, Status
+from shared.outbox.store import IncidentStore
+from shared.rules import Silence
+from shared.silences import silence_for
+
+log = logging.getLogger(__name__)
+
+ENRICHMENT_BUDGET = 20.0  # seconds per message for the enrichers before rendering (none registered yet)
+NOTES = "_notes"  # payload key of the enrichers' notes, shown at the end of the message
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0  # incidents in emails ACS accepted in this call (alone or in a digest)
+    emails: int = 0  # emails accepted by ACS
+    digests: int = 0
+    awaiting: int = 0  # of the incidents sent, those whose final status is checked on a later tick
+    confirmed: int = 0  # accepted earlier; ACS now says delivered (Succeeded)
+    retrying: int = 0
+    dead: int = 0
+    silenced: int = 0
+
+    def summary(self) -> str:
+        digests = f" ({self.digests} digest(s))" if self.digests else ""
+        awaiting = f", {self.awaiting} awaiting ACS's final status" if self.awaiting else ""
+        confirmed = f", {self.confirmed} confirmed" if self.confirmed else ""
+        return (
+            f"sent {self.sent} in {self.emails} email(s){digests}{awaiting}{confirmed}, retrying "
+            f"{self.retrying}, dead {self.dead}, silenced {self.silenced}"
+        )
+
+
+@dataclass
+class _Call:
+    """One deliver_due / deliver_now call: its `now`, its report, and whether sends wait for the final status."""
+
+    now: datetime
+    report: DeliveryReport
+    wait: bool
+    started: float = field(default_factory=time.monotonic)
+
+    def clock(self) -> datetime:
+        """`now` moved on by the wall time the call has taken: when a request really leaves, on the caller's
+        clock (Azure's in production, the sandbox's in tests and the simulation)."""
+        return self.now + timedelta(seconds=time.monotonic() - self.started)
+
+
+class OutboxDelivery:
+    def __init__(
+        self,
+        store: IncidentStore,
+        channels: Mapping[str, Channel[Any]],
+        policy: RetryPolicy,
+        silences: Callable[[datetime], list[Silence]],
+        storm_limit: int,
+        enrichers: Enrichers | None = None,
+    ) -> None:
+        self._store = store
+        self._channels = channels
+        self._policy = policy
+        self._silences = silences
+        self._storm_limit = storm_limit
+        self._enrichers = enrichers or Enrichers()
+
+    def deliver_due(self, now: datetime) -> DeliveryReport:
+        call = _Call(now, DeliveryReport(), wait=True)
+        due = self._store.due(now)
+        if not due:
+            return call.report
+        # Messages that may be out already are settled by their own operation, never folded into a new digest.
+        for records in _by_operation([record for record in due if record.operation_id]).values():
+            self._deliver(records, call)
+        silences = self._silences(now)
+        to_send = [
+            record
+            for record in due
+            if not record.operation_id and not self._silence(record, silences, now, call.report)
+        ]
+        if len(to_send) <= self._storm_limit:
+            for record in to_send:
+                self._deliver([record], call)
+            return call.report
+        log.warning("Storm guard: %d emails due (limit %d); sending digests", len(to_send), self._storm_limit)
+        by_destination: dict[tuple[str, tuple[str, ...]], list[OutboxRecord]] = defaultdict(list)
+        for record in to_send:
+            by_destination[(record.channel, record.recipients)].append(record)
+        for records in by_destination.values():
+            self._deliver(records, call)
+        return call.report
+
+    def _silence(self, record: OutboxRecord, silences: list[Silence], now: datetime, report: DeliveryReport) -> bool:
+        silence = silence_for(record.labels, silences, now)
+        if silence is None:
+            return False
+        if self._store.replace(outbox.silenced(record, silence.describe())) is not None:
+            report.silenced += 1
+            log.info("Suppressed %s by %s", record.key, silence.describe())
+        return True
+
+    def deliver_now(self, keys: list[str], now: datetime) -> DeliveryReport:
+        """Send these incidents if they are due and not sent yet (the webhook, within its request). Returns once
+        the channel has accepted each message, without polling for its final status: the record is then
+        `accepted`, and `deliver_due` confirms it from the operation's status (or sends again if the operation
+        Failed). What is not due, already has an operation (being confirmed), or fails stays in the outbox for
+        `deliver_due`."""
+        call = _Call(now, DeliveryReport(), wait=False)
+        silences: list[Silence] | None = None
+        for key in keys:
+            record = self._store.get(key)
+            if record is None or record.operation_id or not outbox.is_due(record, now):
+                continue
+            silences = self._silences(now) if silences is None else silences
+            if not self._silence(record, silences, now, call.report):
+                self._deliver([record], call)
+        return call.report
+
+    def _deliver(self, records: list[OutboxRecord], call: _Call) -> None:
+        """One message for one record, or one digest for several; the same lease and outcome rules for both.
+        Records with an operation recorded are first settled by asking the channel; only those it never got are
+        sent."""
+        # The lease is a compare-and-swap on each record's ETag (in batches): of two instances, only one sends.
+        # It also records, before anything is sent, the operation the message goes out under.
+        now = call.now
+        leases = [outbox.start_attempt(record, now, self._policy) for record in records]
+        operation = outbox.operation_id(leases)
+        leases = [lease if lease.operation_id else outbox.with_operation(lease, operation) for lease in leases]
+        leased = [lease for lease in self._store.replace_batch(leases, status_only=True) if lease is not None]
+        recorded = {record.key for record in records if record.operation_id}
+        to_send = [lease for lease in leased if lease.key not in recorded]
+        to_send += self._settle([lease for lease in leased if lease.key in recorded], call)
+        if to_send:
+            self._send(to_send, operation, call)
+
+    def _settle(self, records: list[OutboxRecord], call: _Call) -> list[OutboxRecord]:
+        """Ask the channel about each recorded operation and record what it says; returns the records it never
+        got (on a channel that cannot be asked: those it had not accepted)."""
+        now = call.now
+        never_arrived: list[OutboxRecord] = []
+        outcomes: list[OutboxRecord] = []
+        for operation, members in _by_operation(records).items():
+            channel = self._channels[members[0].channel]
+            try:
+                status = (
+                    channel.status(operation) if channel.can_confirm else (SUCCEEDED if members[0].accepted else None)
+                )
+            except SendFailed as err:  # unknown: nothing is sent while in doubt
+                outcomes += [
+                    outbox.unconfirmed(m, now, self._policy, str(err))
+                    if m.accepted
+                    else outbox.after_failure(m, now, str(err), self._policy, in_doubt=True)
+                    for m in members
+                ]
+                continue
+            if status is None and not members[0].accepted:
+                log.info(
+                    "Email operation %s never reached ACS: sending %s again",
+                    operation,
+                    ", ".join(m.key for m in members),
+                )
+                never_arrived += members
+            elif status is None or status == SUCCEEDED:  # (an accepted operation ACS no longer knows: it took it)
+                outcomes += [outbox.after_success(m, now) for m in members]
+            elif status.lower() in FAILED:
+                outcomes += [
+                    outbox.after_failure(m, now, f"email operation {operation} {status}", self._policy) for m in members
+                ]
+            else:
+                outcomes += [outbox.unconfirmed(m, now, self._policy) for m in members]
+        self._record_outcomes(outcomes, call.report)
+        return never_arrived
+
+    def _send(self, records: list[OutboxRecord], operation: str, call: _Call) -> None:
+        now, report = call.now, call.report
+        moved = [record for record in records if record.operation_id != operation]
+        if moved:  # the channel never got their earlier operation: record the new one before sending under it
+            written = self._store.replace_batch([outbox.with_operation(r, operation) for r in moved], status_only=True)
+            updated = {record.key: record for record in written if record is not None}
+            records = [updated.get(r.key, r) for r in records if r.operation_id == operation or r.key in updated]
+            if not records:
+                return
+        channel = self._channels[records[0].channel]
+        try:
+            message = channel.render([self._enriched(record) for record in records])
+        except Exception as err:  # a rendering bug must not wedge the outbox: it ends as dead, with the error
+            log.exception("Rendering %s failed", ", ".join(record.key for record in records))
+            self._record_outcomes(
+                [outbox.after_failure(r, now, f"rendering failed: {err!r}", self._policy) for r in records], report
+            )
+            return
+        try:
+            status = channel.send(message, records[0].recipients, operation, call.clock(), wait=call.wait)
+        except SendFailed as err:
+            in_doubt = err.in_doubt and channel.can_confirm  # one that cannot be asked is sent again
+            self._record_outcomes(
+                [outbox.after_failure(r, now, str(err), self._policy, in_doubt=in_doubt) for r in records], report
+            )
+            return
+        report.emails += 1
+        report.digests += len(records) > 1
+        report.sent += len(records)
+        report.awaiting += len(records) * (status != SUCCEEDED)
+        outcomes = [
+            outbox.after_success(r, now) if status == SUCCEEDED else outbox.after_acceptance(r, now, self._policy)
+            for r in records
+        ]
+        for record, outcome in zip(records, self._store.replace_batch(outcomes, status_only=True), strict=True):
+            if outcome is None:
+                log.warning("Incident %s was sent but its record changed meanwhile", record.key)
+        log.info(
+            "Sent %s to %s (operation %s, %s)",
+            ", ".join(r.key for r in records),
+            ", ".join(records[0].recipients),
+            operation,
+            status,
+        )
+
+    def _enriched(self, record: OutboxRecord) -> OutboxRecord:
+        """The record as it is rendered: with what the delivery's enrichers add (not stored)."""
+        subject = EnrichmentSubject(record.kind, record.key, record.payload, record.labels)
+        found = self._enrichers.apply(subject, Budget(ENRICHMENT_BUDGET))
+        if not (found.additions or found.note):
+            return record
+        payload = {**record.payload, **found.additions, **({NOTES: found.note} if found.note else {})}
+        return replace(record, payload=payload)
+
+    def _record_outcomes(self, outcomes: list[OutboxRecord], report: DeliveryReport) -> None:
+        self._store.replace_batch(outcomes, status_only=True)
+        for outcome in outcomes:
+            if outcome.status is Status.SENT:
+                report.confirmed += 1
+                if outcome.last_error:
+                    log.warning("Counting %s as sent: %s", outcome.key, outcome.last_error)
+            elif outcome.status is Status.DEAD:
+                report.dead += 1
+                log.error("Giving up on %s after %d attempts: %s", outcome.key, outcome.attempts, outcome.last_error)
+            elif outcome.status is Status.PENDING:
+                report.retrying += 1
+                log.warning(
+                    "Send of %s failed (attempt %d), retry at %s: %s",
+                    outcome.key,
+                    outcome.attempts,
+                    outcome.due_at.isoformat(),
+                    outcome.last_error,
+                )
+            elif outcome.last_error:  # accepted, final status still unknown
+                log.warning("Final status of %s not known yet: %s", outcome.key, outcome.last_error)
+
+
+def _by_operation(records: list[OutboxRecord]) -> dict[str, list[OutboxRecord]]:
+    groups: dict[str, list[OutboxRecord]] = defaultdict(list)
+    for record in records:
+        groups[record.operation_id].append(record)
+    return groups

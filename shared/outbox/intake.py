@@ -1,0 +1,161 @@
+"""THE ONE DOOR from detection to record: every producer (the log scans, the periodic checks, the metric scan, the
+webhook) hands its incidents to `Intake.record`, which routes each one (recipients and channel), claims the new
+ones in batches, reads back those that exist, applies the decision table (records.on_detected) and writes with a
+compare-and-swap. The store (store.py) only stores; this is the only place a detection becomes a record.
+
+    claim first, in batches of one kind (the usual case: the incidents are new)
+    a batch refused because some of its incidents exist: read back (one query per 14 keys), decide one by one
+    one the table service refuses (400): reported, stored in its minimal form (an email that names it); the
+        others go on (a stored record that cannot be updated is kept as it is)
+    anything else (the service is down): raised; the caller reads the same window again next tick
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+
+from shared.azure.entity_bounds import MINIMAL, REDUCED
+from shared.azure.tables import Refused, refusal
+from shared.detectors.base import Detected
+from shared.outbox import records
+from shared.outbox.records import Detection, OutboxRecord
+from shared.outbox.store import IncidentStore
+from shared.routing import Router
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Recorded:
+    """What became of a batch of detections."""
+
+    detections: dict[str, Detection] = field(default_factory=dict)  # key -> claim, update or unchanged
+    shortened: int = 0  # details cut to fit Table Storage (the message says so)
+    not_stored: list[str] = field(default_factory=list)  # refused by the table service: alerted in minimal form
+
+    @property
+    def claimed(self) -> int:
+        return sum(detection is Detection.CLAIM for detection in self.detections.values())
+
+    @property
+    def updated(self) -> int:
+        return sum(detection is Detection.UPDATE for detection in self.detections.values())
+
+
+class Intake:
+    def __init__(self, store: IncidentStore, route: Router) -> None:
+        self._store = store
+        self._route = route
+
+    def record(self, detected: Sequence[Detected], now: datetime, *, source: str) -> Recorded:
+        """Record these incidents (claim, or update a pending record); `source` names the producer in the log
+        ("run-failures scan of <workspace>", "alert_webhook")."""
+        fresh = list({incident.key: self._new_record(incident, now) for incident in detected}.values())
+        done = Recorded(shortened=sum(REDUCED in r.payload or MINIMAL in r.payload for r in fresh))
+        claimed = self._claim(fresh)
+        undecided = [record for record in fresh if claimed[record.key] is None]
+        if undecided:
+            existing = self._store.get_many([record.key for record in undecided])
+            claimed.update(self._claim([record for record in undecided if record.key not in existing]))
+            for record in undecided:
+                if record.key in existing:
+                    decide = partial(self._decide, existing[record.key], record)
+                    done.detections[record.key] = self._isolated(record, done, source, decide, stored=True)
+                elif claimed[record.key] is None:  # not there a moment ago: another instance just made it
+                    decide = partial(self._record_one, record)
+                    done.detections[record.key] = self._isolated(record, done, source, decide, stored=False)
+        for record in fresh:
+            outcome = claimed[record.key]
+            if outcome is True:
+                done.detections[record.key] = Detection.CLAIM
+            elif isinstance(outcome, Refused):
+                done.detections[record.key] = self._not_stored(record, outcome.error, done, source, stored=False)
+        return done
+
+    def _new_record(self, incident: Detected, now: datetime) -> OutboxRecord:
+        destination = self._route(incident.labels)
+        return records.new_record(
+            incident.key,
+            incident.kind,
+            incident.payload,
+            destination.recipients,
+            now,
+            incident.due_at,
+            labels=incident.labels,
+            channel=destination.channel,
+        )
+
+    def _claim(self, fresh: list[OutboxRecord]) -> dict[str, bool | Refused | None]:
+        claimed: dict[str, bool | Refused | None] = {}
+        for kind in sorted({record.kind for record in fresh}):  # a batch holds one kind (one partition)
+            same_kind = [record for record in fresh if record.kind == kind]
+            claimed.update(zip((r.key for r in same_kind), self._store.create_batch(same_kind), strict=True))
+        return claimed
+
+    def _decide(self, existing: OutboxRecord, fresh: OutboxRecord) -> Detection:
+        detection, record = records.on_detected(existing, fresh)
+        if record is None:
+            return detection
+        if self._store.replace(record) is not None:
+            return detection
+        return self._record_one(fresh)  # changed meanwhile: read again and decide again
+
+    def _record_one(self, fresh: OutboxRecord) -> Detection:
+        """Claim one incident, or update its pending record (records.on_detected decides)."""
+        # Two tries: a lost compare-and-swap means another instance just wrote it; read again and decide again.
+        for _ in range(2):
+            existing = self._store.get(fresh.key)
+            detection, record = records.on_detected(existing, fresh)
+            if record is None:
+                return detection
+            written = (
+                self._store.create(record) if detection is Detection.CLAIM else self._store.replace(record) is not None
+            )
+            if written:
+                return detection
+        return Detection.UNCHANGED
+
+    def _isolated(
+        self, record: OutboxRecord, done: Recorded, source: str, decide: Callable[[], Detection], *, stored: bool
+    ) -> Detection:
+        """`decide` for one incident; if the table service refuses it, report it and go on with the others."""
+        try:
+            return decide()
+        except Exception as err:
+            refused = refusal(err)
+            if refused is None:
+                raise  # transient (the service is down): the caller fails and reads the window again next tick
+            return self._not_stored(record, refused.error, done, source, stored=stored)
+
+    def _not_stored(self, record: OutboxRecord, error: str, done: Recorded, source: str, *, stored: bool) -> Detection:
+        """The incident could not be stored: log it and report it. A record stored earlier is kept as it is (and
+        sent as it is); otherwise its minimal form (key and labels) is stored, so that on-call still gets a
+        message naming it."""
+        done.not_stored.append(record.key)
+        if stored:
+            log.error(
+                "%s: incident %s could not be updated (%s); its stored record is kept as it is",
+                source,
+                record.key,
+                error,
+            )
+            return Detection.UNCHANGED
+        log.error(
+            "%s: incident %s could not be stored (%s); storing and alerting its minimal form", source, record.key, error
+        )
+        try:
+            return self._record_one(records.minimal_form(record, f"it could not be stored: {error}"))
+        except Exception as err:
+            refused = refusal(err)
+            if refused is None:
+                raise
+            log.error(
+                "Incident %s could not be stored even in its minimal form (%s); it is not alerted",
+                record.key,
+                refused.error,
+            )
+            return Detection.UNCHANGED
