@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from shared import outbox
 from shared.log_analytics import LogAnalytics, QueryFailed
+from shared.log_markers import SCAN_FAILED
 from shared.outbox import Detection, OutboxRecord
 from shared.routing import Router
 from shared.state_tables import StateTables
@@ -121,8 +122,8 @@ class LogScan:
             # No access or no such workspace needs a person (role assignment, LOG_ANALYTICS_WORKSPACE_IDS); the rest
             # (throttling, 5xx, timeouts) usually passes by the next tick.
             level = logging.ERROR if err.status in (401, 403, 404) else logging.WARNING
-            log.log(level, "%s: Log Analytics workspace %s not read, the next tick reads it again: %s",
-                    self.detector.scan, workspace_id, err.reason)
+            log.log(level, "%s %s: Log Analytics workspace %s not read, the next tick reads it again: %s",
+                    SCAN_FAILED, self.detector.scan, workspace_id, err.reason)
             return WorkspaceScan(workspace_id, window, complete=False, error=err.reason,
                                  seconds=time.perf_counter() - started)
         return WorkspaceScan(

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from shared import outbox
 from shared.acs_email import AcsEmail, Email, SendFailed
+from shared.log_markers import NOTICE_DEAD
 from shared.outbox import OutboxRecord, RetryPolicy, Status
 from shared.routing import silence_for
 from shared.rules import Silence
@@ -139,7 +140,7 @@ class OutboxDelivery:
         for failed in failures:
             if failed.status is Status.DEAD:
                 report.dead += 1
-                log.error("Giving up on %s after %d attempts: %s", failed.key, failed.attempts, error)
+                log.error("%s Giving up on %s after %d attempts: %s", NOTICE_DEAD, failed.key, failed.attempts, error)
             else:
                 report.retrying += 1
                 log.warning("Send of %s failed (attempt %d), retry at %s: %s",
