@@ -54,14 +54,15 @@ class AppInsights:
         self.now: datetime | None = None
 
     def invocation(self, function: str, records: list[logging.LogRecord], at: datetime, success: bool = True,
-                   app: str = APP) -> None:
+                   app: str = APP, result_code: str = "") -> None:
         """One function invocation as the host records it: a `requests` row (Host.Results) and one `traces` row per
         log record the worker forwarded, all with the invocation's operation_Id. The worker formats a record with a
         plain `logging.Formatter` (message and any traceback); the logger's name is not forwarded."""
         operation = uuid.uuid4().hex
         common = {"cloud_RoleName": app, "operation_Id": operation, "operation_Name": function, "timestamp": at,
                   INGESTED_AT: at}
-        self._workspace.insert("requests", [{**common, "name": function, "success": str(success)}])
+        self._workspace.insert("requests", [{**common, "name": function, "success": str(success),
+                                                 "resultCode": result_code or ("0" if success else "500")}])
         traces = [{**common, "message": logging.Formatter().format(record), "severityLevel": SEVERITY[record.levelno]}
                   for record in records]
         if traces:
@@ -162,9 +163,10 @@ def test_a_notice_that_went_dead_fires_and_retries_do_not(sandbox, make_app, sta
     assert dead.levelno == logging.ERROR
 
 
-def test_a_failed_invocation_fires_with_its_function_name_and_other_apps_are_ignored(component, sandbox):
+def test_a_failed_invocation_fires_with_its_function_name_and_client_errors_or_other_apps_do_not(component, sandbox):
     component.invocation("deliver_outbox", [], sandbox.now, success=True)
     component.invocation("scan_metrics", [], sandbox.now, success=False, app=OTHER_APP)
+    component.invocation("alert_webhook", [], sandbox.now, success=False, result_code="401")  # no function key
     assert component.alerts(alert_query("function-failures.kql")) == []
     component.invocation("deliver_outbox", [], sandbox.now, success=False)
     assert [a["FunctionName"] for a in component.alerts(alert_query("function-failures.kql"))] == ["deliver_outbox"]
