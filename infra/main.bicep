@@ -43,6 +43,12 @@ param senderUsername string = 'DoNotReply'
 @description('Display name of the sender.')
 param senderDisplayName string = 'Azure ML alerts'
 
+@description('Resource id of an existing Communication Services resource to send from, instead of creating one (then existingEmailSender is required, and the custom-domain parameters do not apply).')
+param existingCommunicationServiceId string = ''
+
+@description('Sender address (MailFrom) of a domain linked to existingCommunicationServiceId, for example DoNotReply@<id>.azurecomm.net.')
+param existingEmailSender string = ''
+
 @description('ACS data location (a geography, not a region).')
 @allowed([
   'Africa'
@@ -102,14 +108,44 @@ param studioTenantId string = tenant().tenantId
 @description('Default region of the resources in metric rules (METRICS_REGION: the Metrics batch API is regional; a rule can name its own regions); empty means the deployment location.')
 param metricsRegion string = ''
 
-@description('Timer schedules (NCRONTAB with seconds). Defaults match local.settings.sample.json.')
+// Timer schedules: NCRONTAB with seconds ({second} {minute} {hour} {day} {month} {day-of-week}), as in
+// local.settings.sample.json.
+@description('Schedule of scan_run_failures (RUN_FAILURES_SCHEDULE).')
 param runFailuresSchedule string = '0 */5 * * * *'
+
+@description('Schedule of scan_compute_changes (COMPUTE_CHANGES_SCHEDULE).')
 param computeChangesSchedule string = '30 */5 * * * *'
+
+@description('Schedule of scan_metrics (METRICS_SCHEDULE).')
 param metricsSchedule string = '15 */5 * * * *'
+
+@description('Schedule of deliver_outbox (OUTBOX_SCHEDULE).')
 param outboxSchedule string = '45 */2 * * * *'
 
 @description('Extra or overriding app settings, for example {"SEND_MAX_ATTEMPTS": "5"}; applied last.')
 param appSettingOverrides object = {}
+
+@description('Resource id of an existing Application Insights component for the app\'s telemetry; empty creates one on the Log Analytics workspace.')
+param existingApplicationInsightsId string = ''
+
+@description('Object id of an Entra group whose members add silences from the CLI: it gets Storage Table Data Contributor on the silences table only. Empty grants nobody.')
+param onCallGroupObjectId string = ''
+
+@description('Create the self-monitoring: alert rules on the app\'s own failures, emailed by Azure Monitor (not by the app).')
+param deploySelfMonitoring bool = true
+
+@description('Comma-separated addresses the self-monitoring alerts go to; empty means emailRecipients.')
+param selfMonitoringEmails string = ''
+
+@description('Self-monitoring: alert when a scan could not read a Log Analytics workspace on this many ticks in a row.')
+@minValue(1)
+@maxValue(12)
+param selfMonitoringFailedScanTicks int = 3
+
+@description('Severity of the self-monitoring alerts (0 critical .. 4 verbose).')
+@minValue(0)
+@maxValue(4)
+param selfMonitoringAlertSeverity int = 1
 
 // ---------- Names ----------
 
@@ -122,12 +158,14 @@ var functionAppName = 'func-${resourceToken}'
 var logAnalyticsName = 'log-${resourceToken}'
 var deploymentContainerName = 'app-package-${resourceToken}'
 
-// State tables of the app (one storage account with the host storage; shared/app.py: TABLES).
+// State tables of the app (one storage account with the host storage; shared/app.py: TABLES). On-call people
+// write the silences table from the CLI (onCallGroupObjectId).
+var silencesTable = 'silences'
 var stateTables = [
   'watermarks'
   'incidents'
   'history'
-  'silences'
+  silencesTable
   'webhookdeliveries'
   'metricstates'
 ]
@@ -136,6 +174,16 @@ var stateTables = [
 var newLogAnalyticsWorkspaceId = '${subscription().id}/resourceGroups/${resourceGroupName}/providers/Microsoft.OperationalInsights/workspaces/${logAnalyticsName}'
 var logAnalyticsWorkspaceId = empty(existingLogAnalyticsWorkspaceId) ? newLogAnalyticsWorkspaceId : existingLogAnalyticsWorkspaceId
 var logAnalyticsIdParts = split(logAnalyticsWorkspaceId, '/')
+
+// The same for Application Insights and for Communication Services: new in this resource group, or existing
+// anywhere; the modules that grant the app's identity access are scoped to wherever the resource is.
+var applicationInsightsName = 'appi-${resourceToken}'
+var applicationInsightsId = empty(existingApplicationInsightsId) ? '${subscription().id}/resourceGroups/${resourceGroupName}/providers/Microsoft.Insights/components/${applicationInsightsName}' : existingApplicationInsightsId
+var applicationInsightsIdParts = split(applicationInsightsId, '/')
+var useExistingCommunicationService = !empty(existingCommunicationServiceId)
+var communicationServiceName = 'acs-${resourceToken}'
+var communicationServiceId = useExistingCommunicationService ? existingCommunicationServiceId : '${subscription().id}/resourceGroups/${resourceGroupName}/providers/Microsoft.Communication/communicationServices/${communicationServiceName}'
+var communicationServiceIdParts = split(communicationServiceId, '/')
 
 // Every subscription that holds a watched Azure ML workspace, once (union() drops duplicates): compute
 // deletions are logged in the workspace's subscription. (For-expressions, not lambdas: checkov's Bicep parser
@@ -172,6 +220,8 @@ module storage 'app/storage.bicep' = {
     deploymentContainerName: deploymentContainerName
     tableNames: stateTables
     principalId: identity.outputs.principalId
+    onCallTableName: silencesTable
+    onCallGroupObjectId: onCallGroupObjectId
   }
 }
 
@@ -183,9 +233,21 @@ module monitoring 'app/monitoring.bicep' = {
     tags: tags
     logAnalyticsName: logAnalyticsName
     existingLogAnalyticsWorkspaceId: existingLogAnalyticsWorkspaceId
-    applicationInsightsName: 'appi-${resourceToken}'
+    applicationInsightsName: applicationInsightsName
+    existingApplicationInsightsId: existingApplicationInsightsId
+  }
+}
+
+module applicationInsightsAccess 'app/application-insights-access.bicep' = {
+  name: 'application-insights-access'
+  scope: resourceGroup(applicationInsightsIdParts[2], applicationInsightsIdParts[4])
+  params: {
+    componentName: last(applicationInsightsIdParts)
     principalId: identity.outputs.principalId
   }
+  dependsOn: [
+    monitoring
+  ]
 }
 
 module logAnalyticsAccess 'app/log-analytics-access.bicep' = {
@@ -223,11 +285,11 @@ module activityLogs 'app/activity-log.bicep' = [
   }
 ]
 
-module communication 'app/communication.bicep' = {
+module communication 'app/communication.bicep' = if (!useExistingCommunicationService) {
   name: 'communication'
   scope: rg
   params: {
-    communicationServiceName: 'acs-${resourceToken}'
+    communicationServiceName: communicationServiceName
     emailServiceName: 'acs-email-${resourceToken}'
     tags: tags
     dataLocation: acsDataLocation
@@ -235,9 +297,22 @@ module communication 'app/communication.bicep' = {
     customEmailDomainVerified: customEmailDomainVerified
     senderUsername: senderUsername
     senderDisplayName: senderDisplayName
-    principalId: identity.outputs.principalId
   }
 }
+
+module emailSenderAccess 'app/email-sender-access.bicep' = {
+  name: 'email-sender-access'
+  scope: resourceGroup(communicationServiceIdParts[2], communicationServiceIdParts[4])
+  params: {
+    communicationServiceName: last(communicationServiceIdParts)
+    principalId: identity.outputs.principalId
+  }
+  dependsOn: [
+    communication
+  ]
+}
+
+var emailSender = useExistingCommunicationService ? existingEmailSender : communication.outputs.senderAddress
 
 // Every setting the app code and its timer triggers read (shared/app.py: ALL_SETTINGS, with the detectors' schedules),
 // one per line; tests/infra/test_infra_settings_contract.py checks this object against that list and
@@ -255,8 +330,8 @@ var appSettings = {
   LOG_ANALYTICS_ENDPOINT: 'https://api.loganalytics.io'
   METRICS_ENDPOINT: 'https://{region}.metrics.monitor.azure.com'
   METRICS_REGION: empty(metricsRegion) ? location : metricsRegion
-  ACS_ENDPOINT: communication.outputs.endpoint
-  EMAIL_SENDER: communication.outputs.senderAddress
+  ACS_ENDPOINT: emailSenderAccess.outputs.endpoint
+  EMAIL_SENDER: emailSender
   EMAIL_RECIPIENTS: emailRecipients
   STUDIO_TENANT_ID: studioTenantId
   SCAN_OVERLAP_MINUTES: '15'
@@ -288,7 +363,7 @@ module functionApp 'app/function-app.bicep' = {
     storageAccountName: storage.outputs.name
     storageBlobEndpoint: storage.outputs.blobEndpoint
     deploymentContainerName: storage.outputs.deploymentContainerName
-    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    applicationInsightsConnectionString: applicationInsightsAccess.outputs.connectionString
     appSettings: union(appSettings, appSettingOverrides)
   }
 }
@@ -310,6 +385,23 @@ module alerts 'app/alerts.bicep' = if (deployAlertRules && functionCodeDeployed)
   }
 }
 
+// Alerts on the app itself, to people, by Azure Monitor's own email: created in the first provision (no receiver
+// here needs the code), and working when the app or ACS does not.
+module selfMonitoring 'app/self-monitoring.bicep' = if (deploySelfMonitoring) {
+  name: 'self-monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    actionGroupName: 'ag-self-${resourceToken}'
+    emailAddresses: empty(selfMonitoringEmails) ? emailRecipients : selfMonitoringEmails
+    applicationInsightsId: applicationInsightsAccess.outputs.id
+    functionAppName: functionApp.outputs.name
+    failedScanTicks: selfMonitoringFailedScanTicks
+    severity: selfMonitoringAlertSeverity
+  }
+}
+
 // ---------- Outputs (azd stores them in .azure/<env>/.env) ----------
 
 output AZURE_LOCATION string = location
@@ -318,7 +410,9 @@ output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output ALERT_WEBHOOK_URL string = 'https://${functionApp.outputs.defaultHostName}/api/alerts'
 output ACTION_GROUP_ID string = deployAlertRules && functionCodeDeployed ? alerts.outputs.actionGroupId : ''
-output ACS_ENDPOINT string = communication.outputs.endpoint
-output EMAIL_SENDER string = communication.outputs.senderAddress
+output ACS_ENDPOINT string = emailSenderAccess.outputs.endpoint
+output EMAIL_SENDER string = emailSender
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output SELF_MONITORING_ACTION_GROUP_ID string = deploySelfMonitoring ? selfMonitoring.outputs.actionGroupId : ''
 output LOG_ANALYTICS_WORKSPACE_RESOURCE_ID string = monitoring.outputs.logAnalyticsWorkspaceId
-output CUSTOM_EMAIL_DOMAIN_VERIFICATION_RECORDS object = communication.outputs.customDomainVerificationRecords
+output CUSTOM_EMAIL_DOMAIN_VERIFICATION_RECORDS object = useExistingCommunicationService ? {} : communication.outputs.customDomainVerificationRecords

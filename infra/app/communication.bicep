@@ -1,6 +1,8 @@
 // Azure Communication Services Email: an Email Communication Service with an Azure-managed domain (always,
 // it works without DNS changes) and optionally a custom domain, and the Communication Services resource the
-// app calls (ACS_ENDPOINT). The app authenticates with the managed identity.
+// app calls (ACS_ENDPOINT). Created unless an existing Communication Services resource is given
+// (existingCommunicationServiceId in main.bicep). The app authenticates with the managed identity, whose send
+// permission app/email-sender-access.bicep grants (on this resource or the existing one).
 //
 // Sender addresses: every domain comes with the MailFrom address DoNotReply@<domain>. Sender usernames cannot
 // be enabled on Azure-managed domains, nor on custom domains that still have the default sending limits
@@ -28,9 +30,6 @@ param senderUsername string = 'DoNotReply'
 
 @description('Display name of a custom sender username (DoNotReply keeps the display name Azure gave it).')
 param senderDisplayName string = 'Azure ML alerts'
-
-@description('Principal id of the Function App\'s user-assigned managed identity.')
-param principalId string
 
 var useCustomDomain = !empty(customEmailDomain) && customEmailDomainVerified
 // The username every domain has from the start (no senderUsernames resource needed, or allowed on an
@@ -92,50 +91,9 @@ resource communicationService 'Microsoft.Communication/communicationServices@202
   ]
 }
 
-// Least privilege for sending email with Entra ID: the built-in 'Communication and Email Service Owner'
-// (09976791-48a7-449e-bb21-39d1a415f350) also lets its holder manage domains, keys and sender usernames.
-// Microsoft documents a custom role with exactly these three actions on the Communication Services resource
-// as sufficient to send mail with an Entra ID identity (ACS email docs: "Use a custom role to limit
-// permissions granted to the Microsoft Entra application"). It is assignable only in this resource group.
-var emailSendActions = [
-  'Microsoft.Communication/CommunicationServices/Read'
-  'Microsoft.Communication/CommunicationServices/Write'
-  'Microsoft.Communication/EmailServices/write'
-]
-
-resource emailSenderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
-  name: guid(resourceGroup().id, 'acs-email-sender')
-  properties: {
-    roleName: 'ACS Email Sender (${resourceGroup().name}, ${uniqueString(resourceGroup().id)})'
-    description: 'Send email through Azure Communication Services with Microsoft Entra ID, and nothing else.'
-    type: 'CustomRole'
-    permissions: [
-      {
-        actions: emailSendActions
-        notActions: []
-      }
-    ]
-    assignableScopes: [
-      resourceGroup().id
-    ]
-  }
-}
-
-// Email send: the custom role above on the Communication Services resource only, so the app can call
-// POST {ACS_ENDPOINT}/emails:send and poll the operation, and cannot touch any other ACS resource.
-resource emailSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(communicationService.id, principalId, emailSenderRole.id)
-  scope: communicationService
-  properties: {
-    roleDefinitionId: emailSenderRole.id
-    principalId: principalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
 var senderUsernameInUse = customSenderUsername ? senderUsername : defaultSenderUsername
 var senderDomain = useCustomDomain ? customEmailDomain : azureManagedDomain.properties.mailFromSenderDomain
 
-output endpoint string = 'https://${communicationService.properties.hostName}'
+output name string = communicationService.name
 output senderAddress string = '${senderUsernameInUse}@${senderDomain}'
 output customDomainVerificationRecords object = !empty(customEmailDomain) ? customDomain.properties.verificationRecords : {}

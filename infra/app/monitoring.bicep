@@ -1,6 +1,7 @@
-// Log Analytics workspace (created here unless an existing one is given) and workspace-based Application
-// Insights for the Function App's own telemetry. Local (instrumentation-key) auth is disabled on
-// Application Insights: the host sends telemetry with the managed identity.
+// Log Analytics workspace and workspace-based Application Insights for the Function App's own telemetry, each
+// created here unless an existing one is given. Local (instrumentation-key) auth is disabled on the Application
+// Insights created here: the host sends telemetry with the managed identity (app/application-insights-access.bicep
+// grants it the role, on a new or an existing component).
 
 param location string
 param tags object = {}
@@ -14,13 +15,13 @@ param existingLogAnalyticsWorkspaceId string = ''
 @description('Retention of the new Log Analytics workspace, in days.')
 param retentionInDays int = 30
 
+@description('Name of the Application Insights component to create; ignored when existingApplicationInsightsId is set.')
 param applicationInsightsName string
 
-@description('Principal id of the Function App\'s user-assigned managed identity.')
-param principalId string
+@description('Resource id of an existing Application Insights component, or empty to create one.')
+param existingApplicationInsightsId string = ''
 
 var createLogAnalytics = empty(existingLogAnalyticsWorkspaceId)
-var monitoringMetricsPublisherRoleId = '3913510d-42f4-4e42-8a64-420c390055eb'
 
 resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = if (createLogAnalytics) {
   name: logAnalyticsName
@@ -39,7 +40,7 @@ resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = if
 
 var logAnalyticsId = createLogAnalytics ? logAnalytics.id : existingLogAnalyticsWorkspaceId
 
-resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = if (empty(existingApplicationInsightsId)) {
   name: applicationInsightsName
   location: location
   tags: tags
@@ -51,19 +52,4 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
   }
 }
 
-// Monitoring Metrics Publisher on this Application Insights component only: with local auth disabled, the
-// Functions host (not the app code) needs it to send its logs and metrics with the managed identity
-// (APPLICATIONINSIGHTS_AUTHENTICATION_STRING). It grants nothing on any other resource.
-resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(applicationInsights.id, principalId, monitoringMetricsPublisherRoleId)
-  scope: applicationInsights
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisherRoleId)
-    principalId: principalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
 output logAnalyticsWorkspaceId string = logAnalyticsId
-output applicationInsightsName string = applicationInsights.name
-output applicationInsightsConnectionString string = applicationInsights.properties.ConnectionString

@@ -15,6 +15,12 @@ param tableNames array
 @description('Principal id of the Function App\'s user-assigned managed identity.')
 param principalId string
 
+@description('The state table on-call people may read and write from the CLI: the silences.')
+param onCallTableName string
+
+@description('Object id of the Entra group whose members add silences from the CLI; empty grants nobody.')
+param onCallGroupObjectId string = ''
+
 // Built-in role definition ids (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 var storageBlobDataOwnerRoleId = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var storageTableDataContributorRoleId = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
@@ -102,6 +108,29 @@ resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-0
     principalId: principalId
     principalType: 'ServicePrincipal'
   }
+}
+
+resource onCallTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' existing = {
+  parent: tableService
+  name: onCallTableName
+}
+
+// Storage Table Data Contributor for the on-call group on the silences table only: members add, list and end
+// silences with the CLI (`python -m shared silence ...`, signed in with `az login`) and can read or change no other
+// table, nor any blob or queue. A table is the narrowest scope Azure Storage accepts for a data role (Microsoft
+// Learn, "Assign an Azure role for access to table data": "/.../tableServices/default/tables/<table-name>").
+resource onCallSilences 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(onCallGroupObjectId)) {
+  name: guid(onCallTable.id, onCallGroupObjectId, storageTableDataContributorRoleId)
+  scope: onCallTable
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageTableDataContributorRoleId)
+    principalId: onCallGroupObjectId
+    principalType: 'Group'
+    description: 'On-call silences of the Azure ML alerting (python -m shared silence)'
+  }
+  dependsOn: [
+    tables
+  ]
 }
 
 // No Storage Queue Data Contributor: the app has only timer and HTTP triggers and no queue bindings, and the

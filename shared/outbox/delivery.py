@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.core.log_markers import NOTICE_DEAD
 from shared.enrich import Budget, Enrichers, EnrichmentSubject
 from shared.outbox import records as outbox
 from shared.outbox.channel import FAILED, SUCCEEDED, Channel, SendFailed
@@ -260,7 +261,13 @@ class OutboxDelivery:
                     log.warning("Counting %s as sent: %s", outcome.key, outcome.last_error)
             elif outcome.status is Status.DEAD:
                 report.dead += 1
-                log.error("Giving up on %s after %d attempts: %s", outcome.key, outcome.attempts, outcome.last_error)
+                log.error(
+                    "%s Giving up on %s after %d attempts: %s",
+                    NOTICE_DEAD,
+                    outcome.key,
+                    outcome.attempts,
+                    outcome.last_error,
+                )
             elif outcome.status is Status.PENDING:
                 report.retrying += 1
                 log.warning(

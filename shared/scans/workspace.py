@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.azure.log_analytics import LogAnalytics, QueryFailed
+from shared.core.log_markers import SCAN_FAILED
 from shared.detectors.base import Findings, QueryWindow
 from shared.outbox.intake import Intake
 from shared.scans.reports import WorkspaceScan
@@ -38,7 +39,8 @@ def find(
         level = logging.ERROR if err.status in (401, 403, 404) else logging.WARNING
         log.log(
             level,
-            "%s: Log Analytics workspace %s not read, the next tick reads it again: %s",
+            "%s %s: Log Analytics workspace %s not read, the next tick reads it again: %s",
+            SCAN_FAILED,
             scan,
             workspace_id,
             err.reason,

@@ -143,8 +143,10 @@ def test_regional_and_identity_values(bicep) -> None:
     assert _text(settings["LOG_ANALYTICS_WORKSPACE_IDS"]) == "logAnalyticsAccess.outputs.customerId"
     access = bicep["app/log-analytics-access.bicep"]
     assert _text(access.outputs["customerId"]) == "workspace.properties.customerId"
-    communication = bicep["app/communication.bicep"]
-    assert _text(communication.outputs["endpoint"]) == "'https://${communicationService.properties.hostName}'"
+    # The endpoint of the Communication Services resource the app may send through (new or existing).
+    assert _text(settings["ACS_ENDPOINT"]) == "emailSenderAccess.outputs.endpoint"
+    sender_access = bicep["app/email-sender-access.bicep"]
+    assert _text(sender_access.outputs["endpoint"]) == "'https://${communicationService.properties.hostName}'"
 
 
 # ---------- Roles ----------
@@ -199,7 +201,11 @@ def _scope_type(bicep, name: str, assignment: Resource) -> str:
     ],
 )
 def test_builtin_role_is_assigned_to_the_app_identity(bicep, role: str, scope_type: str, why: str) -> None:
-    matches = [(name, assignment) for name, assignment, role_id in _role_assignments(bicep) if role_id == role]
+    matches = [
+        (name, assignment)
+        for name, assignment, role_id in _role_assignments(bicep)
+        if role_id == role and not _to_on_call_group(assignment)
+    ]
     assert matches, f"no role assignment of {role} ({why})"
     for name, assignment in matches:
         _assert_granted_to_app_identity(bicep, name, assignment)
@@ -222,6 +228,38 @@ def test_email_send_role_is_assigned_to_the_app_identity(bicep) -> None:
         actions = bicep[name].variables[actions.text]
     assert set(actions) == EMAIL_SEND_ACTIONS, "least privilege: exactly the documented email-send actions"
     assert not permission.get("dataActions")
+
+
+def _to_on_call_group(assignment: Resource) -> bool:
+    return _text(assignment.body["properties"]["principalId"]) == "onCallGroupObjectId"
+
+
+def test_every_role_assignment_goes_to_the_app_identity_or_the_on_call_group(bicep) -> None:
+    for name, assignment, _ in _role_assignments(bicep):
+        if not _to_on_call_group(assignment):
+            _assert_granted_to_app_identity(bicep, name, assignment)
+
+
+def test_the_on_call_group_may_write_the_silences_table_and_nothing_else(bicep) -> None:
+    from shared.silences import TABLES as SILENCE_TABLES
+
+    granted = [
+        (name, assignment, role) for name, assignment, role in _role_assignments(bicep) if _to_on_call_group(assignment)
+    ]
+    [(name, assignment, role)] = granted
+    assert role == STORAGE_TABLE_DATA_CONTRIBUTOR  # read, add and delete entities; no account or blob access
+    properties = assignment.body["properties"]
+    assert properties["principalType"] == "Group"
+    assert assignment.condition == "(!empty(onCallGroupObjectId))"  # nobody unless a group is named
+    # Scoped to one table, the narrowest scope a Storage data role takes, and that table is the silences.
+    table = bicep[name].resources[_text(assignment.body["scope"])]
+    assert table.type_name == "Microsoft.Storage/storageAccounts/tableServices/tables" and table.existing
+    assert _text(table.body["name"]) == "onCallTableName"
+    main = bicep["main.bicep"]
+    params = _module_for(main, "main.bicep", name).params
+    assert _text(params["onCallTableName"]) == "silencesTable" and [main.variables["silencesTable"]] == list(SILENCE_TABLES)
+    assert _text(params["onCallGroupObjectId"]) == "onCallGroupObjectId"
+    assert main.params["onCallGroupObjectId"].default == ""
 
 
 def test_every_role_assignment_is_commented_with_why(bicep) -> None:
@@ -268,7 +306,8 @@ def _module_for(bicep_file: BicepFile, declared_in: str, target: str):
 def test_state_tables_are_created_by_bicep(bicep) -> None:
     from shared.app import TABLES
 
-    created = bicep["main.bicep"].variables["stateTables"]
+    variables = bicep["main.bicep"].variables
+    created = [variables[name.text] if isinstance(name, Expr) else name for name in variables["stateTables"]]
     assert _text(_module_for(bicep["main.bicep"], "main.bicep", "app/storage.bicep").params["tableNames"]) == (
         "stateTables"
     )

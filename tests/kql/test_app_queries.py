@@ -12,7 +12,7 @@ from shared.enrich.log_analytics import EnrichmentPlan, enrichment_query
 from shared.rules_yaml import load_rules
 from tests.unit.webhook.test_enrichment import HOSTILE_RUN_ID, hostile_plan
 
-from .analyser import assert_clean
+from .analyser import analyse_detailed, assert_clean
 
 ROOT = Path(__file__).resolve().parents[2]
 END = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -20,7 +20,8 @@ END = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 def app_queries() -> list[tuple[str, str]]:
     window = QueryWindow(start=END - timedelta(minutes=20), end=END, lookback_start=END - timedelta(hours=48))
-    alert_rules = [(f"infra: {path.name}", path.read_text()) for path in sorted(ROOT.glob("infra/**/*.kql"))]
+    # The alert rules scoped to the Log Analytics workspace (those scoped to Application Insights: below).
+    alert_rules = [(f"infra: {path.name}", path.read_text()) for path in sorted(ROOT.glob("infra/app/queries/*.kql"))]
     rules = load_rules(ROOT / "rules.yaml")
     start = END - timedelta(minutes=30)
     metric = EnrichmentPlan(
@@ -77,3 +78,25 @@ def test_hostile_dimension_values_do_not_change_the_enrichment_query():
     assert hostile.columns == plain.columns
     assert HOSTILE_RUN_ID in hostile.string_literals  # decoded back to exactly the value, as one literal
     assert 'ws"; AzureActivity | take 1' in hostile.string_literals
+
+
+APP_INSIGHTS_SCHEMAS = ROOT / "sandbox" / "app-insights-schemas.json"
+
+
+def test_every_self_monitoring_query_is_clean_against_application_insights():
+    # Scoped to the Application Insights component: its tables (traces, requests), not the Log Analytics ones.
+    paths = sorted(ROOT.glob("infra/app/queries/app-insights/*.kql"))
+    assert [path.name for path in paths] == ["dead-notices.kql", "failed-scans.kql", "function-failures.kql"]
+    reports = assert_clean(
+        [(path.name, path.read_text()) for path in paths], APP_INSIGHTS_SCHEMAS, fail_on_warnings=True
+    )
+    # The dimensions of each rule (infra/app/self-monitoring.bicep) are columns of its result.
+    assert ("FunctionName", "string") in reports["function-failures.kql"].columns
+    assert reports["failed-scans.kql"].columns[:3] == [
+        ("Scan", "string"),
+        ("WorkspaceId", "string"),
+        ("FailedTicks", "long"),
+    ]
+    assert ("IncidentKey", "string") in reports["dead-notices.kql"].columns
+    # Against the Log Analytics schemas the same text does not even resolve its tables: the scopes are kept apart.
+    assert all(report.errors for report in analyse_detailed([(p.name, p.read_text()) for p in paths]).values())
