@@ -257,7 +257,9 @@ def test_the_on_call_group_may_write_the_silences_table_and_nothing_else(bicep) 
     assert _text(table.body["name"]) == "onCallTableName"
     main = bicep["main.bicep"]
     params = _module_for(main, "main.bicep", name).params
-    assert _text(params["onCallTableName"]) == "silencesTable" and [main.variables["silencesTable"]] == list(SILENCE_TABLES)
+    assert _text(params["onCallTableName"]) == "silencesTable" and [main.variables["silencesTable"]] == list(
+        SILENCE_TABLES
+    )
     assert _text(params["onCallGroupObjectId"]) == "onCallGroupObjectId"
     assert main.params["onCallGroupObjectId"].default == ""
 
