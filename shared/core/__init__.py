@@ -1,0 +1,1 @@
+"""Plain helpers with no I/O, shared by the subsystems."""
