@@ -54,7 +54,7 @@ def _signature(key: bytes, path: str, expiry: str) -> str:
 def sas_url(base_url: str, account: str, path: str, now: datetime, key: bytes) -> str:
     """A read-only SAS URL for the blob `path` of `account`, valid for 8 hours from `now`."""
     start, expiry = format_datetime(now - timedelta(minutes=5)), format_datetime(now + SAS_LIFETIME)
-    oid, tenant = "d75052df-0000-0000-0000-000000000000", "72f988bf-0000-0000-0000-000000000000"
+    oid, tenant = "00000000-0000-0000-0000-0000000000cc", "00000000-0000-0000-0000-0000000000bb"
     query = (f"sv=2019-07-07&sr=b&sig={quote(_signature(key, f'{account}/{path}', expiry), safe='')}"
              f"&skoid={oid}&sktid={tenant}&skt={quote(start)}&ske={quote(expiry)}&sks=b&skv=2019-07-07"
              f"&st={quote(start)}&se={quote(expiry)}&sp=r")

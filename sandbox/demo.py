@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sandbox import Sandbox
 from sandbox.azurite import AzuriteNotAvailable, azurite_tables
-from sandbox.scenarios import activity_rows, six_step_pipeline
+from sandbox.scenarios import activity_rows, six_step_run
 
 OUT = Path(".sandbox") / "demo"
 HERE = Path(__file__).resolve().parent
@@ -65,8 +65,9 @@ def main() -> int:
             _banner("1. A pipeline fails: 6 steps in ws-churn-prod")
             print("prep completes; train fails (NaN in input); evaluate fails later; register/deploy cancelled; "
                   "report never starts")
-            sandbox.add_tables(six_step_pipeline("ws-churn-prod", "churn_train_pipeline_7f3a",
-                                             sandbox.now - timedelta(minutes=25)))
+            # Its rows in Log Analytics and the same run in Azure ML run history (step names, errors, logs).
+            sandbox.add_pipeline(six_step_run("ws-churn-prod", "churn_train_pipeline_7f3a",
+                                              sandbox.now - timedelta(minutes=25)))
             tick(function_app.scan_run_failures)
             print("Second tick (same data, overlapping window):")
             tick(function_app.scan_run_failures)
