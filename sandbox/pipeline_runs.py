@@ -105,10 +105,10 @@ class PipelineRun(_Life):
         return rows
 
     def tables(self) -> dict[str, list[dict[str, Any]]]:
-        """The rows by table, as `Sandbox.add_tables` takes them."""
-        tables: dict[str, list[dict[str, Any]]] = {"AmlRunStatusChangedEvent": [], "AmlComputeJobEvent": []}
+        """The rows by table, as `Sandbox.add_tables` takes them (a table without rows is left out)."""
+        tables: dict[str, list[dict[str, Any]]] = {}
         for table, row in self.rows():
-            tables[table].append(row)
+            tables.setdefault(table, []).append(row)
         return tables
 
     def step(self, run_id: str) -> Step | None:
