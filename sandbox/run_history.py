@@ -66,7 +66,7 @@ def _user(pipeline: PipelineRun, workspace: AmlWorkspace) -> dict[str, Any]:
 def _error(step: Step, ended: datetime, region: str) -> dict[str, Any] | None:
     if step.error is None:
         return None
-    inner = None
+    inner: dict[str, Any] | None = None
     for code in reversed(step.error.inner):
         inner = {"code": code, "innerError": inner}
     return {"error": {"code": step.error.code, "severity": None, "message": step.error.message,
@@ -157,7 +157,8 @@ def details(workspace: AmlWorkspace, pipeline: PipelineRun, step: Step | None, n
     answer["logFiles"] = {
         name: sas_url(base_url, workspace.storage_account, f"azureml/ExperimentRun/dcid.{life.run_id}/{name}", now, key)
         for name in log_names(pipeline, step, now)}
-    seconds = (life.ended(now) - life.started(now)).total_seconds() if life.ended(now) and life.started(now) else 0.0
+    start, end = life.started(now), life.ended(now)
+    seconds = (end - start).total_seconds() if start and end else 0.0
     answer["jobCost"] = {"chargedCpuCoreSeconds": round(seconds * 4, 1), "chargedCpuMemoryMegabyteSeconds": 0.0,
                          "chargedGpuSeconds": 0.0, "chargedNodeUtilizationSeconds": round(seconds, 1)}
     return answer

@@ -9,27 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-
-def parse_time(value: Any) -> datetime | None:
-    """An aware datetime from an ISO 8601 string (`Z`, an offset, up to 7 fraction digits); naive means UTC."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
-
-
-def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+from shared.azure.json_fields import as_mapping, as_text, parse_time
 
 
 @dataclass(frozen=True)
@@ -42,9 +25,9 @@ class AmlWorkspace:
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> AmlWorkspace:
-        properties = _dict(body.get("properties"))
-        return cls(_text(body.get("id")), _text(body.get("name")), _text(body.get("location")),
-                   _text(properties.get("workspaceId")), _text(properties.get("discoveryUrl")))
+        properties = as_mapping(body.get("properties"))
+        return cls(as_text(body.get("id")), as_text(body.get("name")), as_text(body.get("location")),
+                   as_text(properties.get("workspaceId")), as_text(properties.get("discoveryUrl")))
 
 
 @dataclass(frozen=True)
@@ -64,14 +47,14 @@ class ArmJob:
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> ArmJob:
-        properties = _dict(body.get("properties"))
-        system = _dict(body.get("systemData"))
-        studio = _dict(_dict(properties.get("services")).get("Studio"))
-        tags = {str(k): str(v) for k, v in _dict(properties.get("tags")).items()}
-        return cls(_text(body.get("name")), _text(properties.get("displayName")),
-                   _text(properties.get("experimentName")), _text(properties.get("status")),
-                   _text(properties.get("jobType")), parse_time(system.get("createdAt")),
-                   _text(system.get("createdBy")), _text(studio.get("endpoint")),
+        properties = as_mapping(body.get("properties"))
+        system = as_mapping(body.get("systemData"))
+        studio = as_mapping(as_mapping(properties.get("services")).get("Studio"))
+        tags = {str(k): str(v) for k, v in as_mapping(properties.get("tags")).items()}
+        return cls(as_text(body.get("name")), as_text(properties.get("displayName")),
+                   as_text(properties.get("experimentName")), as_text(properties.get("status")),
+                   as_text(properties.get("jobType")), parse_time(system.get("createdAt")),
+                   as_text(system.get("createdBy")), as_text(studio.get("endpoint")),
                    properties.get("isArchived") is True, tags)
 
 
@@ -99,7 +82,7 @@ class Trigger:
 
     @classmethod
     def from_json(cls, trigger: Mapping[str, Any]) -> Trigger:
-        pattern = _dict(trigger.get("schedule"))
+        pattern = as_mapping(trigger.get("schedule"))
 
         def numbers(name: str) -> tuple[int, ...]:
             values = pattern.get(name)
@@ -108,9 +91,9 @@ class Trigger:
         week_days = pattern.get("weekDays")
         interval = trigger.get("interval")
         return cls(
-            kind=_text(trigger.get("triggerType")), time_zone=_text(trigger.get("timeZone")) or "UTC",
+            kind=as_text(trigger.get("triggerType")), time_zone=as_text(trigger.get("timeZone")) or "UTC",
             start_time=trigger.get("startTime") or None, end_time=trigger.get("endTime") or None,
-            expression=_text(trigger.get("expression")), frequency=_text(trigger.get("frequency")),
+            expression=as_text(trigger.get("expression")), frequency=as_text(trigger.get("frequency")),
             interval=interval if isinstance(interval, int) else 0, hours=numbers("hours"),
             minutes=numbers("minutes"), month_days=numbers("monthDays"),
             week_days=tuple(str(d) for d in week_days) if isinstance(week_days, list) else (),
@@ -132,16 +115,17 @@ class Schedule:
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Schedule:
-        properties = _dict(body.get("properties"))
-        action = _dict(properties.get("action"))
-        system = _dict(body.get("systemData"))
-        name = _text(body.get("name"))
+        properties = as_mapping(body.get("properties"))
+        action = as_mapping(properties.get("action"))
+        system = as_mapping(body.get("systemData"))
+        name = as_text(body.get("name"))
         return cls(
-            name=name, display_name=_text(properties.get("displayName")) or name,
+            name=name, display_name=as_text(properties.get("displayName")) or name,
             is_enabled=properties.get("isEnabled") is True,
-            provisioning_state=_text(properties.get("provisioningState")),
-            action_type=_text(action.get("actionType")), trigger=Trigger.from_json(_dict(properties.get("trigger"))),
-            experiment_name=_text(_dict(action.get("jobDefinition")).get("experimentName")) or name,
+            provisioning_state=as_text(properties.get("provisioningState")),
+            action_type=as_text(action.get("actionType")),
+            trigger=Trigger.from_json(as_mapping(properties.get("trigger"))),
+            experiment_name=as_text(as_mapping(action.get("jobDefinition")).get("experimentName")) or name,
             created_at=parse_time(system.get("createdAt")), last_modified_at=parse_time(system.get("lastModifiedAt")),
-            description=_text(properties.get("description")),
+            description=as_text(properties.get("description")),
         )

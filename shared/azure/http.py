@@ -142,7 +142,7 @@ class JsonService:
             policies.append(auth_policy)
         policies.append(HttpLoggingPolicy())  # logs the URL without query values and without the token
         # No RedirectPolicy: a redirect is an answer (BAD_ANSWER), never a way for the token to reach another host.
-        self._client = PipelineClient("", policies=policies, transport=transport)
+        self._client: Any = PipelineClient("", policies=policies, transport=transport)
 
     def get_json(self, url: str, budget: Budget, *, params: Mapping[str, str] | None = None,
                  hints: Mapping[int, str] | None = None) -> dict[str, Any] | Unavailable:

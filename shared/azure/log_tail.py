@@ -118,7 +118,7 @@ class LogBlobs:
         self.allowed_hosts = allowed_hosts
         self.call_seconds = call_seconds
         # No HttpLoggingPolicy either: it would log the parameter names (`sig=REDACTED`) of every URL.
-        self._client = PipelineClient("", transport=transport, policies=[
+        self._client: Any = PipelineClient("", transport=transport, policies=[
             RequestIdPolicy(), HeadersPolicy({"x-ms-version": STORAGE_VERSION}), UserAgentPolicy(USER_AGENT),
             deadline_retry_policy(SERVICE, retry_total=retry_total, min_call_seconds=MIN_CALL_SECONDS),
         ])

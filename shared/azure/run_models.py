@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.azure.arm_models import parse_time
 from shared.azure.http import Unavailable
+from shared.azure.json_fields import as_mapping, as_text, parse_time
 from shared.azure.log_tail import LogTail, SecretUrl, pick_log_file
 from shared.core.redact import redact
 
@@ -31,12 +31,6 @@ def parse_duration(value: Any) -> timedelta | None:
                      seconds=float(match["s"]))
 
 
-def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
 
 
 @dataclass(frozen=True)
@@ -51,16 +45,16 @@ class RunError:
     @classmethod
     def from_json(cls, error: Any) -> RunError | None:
         """From an ErrorResponse (`{"error": RootError, ...}`) or a bare RootError; None if there is none."""
-        root = _dict(_dict(error).get("error")) or _dict(error)
-        code, message = _text(root.get("code")), _text(root.get("message"))
+        root = as_mapping(as_mapping(error).get("error")) or as_mapping(error)
+        code, message = as_text(root.get("code")), as_text(root.get("message"))
         if not (code or message):
             return None
         chain: list[str] = []
-        inner = _dict(root.get("innerError"))
+        inner = as_mapping(root.get("innerError"))
         while inner and len(chain) < 10:
-            if _text(inner.get("code")):
+            if as_text(inner.get("code")):
                 chain.append(inner["code"])
-            inner = _dict(inner.get("innerError"))
+            inner = as_mapping(inner.get("innerError"))
         if len(message) > MESSAGE_LIMIT:
             message = "…" + message[-MESSAGE_LIMIT:]
         return cls(code, redact(message), tuple(chain))
@@ -92,20 +86,20 @@ class StepRun:
 
     @classmethod
     def from_json(cls, run: Mapping[str, Any]) -> StepRun:
-        properties = _dict(run.get("properties"))
-        run_id = _text(run.get("runId"))
+        properties = as_mapping(run.get("properties"))
+        run_id = as_text(run.get("runId"))
         start, end = parse_time(run.get("startTimeUtc")), parse_time(run.get("endTimeUtc"))
         duration = parse_duration(run.get("duration"))
         if duration is None and start is not None and end is not None:
             duration = end - start
         return cls(
-            run_id=run_id, display_name=_text(run.get("displayName")) or _text(run.get("name")) or run_id,
-            status=_text(run.get("status")), parent_run_id=_text(run.get("parentRunId")),
-            root_run_id=_text(run.get("rootRunId")), component_name=_text(properties.get("azureml.moduleName")),
-            component_version=_text(properties.get("azureml.moduleVersion")),
-            compute=_text(_dict(run.get("compute")).get("target")) or _text(run.get("target")),
+            run_id=run_id, display_name=as_text(run.get("displayName")) or as_text(run.get("name")) or run_id,
+            status=as_text(run.get("status")), parent_run_id=as_text(run.get("parentRunId")),
+            root_run_id=as_text(run.get("rootRunId")), component_name=as_text(properties.get("azureml.moduleName")),
+            component_version=as_text(properties.get("azureml.moduleVersion")),
+            compute=as_text(as_mapping(run.get("compute")).get("target")) or as_text(run.get("target")),
             created=parse_time(run.get("createdUtc")), start=start, end=end, duration=duration,
-            run_type=_text(run.get("runType")) or _text(properties.get("azureml.runsource")),
+            run_type=as_text(run.get("runType")) or as_text(properties.get("azureml.runsource")),
             error=RunError.from_json(run.get("error")),
         )
 
@@ -126,10 +120,10 @@ class RunDetails:
 
     @classmethod
     def from_json(cls, details: Mapping[str, Any]) -> RunDetails:
-        files = {name: SecretUrl(url) for name, url in _dict(details.get("logFiles")).items()
+        files = {name: SecretUrl(url) for name, url in as_mapping(details.get("logFiles")).items()
                  if isinstance(name, str) and isinstance(url, str)}
-        return cls(_text(details.get("runId")), _text(details.get("status")), RunError.from_json(details.get("error")),
-                   files)
+        return cls(as_text(details.get("runId")), as_text(details.get("status")),
+                   RunError.from_json(details.get("error")), files)
 
 
 @dataclass(frozen=True)

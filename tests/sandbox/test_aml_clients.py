@@ -254,6 +254,6 @@ def test_schedules_and_the_jobs_they_created(sb: Sandbox, tokens: AudienceCreden
         refused = fresh.jobs_by_schedule(WORKSPACE, "nightly", Budget(30))
         assert isinstance(refused, Unavailable) and refused.failure == Failure.UNSUPPORTED
     # 3 pages by schedule, 2 of the stable list, then one refusal: the second ask does not call
-    assert len([r for r in served(sb, "arm") if r["path"].endswith("/jobs")]) == 6
+    assert len([r for r in served(sb, "arm") if str(r["path"]).endswith("/jobs")]) == 6
     step = fresh.job(WORKSPACE, "n1", Budget(30))
     assert not isinstance(step, Unavailable) and step.display_name.startswith("nightly-")

@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from azure.monitor.query import LogsQueryClient
+from azure.monitor.query import LogsQueryClient, LogsQueryResult
 
 from sandbox import DEFAULT_WORKSPACE_ID, Sandbox
 from sandbox import run_history as sandbox_history
@@ -58,6 +58,7 @@ def test_the_six_step_pipeline_agrees_over_the_wire(sb: Sandbox, logs: LogsQuery
     sb.add_pipeline(six_step_run("ws-prod", "pipe1", t0))
     result = logs.query_workspace(DEFAULT_WORKSPACE_ID, "AmlRunStatusChangedEvent | project RunId, Status, "
                                   "TimeGenerated", timespan=None)
+    assert isinstance(result, LogsQueryResult)
     table = result.tables[0]
     life = _life_in_rows([dict(zip(table.columns, row, strict=True)) for row in table.rows])
     steps = _steps(_client(sb), "ws-prod", "pipe1")
@@ -107,6 +108,7 @@ def test_run_history_has_the_first_failure_while_its_row_is_still_on_the_way(sb:
     sb.set_clock(t0 + timedelta(minutes=20))  # the pipeline failed at minute 15
     result = logs.query_workspace(DEFAULT_WORKSPACE_ID, 'AmlRunStatusChangedEvent | where Status == "Failed" '
                                   "| project RunId", timespan=None)
+    assert isinstance(result, LogsQueryResult)
     assert sorted(row[0] for row in result.tables[0].rows) == ["late", "late_evaluate"]  # train's row: not yet
     steps = _steps(_client(sb), "ws-prod", "late")
     failed = sorted((s for s in steps if s.status == "Failed"), key=lambda s: s.end or t0)
