@@ -1,6 +1,7 @@
 """`make demo`: the alerting app offline, with its real code and SDK clients.
 
-Starts Azurite (Table Storage) and the sandbox (Log Analytics, Metrics, ACS Email), then shows three stories:
+Starts Azurite (Table Storage) and the sandbox (Log Analytics, Metrics, ACS Email, Azure ML run history), then
+shows three stories:
 a failing 6-step pipeline (the `scan_run_failures` function, run twice: one email), a deleted compute cluster
 (`scan_compute_changes`), and a drift metric that fires and resolves (`scan_metrics` over simulated time).
 """
