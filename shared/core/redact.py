@@ -47,8 +47,8 @@ def redact(text: str) -> str:
     text = _JWT.sub(REDACTED, text)
     text = _AUTH_SCHEME.sub(lambda m: m.group(1) + REDACTED, text)
     text = _CONNECTION_KEY.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
-    text = _PAIR.sub(_redact_pair, text)
-    return _ACCOUNT_KEY.sub(REDACTED, text)
+    text = _ACCOUNT_KEY.sub(REDACTED, text)  # before the pairs: a key may end in letters that name a secret
+    return _PAIR.sub(_redact_pair, text)
 
 
 def _redact_pair(match: re.Match[str]) -> str:
