@@ -1,6 +1,7 @@
 """`make demo`: the alerting app offline, with its real code and SDK clients.
 
-Starts Azurite (Table Storage) and the sandbox (Log Analytics, Metrics, ACS Email), then shows three stories:
+Starts Azurite (Table Storage) and the sandbox (Log Analytics, Metrics, ACS Email, Azure ML run history), then
+shows three stories:
 a failing 6-step pipeline (the `scan_run_failures` function, run twice: one email), a deleted compute cluster
 (`scan_compute_changes`), and a drift metric that fires and resolves (`scan_metrics` over simulated time).
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from sandbox import Sandbox
 from sandbox.azurite import AzuriteNotAvailable, azurite_tables
-from sandbox.scenarios import activity_rows, six_step_pipeline
+from sandbox.scenarios import activity_rows, six_step_run
 
 OUT = Path(".sandbox") / "demo"
 HERE = Path(__file__).resolve().parent
@@ -67,8 +68,9 @@ def main() -> int:
                 "prep completes; train fails (NaN in input); evaluate fails later; register/deploy cancelled; "
                 "report never starts"
             )
-            sandbox.add_tables(
-                six_step_pipeline("ws-churn-prod", "churn_train_pipeline_7f3a", sandbox.now - timedelta(minutes=25))
+            # Its rows in Log Analytics and the same run in Azure ML run history (step names, errors, logs).
+            sandbox.add_pipeline(
+                six_step_run("ws-churn-prod", "churn_train_pipeline_7f3a", sandbox.now - timedelta(minutes=25))
             )
             tick(function_app.scan_run_failures)
             print("Second tick (same data, overlapping window):")

@@ -1,4 +1,5 @@
-"""The Sandbox: three emulated Azure services sharing one simulated clock, served over HTTPS on loopback.
+"""The Sandbox: emulated Azure services sharing one simulated clock, served over HTTPS on loopback: Log Analytics,
+Metrics, ACS Email, and Azure ML's ARM, run history and log blobs (methods in aml_sandbox.py).
 
 Tests drive it in-process through this class; other processes drive it through the ``/_sandbox/`` control
 API (see server.py), which maps one-to-one onto the methods here.
@@ -15,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from .aml import AzureMl
+from .aml_sandbox import AzureMlSandbox
 from .communication_email import POLL_HINT_HEADERS, Email
 from .faults import Faults
 from .log_analytics import DEFAULT_WORKSPACE_ID, LogAnalytics, partial_error
@@ -35,8 +38,8 @@ def load_schemas(path: Path = SCHEMAS_PATH) -> dict[str, list[tuple[str, str]]]:
     }
 
 
-class Sandbox:
-    """Log Analytics, Metrics and ACS Email stand-ins behind one HTTPS endpoint.
+class Sandbox(AzureMlSandbox):
+    """Log Analytics, Metrics, ACS Email and Azure ML stand-ins behind one HTTPS endpoint.
 
     Nothing runs until :meth:`start`. The clock starts at the wall clock truncated to seconds (or *now*)
     and moves only when told to, so ingestion delays and time windows are deterministic.
@@ -61,6 +64,7 @@ class Sandbox:
         self.metrics = Metrics()
         self.email = Email()
         self.faults = Faults()
+        self.aml = AzureMl()
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -191,7 +195,9 @@ class Sandbox:
             )
 
     def reset(self) -> None:
-        """Forget rows, metric series, emails, faults and request logs; the clock stays where it is."""
+        """Forget rows, metric series, emails, Azure ML runs and schedules, faults and request logs; the clock
+        stays where it is."""
+        self.aml.clear()
         self.log_analytics.clear()
         self.metrics.clear()
         self.email.clear()

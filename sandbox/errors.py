@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -18,3 +19,7 @@ class ServiceError(Exception):
 
     def body(self) -> dict[str, Any]:
         return {"error": self.error}
+
+    def payload(self) -> tuple[bytes, str]:
+        """The answer's body and content type (JSON here; Storage answers XML, see blob_logs.BlobError)."""
+        return json.dumps(self.body()).encode(), "application/json; charset=utf-8"

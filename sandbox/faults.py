@@ -1,6 +1,8 @@
 """Faults armed by tests: the next N calls to a service answer an error status instead, a service fails during a
 window of the sandbox clock, or one Log Analytics workspace answers an error (403, 404, 429 with Retry-After,
-5xx) while the others answer normally."""
+5xx) while the others answer normally. The Azure ML services (ARM, discovery, run history, log blobs) take
+faults per service and per Azure ML workspace: an error status (with Retry-After), a slow answer, or both; and
+run history or ARM can refuse tokens issued for one audience (401)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from datetime import datetime
 from .errors import ServiceError
 
 SERVICES = ("logs", "metrics", "email", "email-status")  # email-status: only the email operation status reads
+AML_SERVICES = ("arm", "discovery", "runhistory", "blob")
+AML_STATUSES = (401, 403, 404, 429, 500, 502, 503, 504)
 _CODES = {429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnavailable"}
 # What the Log Analytics query API answers per status: 404 is the recorded answer for an unknown workspace
 # (wire sample); 403 is the code and text the service gives an identity without read access to the workspace.
@@ -37,6 +41,19 @@ class _WorkspaceFault:
     retry_after: int | None  # seconds, sent as Retry-After
 
 
+@dataclass
+class ServiceFault:
+    """What one answer of an Azure ML service does instead: wait `delay` seconds (wall time), then answer
+    `status` (None: answer normally after the wait)."""
+
+    service: str
+    workspace: str | None  # Azure ML workspace name, lower-cased; None: every workspace
+    status: int | None
+    remaining: int | None  # answers left; None: until healed
+    retry_after: int | None = None
+    delay: float = 0.0
+
+
 class Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -44,6 +61,8 @@ class Faults:
         self._partial = 0
         self._windows: list[tuple[str, int, datetime, datetime]] = []
         self._workspaces: dict[str, _WorkspaceFault] = {}
+        self._service_faults: list[ServiceFault] = []
+        self._refused_audiences: set[tuple[str, str]] = set()
         # Set (e.g. 1) to answer faults with `retry-after-ms`: SDK retries then wait that long instead of their
         # exponential backoff in wall time (a simulation moves its own clock; the outcome is the same).
         self.retry_after_ms: int | None = None
@@ -108,7 +127,7 @@ class Faults:
         if status is not None:
             headers = {"Retry-After": "0"} if status == 429 else {}
             raise ServiceError(
-                status, _CODES[status], f"Sandbox fault: {status} armed for {service}", self._retry_headers(headers)
+                status, _CODES[status], f"Sandbox fault: {status} armed for {service}", self.retry_headers(headers)
             )
 
     def raise_if_workspace_fails(self, workspace_id: str) -> None:
@@ -126,12 +145,68 @@ class Faults:
             self.raised[f"logs:{key}"] += 1
         code, message = _WORKSPACE_ERRORS[fault.status]
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-        raise ServiceError(fault.status, code, message, self._retry_headers(headers), correlationId=str(uuid.uuid4()))
+        raise ServiceError(fault.status, code, message, self.retry_headers(headers), correlationId=str(uuid.uuid4()))
 
-    def _retry_headers(self, headers: dict[str, str]) -> dict[str, str]:
+    def retry_headers(self, headers: dict[str, str]) -> dict[str, str]:
         if self.retry_after_ms is not None:
             headers["retry-after-ms"] = str(self.retry_after_ms)
         return headers
+
+    def fail_service(
+        self,
+        service: str,
+        status: int | None,
+        *,
+        workspace: str | None = None,
+        count: int | None = None,
+        retry_after: int | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        """The next *count* answers (None: all until `heal_service`) of an Azure ML service, for one workspace or
+        all, answer *status* (with `Retry-After`), after *delay* seconds of wall time."""
+        if service not in AML_SERVICES:
+            raise ValueError(f"service must be one of {AML_SERVICES}, not {service!r}")
+        if status is not None and status not in AML_STATUSES:
+            raise ValueError(f"status must be one of {AML_STATUSES}, not {status}")
+        if count is not None and count < 1:
+            raise ValueError(f"count must be at least 1, not {count}")
+        with self._lock:
+            self._service_faults.append(
+                ServiceFault(service, workspace.lower() if workspace else None, status, count, retry_after, delay)
+            )
+
+    def heal_service(self, service: str, workspace: str | None = None) -> None:
+        with self._lock:
+            self._service_faults = [
+                f
+                for f in self._service_faults
+                if not (f.service == service and (workspace is None or f.workspace == workspace.lower()))
+            ]
+
+    def take_service_fault(self, service: str, workspace: str | None) -> ServiceFault | None:
+        """The fault this answer gets (consumed), if any: the first armed one for the service and workspace."""
+        key = workspace.lower() if workspace else None
+        with self._lock:
+            for fault in self._service_faults:
+                if fault.service == service and fault.workspace in (None, key):
+                    if fault.remaining is not None:
+                        fault.remaining -= 1
+                        if fault.remaining == 0:
+                            self._service_faults.remove(fault)
+                    self.raised[service] += 1
+                    if key:
+                        self.raised[f"{service}:{key}"] += 1
+                    return fault
+        return None
+
+    def refuse_audience(self, service: str, audience: str) -> None:
+        """*service* (arm, runhistory) answers 401 to a token issued for *audience* (e.g. https://management.azure.com)."""
+        with self._lock:
+            self._refused_audiences.add((service, audience.rstrip("/").lower()))
+
+    def refuses(self, service: str, audience: str) -> bool:
+        with self._lock:
+            return (service, audience.rstrip("/").lower()) in self._refused_audiences
 
     def take_partial(self) -> bool:
         with self._lock:
@@ -147,6 +222,8 @@ class Faults:
             self._partial = 0
             self._windows.clear()
             self._workspaces.clear()
+            self._service_faults.clear()
+            self._refused_audiences.clear()
             self.raised.clear()
             for delays in self._delays.values():
                 delays.clear()

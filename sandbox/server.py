@@ -1,6 +1,7 @@
 """HTTPS front door: TLS per connection, bearer-token check, routing, faults and JSON answers.
 
-One base URL serves all three services plus the unauthenticated control API under ``/_sandbox/``.
+One base URL serves all the services plus the unauthenticated control API under ``/_sandbox/``; the Azure ML
+services (ARM, discovery, run history, log blobs) have their own routing and authentication (aml_routes.py).
 The server knows nothing about the services' behaviour; it turns requests into calls on the Sandbox and
 ``ServiceError`` into the error JSON the services answer with.
 """
@@ -17,8 +18,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from . import aml_routes
 from .communication_email import AnswerLost
 from .errors import ServiceError
+from .faults import AML_SERVICES
+from .log_analytics import DEFAULT_WORKSPACE_ID
 from .metrics import DEFAULT_REGION
 
 if TYPE_CHECKING:
@@ -66,6 +70,31 @@ _SERVICE_ROUTES: list[tuple[str, re.Pattern[str], tuple[str, ...], Callable[[San
     ("POST", re.compile(r"/emails:send"), ("email",), _email_send),
     ("GET", re.compile(r"/emails/operations/(?P<operation>[^/]+)"), ("email", "email-status"), _email_operation),
 ]
+
+
+def _aml_control(sb: Sandbox, method: str, action: str, body: Any) -> Answer | None:
+    """The Azure ML part of the control API: pipelines (the model's JSON), schedules, faults, the request log;
+    None for any other action."""
+    body = body if isinstance(body, dict) else {}
+    if method == "GET" and action == "aml-requests":
+        return 200, sb.aml.requests, {}
+    if method == "POST" and action == "pipelines":
+        sb.add_pipeline(body["run"], body.get("workspace_id") or DEFAULT_WORKSPACE_ID)
+    elif method == "POST" and action == "schedules":
+        sb.add_schedule(body["workspace"], body["name"], body["trigger"], **body.get("options", {}))
+    elif method == "POST" and action == "faults" and body.get("service") in AML_SERVICES:
+        count, retry_after, status = body.get("count"), body.get("retry_after"), body.get("status")
+        sb.faults.fail_service(
+            body["service"],
+            None if status is None else int(status),
+            workspace=body.get("workspace"),
+            count=None if count is None else int(count),
+            retry_after=None if retry_after is None else int(retry_after),
+            delay=float(body.get("delay", 0)),
+        )
+    else:
+        return None
+    return 200, {"ok": True, "now": sb.now.isoformat()}, {}
 
 
 def _control(sb: Sandbox, method: str, action: str, body: Any) -> Answer:
@@ -141,12 +170,15 @@ class _Handler(BaseHTTPRequestHandler):
                 {"retry-after-ms": "10"},
             )
         except ServiceError as exc:
-            status, payload, headers = exc.status, exc.body(), exc.headers
+            status, headers = exc.status, exc.headers
+            payload, headers["Content-Type"] = exc.payload()
         except (KeyError, TypeError, ValueError) as exc:
             status, payload, headers = 400, {"error": {"code": "BadRequest", "message": repr(exc)}}, {}
-        data = json.dumps(payload).encode()
+        if isinstance(payload, bytes):  # a blob, or an XML error: its Content-Type is in its headers
+            data = payload
+        else:
+            data, headers = json.dumps(payload).encode(), {"Content-Type": "application/json; charset=utf-8", **headers}
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)
@@ -162,7 +194,12 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as exc:
             raise ServiceError(400, "BadRequest", f"The request body is not JSON: {exc}") from exc
         if path.startswith("/_sandbox/"):
-            return _control(sb, method, path.removeprefix("/_sandbox/").strip("/"), body)
+            action = path.removeprefix("/_sandbox/").strip("/")
+            return _aml_control(sb, method, action, body) or _control(sb, method, action, body)
+        base_url = f"https://{self.headers.get('Host', self.server.host_port)}"
+        aml = aml_routes.answer(sb, method, urlsplit(self.path).path, query, self.headers, base_url)
+        if aml is not None:
+            return aml
         authorization = self.headers.get("Authorization", "")
         if not authorization.startswith("Bearer ") or not authorization.removeprefix("Bearer ").strip():
             raise ServiceError(401, "AuthenticationFailed", "Valid authentication was not provided.")
@@ -178,7 +215,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "params": params,
                     "body": body,
                     "headers": self.headers,
-                    "base_url": f"https://{self.headers.get('Host', self.server.host_port)}",
+                    "base_url": base_url,
                 }
                 return handler(sb, request)
         raise ServiceError(404, "PathNotFoundError", "The requested path does not exist")

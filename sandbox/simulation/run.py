@@ -100,6 +100,7 @@ class LogRows:
 
     def seed(self, sandbox: Sandbox) -> None:
         sandbox.add_tables(self.day.rows, DEFAULT_WORKSPACE_ID)
+        sandbox.add_pipeline_runs(self.day.pipeline_runs)  # the same runs in run history, without ingestion delay
 
     def tick(self, now: datetime) -> None:
         """Nothing: ingestion delays are in the rows."""

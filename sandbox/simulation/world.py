@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sandbox.scenarios import activity_rows, job_failed_row, status_row, workspace_resource_id
+from sandbox.pipeline_runs import PipelineRun, Step, StepError, Transition
+from sandbox.scenarios import STEP_NAMES as SCENARIO_STEPS
+from sandbox.scenarios import activity_rows, workspace_resource_id
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 WORKSPACES = ("ws-churn-prod", "ws-fraud-prod", "ws-vision-prod", "ws-forecast-prod", "ws-search-prod")
@@ -60,6 +62,7 @@ class Day:
     change_subjects: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (target, ws, caller)
     drift_subjects: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (notice, resource, value)
     root_causes: dict[str, str] = field(default_factory=dict)  # run-failure key -> the step that failed first
+    pipeline_runs: list[PipelineRun] = field(default_factory=list)  # for run history: the same runs as the rows
 
 
 @dataclass(frozen=True)
@@ -148,14 +151,15 @@ def _pipeline(
     outages: dict[str, tuple[datetime, datetime]],
 ) -> None:
     """One pipeline run: steps in sequence, with `evaluate` running beside `train`. A failing step may take its
-    parallel sibling down minutes later (a cascade); the rest are cancelled or never start."""
+    parallel sibling down minutes later (a cascade); the rest are cancelled or never start. The run is kept
+    (`day.pipeline_runs`) for run history; its Log Analytics rows get this world's ingestion delays."""
     short = workspace.split("-")[1]
     root = f"{short}-{index:05d}"
     names = STEP_NAMES[: rng.randint(5, len(STEP_NAMES))]
     experiment = f"{short}-{rng.choice(['training', 'scoring', 'retrain'])}"
     day.pipelines += 1
     day.steps += len(names)
-    rows: list[tuple[str, dict[str, Any]]] = []
+    steps: dict[str, Step] = {}
     clock = started + timedelta(seconds=rng.uniform(5, 30))
     failed_step = rng.randrange(len(names)) if rng.random() < fail_rate else None
     failures: list[tuple[str, datetime, str, str]] = []  # run id, time, error, cluster
@@ -164,46 +168,42 @@ def _pipeline(
         if failures:  # something failed already: the rest is cancelled or never starts
             if all(run != failed for failed, *_ in failures):
                 status = "Canceled" if position % 2 else "NotStarted"
-                rows.append(("AmlRunStatusChangedEvent", status_row(workspace, run, root, root, status, clock)))
+                steps[run] = _step(run, name, "cpu-cluster", Transition(status, clock))
             continue
         cluster = _gpu(workspace) if name == "train" else "cpu-cluster"
         outage = outages.get(workspace)
         gone = outage is not None and cluster != "cpu-cluster" and outage[0] <= clock < outage[1]
-        rows.append(("AmlRunStatusChangedEvent", status_row(workspace, run, root, root, "Running", clock)))
         if gone or position == failed_step:
             failures = _failures(rng, root, names, run, name, clock, cluster, gone)
             for run_id, when, text, on in failures:
-                if run_id != run:
-                    rows.append(
-                        ("AmlRunStatusChangedEvent", status_row(workspace, run_id, root, root, "Running", clock))
-                    )
-                rows.append(
-                    (
-                        "AmlRunStatusChangedEvent",
-                        status_row(workspace, run_id, root, root, "Failed", when, "Execution failed"),
-                    )
+                steps[run_id] = _step(
+                    run_id,
+                    run_id.rsplit("_", 1)[1],
+                    on,
+                    Transition("Running", clock),
+                    Transition("Failed", when, "Execution failed"),
+                    error=_error(text),
                 )
-                rows.append(("AmlComputeJobEvent", job_failed_row(workspace, run_id, experiment, on, when, text)))
             clock = max(when for _, when, _, _ in failures) + timedelta(seconds=30)
             continue
+        begin = clock
         clock += timedelta(minutes=rng.uniform(1, 9))
-        rows.append(("AmlRunStatusChangedEvent", status_row(workspace, run, root, root, "Completed", clock)))
-    rows.insert(0, ("AmlRunStatusChangedEvent", status_row(workspace, root, "", root, "Running", started)))
-    rows.append(
-        (
-            "AmlRunStatusChangedEvent",
-            status_row(
-                workspace,
-                root,
-                "",
-                root,
-                "Failed" if failures else "Completed",
-                clock + timedelta(seconds=20),
-                "Pipeline failed: one or more steps failed" if failures else "",
-            ),
-        )
+        steps[run] = _step(run, name, cluster, Transition("Running", begin), Transition("Completed", clock))
+    end = (
+        Transition("Failed", clock + timedelta(seconds=20), "Pipeline failed: one or more steps failed")
+        if failures
+        else Transition("Completed", clock + timedelta(seconds=20))
     )
-    for table, row in rows:
+    pipeline = PipelineRun(
+        workspace,
+        root,
+        f"{experiment.replace('-', '_')}_pipeline",
+        experiment,
+        (Transition("Running", started), end),
+        tuple(steps.values()),
+    )
+    day.pipeline_runs.append(pipeline)
+    for table, row in pipeline.rows():
         _add(day, table, workspace, _without_ingestion(row), delay)
     if failures:
         key = f"run-failure:{workspace}:{root}"
@@ -212,6 +212,17 @@ def _pipeline(
         day.root_causes[key] = first[0]
         for run in [root, *(f"{root}_{name}" for name in names)]:
             day.run_to_incident[run] = key
+
+
+def _step(run: str, name: str, compute: str, *transitions: Transition, error: StepError | None = None) -> Step:
+    display, component = SCENARIO_STEPS[name]
+    return Step(run, display, component, transitions, compute=compute, error=error)
+
+
+def _error(text: str) -> StepError:
+    """The compute's error text as the job event row has it; run history's `error` says the same."""
+    inner = ("ComputeNotFound",) if "not found: it was deleted" in text else ()
+    return StepError("UserError", f"Execution failed. {text}", inner, compute_message=text)
 
 
 def _failures(

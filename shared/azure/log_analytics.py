@@ -2,9 +2,10 @@
 
 azure-core's RetryPolicy retries a 429 or 5xx (and any answer with `Retry-After`) and sleeps for the whole
 `Retry-After` however long it is; its `timeout` is checked only before the next try, after the sleep. Inside a
-timer function with a schedule that is a way to overrun the tick. `_DeadlineRetryPolicy` keeps the SDK's
-behaviour (honour `Retry-After`, else exponential backoff; at most `retry_total` retries) but refuses a retry
-whose wait would end past the call's deadline: the error is raised at once and the next tick tries again.
+timer function with a schedule that is a way to overrun the tick. `shared.azure.retry.deadline_retry_policy`
+keeps the SDK's behaviour (honour `Retry-After`, else exponential backoff; at most `retry_total` retries) but
+refuses a retry whose wait would end past the call's deadline: the error is raised at once and the next tick
+tries again.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
+
+from shared.azure.retry import deadline_retry_policy
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +62,8 @@ class LogAnalytics:
         from azure.monitor.query import LogsQueryClient
 
         # A few retries within the deadline; beyond it the next tick tries again from the same watermark.
-        self._client = LogsQueryClient(
-            credential, endpoint=endpoint, retry_policy=_deadline_retry_policy()(retry_total=retry_total), **transport
-        )
+        policy = deadline_retry_policy("Log Analytics", retry_total=retry_total, min_call_seconds=MIN_CALL_SECONDS)
+        self._client = LogsQueryClient(credential, endpoint=endpoint, retry_policy=policy, **transport)
         self._server_timeout = server_timeout
 
     def query(
@@ -152,31 +153,3 @@ def _error_body(err: Any) -> Mapping[str, Any]:
     except (AttributeError, ValueError):
         return {}
     return body.get("error", {}) if isinstance(body, Mapping) else {}
-
-
-@cache
-def _deadline_retry_policy() -> type:
-    """Built on first use: azure-core is imported only by the code paths that call Azure."""
-    from azure.core.pipeline import PipelineResponse
-    from azure.core.pipeline.policies import RetryPolicy
-
-    class DeadlineRetryPolicy(RetryPolicy):
-        """RetryPolicy that gives up, rather than wait, when the wait would end past the call's deadline
-        (the per-call `timeout` keyword: the time left in the tick)."""
-
-        def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
-            settings = super().configure_retries(options)
-            settings["deadline"] = time.monotonic() + settings["timeout"]
-            return settings
-
-        def increment(self, settings: dict[str, Any], response: Any = None, error: Any = None) -> bool:
-            if not super().increment(settings, response=response, error=error):
-                return False
-            wait = self.get_retry_after(response) if isinstance(response, PipelineResponse) else None
-            wait = wait or self.get_backoff_time(settings)  # what `sleep` will do next
-            if time.monotonic() + wait + MIN_CALL_SECONDS > settings["deadline"]:
-                log.info("Log Analytics: not retrying after %.0f s, past this call's deadline", wait)
-                return False
-            return True
-
-    return DeadlineRetryPolicy

@@ -8,7 +8,7 @@ runs out of time adds a note; it never blocks the message.
                        the failed pipelines it is about, keyed like the scan's)
 
 `Enrichers.apply` runs the enrichers registered for the subject's kind, in order, and never raises; each enricher
-keeps to the budget it is given (`Budget.left()`) and says in its note what it could not do. Two points use
+keeps to the budget it is given (`Budget.remaining()`) and says in its note what it could not do. Two points use
 it: the webhook at intake (enrich/log_analytics.py) and the delivery before rendering (the place for Azure ML run
 history: step names, errors, log tails).
 """
@@ -16,24 +16,14 @@ history: step names, errors, log tails).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from shared.core.budget import Budget
 from shared.detectors.base import Detected
 
 log = logging.getLogger(__name__)
-
-
-class Budget:
-    """What is left of a time budget, on the monotonic clock (the wall clock `now` may jump)."""
-
-    def __init__(self, seconds: float) -> None:
-        self._end = time.monotonic() + seconds
-
-    def left(self) -> float:
-        return self._end - time.monotonic()
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ class LogAnalyticsEnricher:
         plan = subject.origin
         if not isinstance(plan, EnrichmentPlan):
             return Enrichment()
-        if budget.left() < ENRICHMENT_TIMEOUT:
+        if budget.remaining() < ENRICHMENT_TIMEOUT:
             return Enrichment(
                 note="Step-level details were not looked up (the request ran out of time); the "
                 "run-failure scan will email each failed pipeline with its steps."

@@ -205,10 +205,10 @@ class AlertWebhook:
         keys = [incident.key for incident in detected]
         self._deliveries.finish(key, keys, now)
         sent = pending = 0
-        if budget.left() < SEND_RESERVE:  # recorded and due: the outbox timer sends it within minutes
+        if budget.remaining() < SEND_RESERVE:  # recorded and due: the outbox timer sends it within minutes
             log.warning(
                 "alert_webhook: %.1f s of the request budget left; the outbox timer sends %s",
-                budget.left(),
+                budget.remaining(),
                 ", ".join(keys),
             )
             pending = len(keys)
