@@ -1,0 +1,1 @@
+"""Microsoft Teams: Adaptive Cards posted to Teams Workflows webhooks."""
