@@ -1,4 +1,4 @@
-"""The Sandbox: three emulated Azure services sharing one simulated clock, served over HTTPS on loopback.
+"""The Sandbox: emulated Azure services and Teams webhooks sharing one simulated clock, served over HTTPS on loopback.
 
 Tests drive it in-process through this class; other processes drive it through the ``/_sandbox/`` control
 API (see server.py), which maps one-to-one onto the methods here.
@@ -19,6 +19,7 @@ from .faults import Faults
 from .log_analytics import DEFAULT_WORKSPACE_ID, LogAnalytics, partial_error
 from .metrics import DEFAULT_REGION, Metrics, endpoint_template
 from .server import SandboxServer
+from .teams import Workflows
 from .timeutil import parse_datetime
 from .tls import make_server_context
 
@@ -34,7 +35,7 @@ def load_schemas(path: Path = SCHEMAS_PATH) -> dict[str, list[tuple[str, str]]]:
 
 
 class Sandbox:
-    """Log Analytics, Metrics and ACS Email stand-ins behind one HTTPS endpoint.
+    """Log Analytics, Metrics, ACS Email and Teams Workflows webhook stand-ins behind one HTTPS endpoint.
 
     Nothing runs until :meth:`start`. The clock starts at the wall clock truncated to seconds (or *now*)
     and moves only when told to, so ingestion delays and time windows are deterministic.
@@ -57,6 +58,7 @@ class Sandbox:
         self.log_analytics = LogAnalytics(load_schemas())
         self.metrics = Metrics()
         self.email = Email()
+        self.teams = Workflows()
         self.faults = Faults()
 
     # -- lifecycle ---------------------------------------------------------------------------------------
@@ -82,6 +84,7 @@ class Sandbox:
             self._thread.join()
             self._thread = None
         self.log_analytics.close()
+        self.teams.validator.close()
         if self._own_state_dir and self._state_dir is not None:
             shutil.rmtree(self._state_dir, ignore_errors=True)
             self._state_dir, self._own_state_dir = None, False
@@ -176,10 +179,12 @@ class Sandbox:
                                    series.get("unit", "Count"), series.get("region", DEFAULT_REGION))
 
     def reset(self) -> None:
-        """Forget rows, metric series, emails, faults and request logs; the clock stays where it is."""
+        """Forget rows, metric series, emails, Teams runs, faults and request logs; the clock and the Teams webhooks
+        stay where they are."""
         self.log_analytics.clear()
         self.metrics.clear()
         self.email.clear()
+        self.teams.clear()
         self.faults.clear()
         with self._lock:
             self._queries.clear()
@@ -199,8 +204,9 @@ class Sandbox:
     def emails(self) -> list[dict[str, Any]]:
         return self.email.sent
 
-    def fail_next(self, service: str, status: int, count: int = 1) -> None:
-        self.faults.fail_next(service, status, count)
+    def fail_next(self, service: str, status: int, count: int = 1, retry_after: int | None = None) -> None:
+        """The next *count* calls to *service* (logs, metrics, email, teams) answer *status* (429, 500, 503)."""
+        self.faults.fail_next(service, status, count, retry_after)
 
     def fail_during(self, service: str, status: int, start: datetime, end: datetime) -> None:
         """Every call to *service* answers *status* while the sandbox clock is in [start, end)."""
@@ -220,6 +226,22 @@ class Sandbox:
 
     def fail_email_operation_next(self, count: int = 1) -> None:
         self.email.fail_operation_next(count)
+
+    def add_teams_webhook(self, name: str = "alerts") -> str:
+        """A Workflows webhook posting to the Teams channel *name*: its URL, signature included (a secret in Azure)."""
+        workflow_id, sig = self.teams.add_webhook(name)
+        return (f"{self.endpoint}/powerautomate/automations/direct/workflows/{workflow_id}/triggers/manual/paths/invoke"
+                f"?api-version=1&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={sig}")
+
+    @property
+    def teams_runs(self) -> list[dict[str, Any]]:
+        """Every post a webhook accepted (202), with the flow run's status and, when it failed, why."""
+        return self.teams.runs
+
+    @property
+    def teams_cards(self) -> list[dict[str, Any]]:
+        """The Adaptive Cards that reached a channel (valid ones): webhook name, posted_at, card."""
+        return self.teams.posted
 
     # -- answers, called by the server -------------------------------------------------------------------
 
@@ -250,3 +272,10 @@ class Sandbox:
 
     def answer_email_operation(self, operation_id: str) -> dict[str, Any]:
         return self.email.operation(operation_id)
+
+    def answer_teams_invoke(self, workflow_id: str, params: dict[str, str], body: Any, size: int,
+                            authorization: str | None) -> None:
+        """The trigger checks the signature, may be throttled or failing (faults), accepts, then the flow runs."""
+        name = self.teams.authorise(workflow_id, params, authorization)
+        self.faults.raise_if_armed("teams", self.now)
+        self.teams.run(name, body, size, self.now)
