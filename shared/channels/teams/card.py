@@ -188,8 +188,14 @@ def _fact(label: str, value: str) -> dict[str, Any]:
 def _excerpt(lines: list[str]) -> dict[str, Any]:
     return {"type": "Container", "style": "emphasis", "items": [
         {"type": "RichTextBlock", "spacing": "none",
-         "inlines": [{"type": "TextRun", "text": line or " ", "fontType": "monospace", "size": "small"}]}
+         "inlines": [{"type": "TextRun", "text": _indented(line), "fontType": "monospace", "size": "small"}]}
         for line in lines]}
+
+
+def _indented(line: str) -> str:
+    """Leading spaces as no-break spaces: the clients collapse ordinary ones, and a traceback needs its indent."""
+    text = line.lstrip(" ")
+    return "\u00a0" * (len(line) - len(text)) + text if text else "\u00a0"
 
 
 def _links(links: Sequence[tuple[str, str]], limit: int) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
