@@ -95,6 +95,13 @@ def test_link_url_accepts_azure(url: str) -> None:
     assert link_url(url) == url
 
 
+def test_lines_over_the_caps_are_counted() -> None:
+    notice = Notice("t", Severity.GOOD, summary=[f"s{i}" for i in range(7)], facts=[("k", f"v{i}") for i in range(14)])
+    shown = texts(notice_card(notice))
+    assert "s4" in shown and "s5" not in shown and "v11" in shown and "v12" not in shown
+    assert "4 more line(s) not shown here" in shown
+
+
 def test_excerpt_keeps_the_last_lines() -> None:
     log = "\n".join(f"line {i}" for i in range(100))
     shown = texts(notice_card(Notice("t", Severity.WARNING, excerpt=log)))
@@ -151,7 +158,8 @@ def test_a_huge_notice_is_cut_to_the_size_limit_and_says_so() -> None:
     assert len(encode_payload(payload)) <= MAX_PAYLOAD_BYTES
     shown = texts(payload["attachments"][0]["content"])
     assert shown[0].startswith("😀") and len(shown[0]) == 200
-    assert any(re.fullmatch(r"\d+ more line\(s\) not shown: the card is at Teams' size limit", text) for text in shown)
+    [more] = [text for text in shown if re.fullmatch(r"\d+ more line\(s\) not shown here", text)]
+    assert int(more.split()[0]) >= 50 - 5 + 200 - 12, "the lines over the caps and those cut for size"
     assert payload["attachments"][0]["content"]["actions"][0]["url"] == STUDIO
 
 

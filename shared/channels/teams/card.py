@@ -101,18 +101,20 @@ def link_url(url: str) -> str | None:
 
 
 def notice_card(notice: Notice) -> dict[str, Any]:
-    summary = [_line(text, LINE_CHARS) for text in notice.summary if _line(text, LINE_CHARS)][:SUMMARY_LINES]
-    facts = [(_line(label, LABEL_CHARS), _line(value, VALUE_CHARS)) for label, value in notice.facts][:FACTS]
+    """The card of one notice; what does not fit (more than the caps, or past the size limit) is counted."""
+    summary = [line for line in (_line(text, LINE_CHARS) for text in notice.summary) if line]
+    facts = [(_line(label, LABEL_CHARS), _line(value, VALUE_CHARS)) for label, value in notice.facts]
+    dropped = max(0, len(summary) - SUMMARY_LINES) + max(0, len(facts) - FACTS)
+    summary, facts = summary[:SUMMARY_LINES], facts[:FACTS]
     excerpt = _tail(notice.excerpt)
     actions, shown_as_text = _links(notice.links, LINKS)
-    dropped = 0
     while True:
         body = [_banner(notice.title, notice.severity)]
         body += [_text(line) for line in summary]
         body += [_fact(label, value) for label, value in facts]
         body += [_text(f"{title}: {host} (not an Azure link: not opened from Teams)") for title, host in shown_as_text]
         if dropped:
-            body.append(_text(f"{dropped} more line(s) not shown: the card is at Teams' size limit", subtle=True))
+            body.append(_text(f"{dropped} more line(s) not shown here", subtle=True))
         if excerpt:
             body.append(_excerpt(excerpt))
         card = _card(body, actions)
