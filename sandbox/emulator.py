@@ -1,4 +1,4 @@
-"""The Sandbox: emulated Azure services and Teams webhooks sharing one simulated clock, served over HTTPS on loopback.
+"""The Sandbox: three emulated Azure services sharing one simulated clock, served over HTTPS on loopback.
 
 Tests drive it in-process through this class; other processes drive it through the ``/_sandbox/`` control
 API (see server.py), which maps one-to-one onto the methods here.
@@ -35,7 +35,7 @@ def load_schemas(path: Path = SCHEMAS_PATH) -> dict[str, list[tuple[str, str]]]:
 
 
 class Sandbox:
-    """Log Analytics, Metrics, ACS Email and Teams Workflows webhook stand-ins behind one HTTPS endpoint.
+    """Log Analytics, Metrics and ACS Email stand-ins behind one HTTPS endpoint.
 
     Nothing runs until :meth:`start`. The clock starts at the wall clock truncated to seconds (or *now*)
     and moves only when told to, so ingestion delays and time windows are deterministic.
@@ -58,7 +58,7 @@ class Sandbox:
         self.log_analytics = LogAnalytics(load_schemas())
         self.metrics = Metrics()
         self.email = Email()
-        self.teams = Workflows()
+        self.teams = Workflows()  # Teams webhooks: sandbox/teams.py
         self.faults = Faults()
 
     # -- lifecycle ---------------------------------------------------------------------------------------
@@ -179,12 +179,11 @@ class Sandbox:
                                    series.get("unit", "Count"), series.get("region", DEFAULT_REGION))
 
     def reset(self) -> None:
-        """Forget rows, metric series, emails, Teams runs, faults and request logs; the clock and the Teams webhooks
-        stay where they are."""
+        """Forget rows, metric series, emails, faults and request logs; the clock stays where it is."""
         self.log_analytics.clear()
         self.metrics.clear()
         self.email.clear()
-        self.teams.clear()
+        self.teams.clear()  # its runs and faults; its webhooks stay (the app's settings hold their URLs)
         self.faults.clear()
         with self._lock:
             self._queries.clear()
@@ -204,9 +203,8 @@ class Sandbox:
     def emails(self) -> list[dict[str, Any]]:
         return self.email.sent
 
-    def fail_next(self, service: str, status: int, count: int = 1, retry_after: int | None = None) -> None:
-        """The next *count* calls to *service* (logs, metrics, email, teams) answer *status* (429, 500, 503)."""
-        self.faults.fail_next(service, status, count, retry_after)
+    def fail_next(self, service: str, status: int, count: int = 1) -> None:
+        self.faults.fail_next(service, status, count)
 
     def fail_during(self, service: str, status: int, start: datetime, end: datetime) -> None:
         """Every call to *service* answers *status* while the sandbox clock is in [start, end)."""
@@ -226,22 +224,6 @@ class Sandbox:
 
     def fail_email_operation_next(self, count: int = 1) -> None:
         self.email.fail_operation_next(count)
-
-    def add_teams_webhook(self, name: str = "alerts") -> str:
-        """A Workflows webhook posting to the Teams channel *name*: its URL, signature included (a secret in Azure)."""
-        workflow_id, sig = self.teams.add_webhook(name)
-        return (f"{self.endpoint}/powerautomate/automations/direct/workflows/{workflow_id}/triggers/manual/paths/invoke"
-                f"?api-version=1&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={sig}")
-
-    @property
-    def teams_runs(self) -> list[dict[str, Any]]:
-        """Every post a webhook accepted (202), with the flow run's status and, when it failed, why."""
-        return self.teams.runs
-
-    @property
-    def teams_cards(self) -> list[dict[str, Any]]:
-        """The Adaptive Cards that reached a channel (valid ones): webhook name, posted_at, card."""
-        return self.teams.posted
 
     # -- answers, called by the server -------------------------------------------------------------------
 
@@ -273,9 +255,36 @@ class Sandbox:
     def answer_email_operation(self, operation_id: str) -> dict[str, Any]:
         return self.email.operation(operation_id)
 
+    # -- Teams Workflows webhooks ------------------------------------------------------------------------
+
+    def add_teams_webhook(self, name: str = "alerts") -> str:
+        """A Workflows webhook posting to the Teams channel *name*: its URL, signature included (a secret in Azure)."""
+        workflow_id, sig = self.teams.add_webhook(name)
+        return (f"{self.endpoint}/powerautomate/automations/direct/workflows/{workflow_id}/triggers/manual/paths/invoke"
+                f"?api-version=1&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={sig}")
+
+    @property
+    def teams_runs(self) -> list[dict[str, Any]]:
+        """Every post a webhook accepted (202), with the flow run's status and, when it failed, why."""
+        return self.teams.runs
+
+    @property
+    def teams_cards(self) -> list[dict[str, Any]]:
+        """The Adaptive Cards that reached a channel (valid ones): webhook name, posted_at, card."""
+        return self.teams.posted
+
+    def fail_teams(self, status: int, count: int = 1, retry_after: int | None = None) -> None:
+        """The next *count* posts to any Teams webhook answer *status* (400, 429, 5xx), with `Retry-After` when
+        given (a 429 without one says 0)."""
+        self.teams.fail_next(status, count, retry_after)
+
+    def fail_teams_during(self, status: int, start: datetime, end: datetime, retry_after: int | None = None) -> None:
+        """Every post to a Teams webhook answers *status* while the sandbox clock is in [start, end)."""
+        self.teams.fail_during(status, start, end, retry_after)
+
     def answer_teams_invoke(self, workflow_id: str, params: dict[str, str], body: Any, size: int,
                             authorization: str | None) -> None:
-        """The trigger checks the signature, may be throttled or failing (faults), accepts, then the flow runs."""
+        """The trigger checks the signature, may be throttled or failing, accepts; then the flow runs."""
         name = self.teams.authorise(workflow_id, params, authorization)
-        self.faults.raise_if_armed("teams", self.now)
+        self.teams.raise_if_failing(self.now)
         self.teams.run(name, body, size, self.now)

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from .errors import ServiceError
 
-SERVICES = ("logs", "metrics", "email", "teams")
-_CODES = {400: "BadRequest", 429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnavailable"}
+SERVICES = ("logs", "metrics", "email")
+_CODES = {429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnavailable"}
 # What the Log Analytics query API answers per status: 404 is the recorded answer for an unknown workspace
 # (wire sample); 403 is the code and text the service gives an identity without read access to the workspace.
 _WORKSPACE_ERRORS = {
@@ -38,8 +38,7 @@ class _WorkspaceFault:
 class Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        # (status, Retry-After seconds or None) per service
-        self._pending: dict[str, deque[tuple[int, int | None]]] = {service: deque() for service in SERVICES}
+        self._pending: dict[str, deque[int]] = {service: deque() for service in SERVICES}
         self._partial = 0
         self._windows: list[tuple[str, int, datetime, datetime]] = []
         self._workspaces: dict[str, _WorkspaceFault] = {}
@@ -54,15 +53,13 @@ class Faults:
         with self._lock:
             self._windows.append((service, status, start, end))
 
-    def fail_next(self, service: str, status: int, count: int = 1, retry_after: int | None = None) -> None:
-        """The next *count* calls to *service* answer *status*, with `Retry-After: <retry_after>` when given (a 429
-        without one says `Retry-After: 0`)."""
+    def fail_next(self, service: str, status: int, count: int = 1) -> None:
         if service not in SERVICES:
             raise ValueError(f"service must be one of {SERVICES}, not {service!r}")
         if status not in _CODES:
             raise ValueError(f"status must be one of {sorted(_CODES)}, not {status}")
         with self._lock:
-            self._pending[service].extend([(status, retry_after)] * count)
+            self._pending[service].extend([status] * count)
 
     def fail_workspace(self, workspace_id: str, status: int, count: int | None = None,
                        retry_after: int | None = None) -> None:
@@ -87,15 +84,14 @@ class Faults:
         """Consume one armed fault for *service* (or find a fault window at *now*) and raise it as the
         service's error answer."""
         with self._lock:
-            status, retry_after = self._pending[service].popleft() if self._pending[service] else (None, None)
+            status = self._pending[service].popleft() if self._pending[service] else None
             if status is None and now is not None:
                 status = next((s for name, s, start, end in self._windows if name == service and start <= now < end),
                               None)
             if status is not None:
                 self.raised[service] += 1
         if status is not None:
-            wait = retry_after if retry_after is not None else 0 if status == 429 else None
-            headers = {} if wait is None else {"Retry-After": str(wait)}
+            headers = {"Retry-After": "0"} if status == 429 else {}
             raise ServiceError(status, _CODES[status], f"Sandbox fault: {status} armed for {service}",
                                self._retry_headers(headers))
 

@@ -1,7 +1,6 @@
 """HTTPS front door: TLS per connection, bearer-token check, routing, faults and JSON answers.
 
-One base URL serves the Azure services, the Teams Workflows webhooks (authorised by their `sig=`, not a bearer
-token) and the unauthenticated control API under ``/_sandbox/``.
+One base URL serves all three services plus the unauthenticated control API under ``/_sandbox/``.
 The server knows nothing about the services' behaviour; it turns requests into calls on the Sandbox and
 ``ServiceError`` into the error JSON the services answer with.
 """
@@ -19,12 +18,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from .errors import ServiceError
 from .metrics import DEFAULT_REGION
-from .teams import INVOKE_PATH
+from .teams import answer as teams_answer
 
 if TYPE_CHECKING:
     from .emulator import Sandbox
 
-Answer = tuple[int, Any, dict[str, str]]  # a payload of None: no body
+Answer = tuple[int, Any, dict[str, str]]
 Request = dict[str, Any]  # method, match, params, body, headers, base_url
 
 
@@ -59,28 +58,15 @@ _SERVICE_ROUTES: list[tuple[str, re.Pattern[str], str, Callable[[Sandbox, Reques
 ]
 
 
-_TEAMS_INVOKE = re.compile(INVOKE_PATH)
-
-
-def _params(query: str) -> dict[str, str]:
-    return {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-
-
-_CONTROL_READS: dict[str, Callable[[Sandbox], Any]] = {
-    "emails": lambda sb: sb.emails,
-    "queries": lambda sb: sb.queries,
-    "teams": lambda sb: sb.teams_runs,  # every accepted post, with its flow run's status
-    "clock": lambda sb: {"now": sb.now.isoformat()},
-}
-
-
 def _control(sb: Sandbox, method: str, action: str, body: Any) -> Answer:
     """The ``/_sandbox/`` API: the same operations as the Python interface, for other processes."""
     body = body if isinstance(body, dict) else {}
-    if method == "GET" and action in _CONTROL_READS:
-        return 200, _CONTROL_READS[action](sb), {}
-    if method == "POST" and action == "teams/webhooks":
-        return 200, {"url": sb.add_teams_webhook(body.get("name") or "alerts")}, {}
+    if method == "GET" and action == "emails":
+        return 200, sb.emails, {}
+    if method == "GET" and action == "queries":
+        return 200, sb.queries, {}
+    if method == "GET" and action == "clock":
+        return 200, {"now": sb.now.isoformat()}, {}
     if method == "POST" and action == "clock":
         sb.set_clock(body["now"])
     elif method == "POST" and action == "advance":
@@ -98,9 +84,7 @@ def _control(sb: Sandbox, method: str, action: str, body: Any) -> Answer:
         sb.fail_workspace(body["workspace_id"], int(body["status"]), None if count is None else int(count),
                           None if retry_after is None else int(retry_after))
     elif method == "POST" and action == "faults":
-        retry_after = body.get("retry_after")
-        sb.fail_next(body["service"], int(body["status"]), int(body.get("count", 1)),
-                     None if retry_after is None else int(retry_after))
+        sb.fail_next(body["service"], int(body["status"]), int(body.get("count", 1)))
     elif method == "POST" and action == "reset":
         sb.reset()
     else:
@@ -130,10 +114,12 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload, headers = exc.status, exc.body(), exc.headers
         except (KeyError, TypeError, ValueError) as exc:
             status, payload, headers = 400, {"error": {"code": "BadRequest", "message": repr(exc)}}, {}
-        data = b"" if payload is None else json.dumps(payload).encode()
+        if isinstance(payload, bytes):  # a blob, or an XML error: its Content-Type is in its headers
+            data = payload
+        else:
+            data, headers = json.dumps(payload).encode(), {"Content-Type": "application/json; charset=utf-8",
+                                                           **headers}
         self.send_response(status)
-        if data:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)
@@ -148,12 +134,11 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else {}
         except ValueError as exc:
             raise ServiceError(400, "BadRequest", f"The request body is not JSON: {exc}") from exc
+        teams = teams_answer(sb, method, path, query, body, len(raw), self.headers)  # signed by its URL, no token
+        if teams is not None:
+            return teams
         if path.startswith("/_sandbox/"):
             return _control(sb, method, path.removeprefix("/_sandbox/").strip("/"), body)
-        teams = _TEAMS_INVOKE.fullmatch(path)
-        if teams and method == "POST":
-            sb.answer_teams_invoke(teams["workflow"], _params(query), body, len(raw), self.headers.get("Authorization"))
-            return 202, None, {}
         authorization = self.headers.get("Authorization", "")
         if not authorization.startswith("Bearer ") or not authorization.removeprefix("Bearer ").strip():
             raise ServiceError(401, "AuthenticationFailed", "Valid authentication was not provided.")
@@ -161,7 +146,8 @@ class _Handler(BaseHTTPRequestHandler):
             match = pattern.fullmatch(path)
             if match and route_method == method:
                 sb.faults.raise_if_armed(service, sb.now)
-                request = {"match": match.groupdict(), "params": _params(query), "body": body, "headers": self.headers,
+                params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+                request = {"match": match.groupdict(), "params": params, "body": body, "headers": self.headers,
                            "base_url": f"https://{self.headers.get('Host', self.server.host_port)}"}
                 return handler(sb, request)
         raise ServiceError(404, "PathNotFoundError", "The requested path does not exist")

@@ -14,26 +14,60 @@ run fails when the payload is not a `message` with Adaptive Card attachments (th
 when it is over Teams' ~28 KB message limit, when a card declares a version newer than Teams renders (1.5), or
 when Microsoft's Adaptive Cards library reports a problem with a card at its declared version
 (tools/card_check). Failed runs keep the reasons (`runs`); posted cards are in `posted`.
+
+Faults (`fail_next`, `fail_during`): posts answer 400, 429 (with Retry-After) or 5xx instead, after the signature
+check. Control API: `POST /_sandbox/teams/webhooks {"name"}` -> `{"url"}`, `GET /_sandbox/teams` -> the runs,
+`POST /_sandbox/teams/faults {"status", "count", "retry_after"}`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shutil
 import subprocess
 import threading
+from collections import deque
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from .errors import ServiceError
 from .timeutil import format_datetime
+
+if TYPE_CHECKING:
+    from .emulator import Sandbox
 
 INVOKE_PATH = r"/powerautomate/automations/direct/workflows/(?P<workflow>[0-9a-f]{32})/triggers/manual/paths/invoke"
 CHECK_SCRIPT = Path(__file__).resolve().parents[1] / "tools" / "card_check" / "check.mjs"
 MESSAGE_LIMIT_BYTES = 28 * 1024
 TEAMS_MAX_VERSION = (1, 5)
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+FAULTS = {400: "BadRequest", 429: "TooManyRequests", 500: "InternalServerError", 502: "BadGateway",
+          503: "ServiceUnavailable", 504: "GatewayTimeout"}
+_INVOKE = re.compile(INVOKE_PATH)
+
+
+def answer(sb: Sandbox, method: str, path: str, query: str, body: Any, size: int,
+           headers: Any) -> tuple[int, Any, dict[str, str]] | None:
+    """The server's answer to a Teams webhook post or a Teams control call; None for any other request."""
+    invoke = _INVOKE.fullmatch(path)
+    if invoke and method == "POST":
+        params = {key: values[-1] for key, values in parse_qs(query).items()}
+        sb.answer_teams_invoke(invoke["workflow"], params, body, size, headers.get("Authorization"))
+        return 202, b"", {}  # Workflows answers 202 with no body
+    body = body if isinstance(body, dict) else {}
+    if method == "GET" and path == "/_sandbox/teams":
+        return 200, sb.teams_runs, {}
+    if method == "POST" and path == "/_sandbox/teams/webhooks":
+        return 200, {"url": sb.add_teams_webhook(body.get("name") or "alerts")}, {}
+    if method == "POST" and path == "/_sandbox/teams/faults":
+        retry_after = body.get("retry_after")
+        sb.fail_teams(int(body["status"]), int(body.get("count", 1)), None if retry_after is None else int(retry_after))
+        return 200, {"ok": True, "now": sb.now.isoformat()}, {}
+    return None
 
 
 class CardValidator:
@@ -79,6 +113,9 @@ class Workflows:
         self._lock = threading.Lock()
         self._webhooks: dict[str, tuple[str, str]] = {}  # workflow id -> (name, sig)
         self._runs: list[dict[str, Any]] = []
+        self._faults: deque[tuple[int, int | None]] = deque()  # (status, Retry-After) of the next posts
+        self._windows: list[tuple[int, int | None, datetime, datetime]] = []
+        self.raised = 0  # fault answers given
         self.validator = validator or CardValidator()
 
     def add_webhook(self, name: str) -> tuple[str, str]:
@@ -101,9 +138,34 @@ class Workflows:
                 for run in self.runs if run["status"] == "Succeeded" for card in run["cards"]]
 
     def clear(self) -> None:
-        """Forget the runs; the webhooks stay (the app's settings hold their URLs)."""
+        """Forget the runs and faults; the webhooks stay (the app's settings hold their URLs)."""
         with self._lock:
             self._runs.clear()
+            self._faults.clear()
+            self._windows.clear()
+            self.raised = 0
+
+    def fail_next(self, status: int, count: int = 1, retry_after: int | None = None) -> None:
+        _check_fault(status)
+        with self._lock:
+            self._faults.extend([(status, retry_after)] * count)
+
+    def fail_during(self, status: int, start: datetime, end: datetime, retry_after: int | None = None) -> None:
+        _check_fault(status)
+        with self._lock:
+            self._windows.append((status, retry_after, start, end))
+
+    def raise_if_failing(self, now: datetime) -> None:
+        """The armed fault of this post, if any: the next one, or a window around *now*."""
+        with self._lock:
+            fault = self._faults.popleft() if self._faults else next(
+                ((status, wait) for status, wait, start, end in self._windows if start <= now < end), None)
+            self.raised += fault is not None
+        if fault is not None:
+            status, retry_after = fault
+            wait = retry_after if retry_after is not None else 0 if status == 429 else None
+            raise ServiceError(status, FAULTS[status], f"Sandbox fault: {status} armed for Teams",
+                               {} if wait is None else {"Retry-After": str(wait)})
 
     def authorise(self, workflow_id: str, params: dict[str, str], authorization: str | None) -> str:
         """The webhook's name, or the error the trigger answers."""
@@ -162,6 +224,11 @@ class Workflows:
         if isinstance(card, dict) and card.get("type") != "AdaptiveCard":
             return [f"type must be AdaptiveCard, not {card.get('type')!r}"]
         return self.validator.problems(card)
+
+
+def _check_fault(status: int) -> None:
+    if status not in FAULTS:
+        raise ValueError(f"status must be one of {sorted(FAULTS)}, not {status}")
 
 
 def _error(code: str, message: str) -> dict[str, str]:

@@ -57,17 +57,17 @@ def test_a_card_is_accepted_and_reaches_the_channel(sandbox: Sandbox, webhook: W
 
 
 def test_throttled_then_accepted_within_the_bound(sandbox: Sandbox, webhook: WorkflowsWebhook) -> None:
-    sandbox.fail_next("teams", 429, retry_after=1)
+    sandbox.fail_teams(429, retry_after=1)
     started = time.monotonic()
     assert webhook.post(teams_payload([NOTICE])) == 202
     assert time.monotonic() - started >= 1, "Retry-After was honoured"
-    assert sandbox.faults.raised["teams"] == 1
+    assert sandbox.teams.raised == 1
     assert len(sandbox.teams_cards) == 1
 
 
 def test_a_retry_after_beyond_the_bound_is_left_to_the_outbox(sandbox: Sandbox, webhook: WorkflowsWebhook,
                                                               destination: TeamsDestination) -> None:
-    sandbox.fail_next("teams", 429, retry_after=120)
+    sandbox.fail_teams(429, retry_after=120)
     started = time.monotonic()
     with pytest.raises(TeamsSendFailed) as caught:
         webhook.post(teams_payload([NOTICE]))
@@ -77,30 +77,30 @@ def test_a_retry_after_beyond_the_bound_is_left_to_the_outbox(sandbox: Sandbox, 
     assert str(err) == ("Teams destination 'ml-oncall': HTTP 429 TooManyRequests (Retry-After 120 s): the service "
                         "is busy or failing; tried again later")
     assert_no_url(err, destination)
-    assert sandbox.faults.raised["teams"] == 1 and sandbox.teams_cards == []
+    assert sandbox.teams.raised == 1 and sandbox.teams_cards == []
 
 
 def test_a_passing_5xx_is_retried_a_lasting_one_fails_retryable(sandbox: Sandbox, webhook: WorkflowsWebhook,
                                                                 destination: TeamsDestination) -> None:
-    sandbox.fail_next("teams", 500)
+    sandbox.fail_teams(500)
     assert webhook.post(teams_payload([NOTICE])) == 202
-    sandbox.fail_next("teams", 503, count=3)
+    sandbox.fail_teams(503, count=3)
     with pytest.raises(TeamsSendFailed) as caught:
         webhook.post(teams_payload([NOTICE]))
     assert (caught.value.status, caught.value.permanent) == (503, False)
-    assert sandbox.faults.raised["teams"] == 4, "one try and two retries for the lasting 503"
+    assert sandbox.teams.raised == 4, "one try and two retries for the lasting 503"
     assert_no_url(caught.value, destination)
     assert len(sandbox.teams_cards) == 1
 
 
 def test_400_is_permanent_and_not_retried(sandbox: Sandbox, webhook: WorkflowsWebhook,
                                           destination: TeamsDestination) -> None:
-    sandbox.fail_next("teams", 400, count=3, retry_after=1)
+    sandbox.fail_teams(400, count=3, retry_after=1)
     with pytest.raises(TeamsSendFailed) as caught:
         webhook.post(teams_payload([NOTICE]))
     assert (caught.value.status, caught.value.permanent) == (400, True)
     assert "HTTP 400 BadRequest: the workflow refused the payload as malformed" in str(caught.value)
-    assert sandbox.faults.raised["teams"] == 1, "a 400 is not retried, even with Retry-After"
+    assert sandbox.teams.raised == 1, "a 400 is not retried, even with Retry-After"
     assert_no_url(caught.value, destination)
 
 

@@ -112,7 +112,7 @@ def test_wrong_signature_answers_like_logic_apps(sb: Sandbox) -> None:
 
 def test_faults_answer_429_with_retry_after_then_the_card_goes_through(sb: Sandbox) -> None:
     url = sb.add_teams_webhook()
-    sb.fail_next("teams", 429, count=2, retry_after=30)
+    sb.fail_teams(429, count=2, retry_after=30)
     for _ in range(2):
         status, body, headers = post(sb, url, message(CARD))
         assert (status, headers["Retry-After"], json.loads(body)["error"]["code"]) == (429, "30", "TooManyRequests")
@@ -122,7 +122,7 @@ def test_faults_answer_429_with_retry_after_then_the_card_goes_through(sb: Sandb
 
 def test_a_failure_window_on_the_sandbox_clock(sb: Sandbox, clock: datetime) -> None:
     url = sb.add_teams_webhook()
-    sb.fail_during("teams", 503, clock, clock + timedelta(minutes=5))
+    sb.fail_teams_during(503, clock, clock + timedelta(minutes=5))
     assert post(sb, url, message(CARD))[0] == 503
     sb.advance(timedelta(minutes=5))
     assert post(sb, url, message(CARD))[0] == 202
@@ -131,7 +131,7 @@ def test_a_failure_window_on_the_sandbox_clock(sb: Sandbox, clock: datetime) -> 
 def test_control_api_creates_webhooks_lists_runs_and_arms_faults(sb: Sandbox, raw: RawCall) -> None:
     status, created = raw("POST", "/_sandbox/teams/webhooks", {"name": "data-team"})
     assert status == 200 and "sig=" in created["url"]
-    assert raw("POST", "/_sandbox/faults", {"service": "teams", "status": 429, "retry_after": 7})[0] == 200
+    assert raw("POST", "/_sandbox/teams/faults", {"status": 429, "retry_after": 7})[0] == 200
     assert post(sb, created["url"], message(CARD))[2]["Retry-After"] == "7"
     assert post(sb, created["url"], message(CARD))[0] == 202
     status, runs = raw("GET", "/_sandbox/teams")
