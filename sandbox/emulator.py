@@ -219,11 +219,18 @@ class Sandbox:
     def heal_workspace(self, workspace_id: str) -> None:
         self.faults.heal_workspace(workspace_id)
 
+    def delay_next(self, service: str, seconds: float, count: int = 1) -> None:
+        self.faults.delay_next(service, seconds, count)
+
     def fail_next_partial(self, count: int = 1) -> None:
         self.faults.fail_next_partial(count)
 
     def fail_email_operation_next(self, count: int = 1) -> None:
         self.email.fail_operation_next(count)
+
+    def lose_email_answer_next(self, count: int = 1, status: int | None = None) -> None:
+        """The next sends are accepted and their 202 lost: the connection is cut, or a gateway answers `status`."""
+        self.email.lose_answer_next(count, status)
 
     # -- answers, called by the server -------------------------------------------------------------------
 
@@ -249,8 +256,10 @@ class Sandbox:
                                           "resourceids": body.get("resourceids")})
         return self.metrics.get_batch(region, subscription, params, body, self.now)
 
-    def answer_email_send(self, message: Any, operation_id: str | None) -> dict[str, Any]:
-        return self.email.send(message, operation_id, self.now)
+    def answer_email_send(self, message: Any, operation_id: str | None,
+                          repeatability: tuple[str | None, str | None] = (None, None),
+                          ) -> tuple[dict[str, Any], dict[str, str]]:
+        return self.email.send(message, operation_id, self.now, repeatability)
 
     def answer_email_operation(self, operation_id: str) -> dict[str, Any]:
         return self.email.operation(operation_id)

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from .errors import ServiceError
 
-SERVICES = ("logs", "metrics", "email")
+SERVICES = ("logs", "metrics", "email", "email-status")  # email-status: only the email operation status reads
 _CODES = {429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnavailable"}
 # What the Log Analytics query API answers per status: 404 is the recorded answer for an unknown workspace
 # (wire sample); 403 is the code and text the service gives an identity without read access to the workspace.
@@ -46,6 +46,7 @@ class Faults:
         # exponential backoff in wall time (a simulation moves its own clock; the outcome is the same).
         self.retry_after_ms: int | None = None
         self.raised: Counter[str] = Counter()  # fault answers given, per service and per "logs:<workspace id>"
+        self._delays: dict[str, deque[float]] = {service: deque() for service in SERVICES}
 
     def fail_during(self, service: str, status: int, start: datetime, end: datetime) -> None:
         """Every call to *service* answers *status* while the sandbox clock is in [start, end)."""
@@ -75,6 +76,16 @@ class Faults:
     def heal_workspace(self, workspace_id: str) -> None:
         with self._lock:
             self._workspaces.pop(workspace_id.lower(), None)
+
+    def delay_next(self, service: str, seconds: float, count: int = 1) -> None:
+        """The next N calls to *service* answer only after *seconds* of wall time: a slow service or network."""
+        self.fail_next(service, 500, 0)  # validates the name
+        with self._lock:
+            self._delays[service].extend([seconds] * count)
+
+    def take_delay(self, service: str) -> float:
+        with self._lock:
+            return self._delays[service].popleft() if self._delays[service] else 0.0
 
     def fail_next_partial(self, count: int = 1) -> None:
         with self._lock:
@@ -132,3 +143,5 @@ class Faults:
             self._windows.clear()
             self._workspaces.clear()
             self.raised.clear()
+            for delays in self._delays.values():
+                delays.clear()

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import re
 import ssl
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .communication_email import AnswerLost
 from .errors import ServiceError
 from .metrics import DEFAULT_REGION
 from .teams import answer as teams_answer
@@ -37,24 +39,27 @@ def _metrics_batch(sb: Sandbox, request: Request) -> Answer:
 
 
 def _email_send(sb: Sandbox, request: Request) -> Answer:
-    accepted = sb.answer_email_send(request["body"], request["headers"].get("Operation-Id"))
+    headers = request["headers"]
+    accepted, extra = sb.answer_email_send(request["body"], headers.get("Operation-Id"),
+                                           (headers.get("Repeatability-Request-Id"),
+                                            headers.get("Repeatability-First-Sent")))
     api_version = request["params"].get("api-version", "")
     location = f"{request['base_url']}/emails/operations/{accepted['id']}?api-version={api_version}"
-    return 202, accepted, {"Operation-Location": location, **sb.email_poll_headers}
+    return 202, accepted, {"Operation-Location": location, **sb.email_poll_headers, **extra}
 
 
 def _email_operation(sb: Sandbox, request: Request) -> Answer:
     return 200, sb.answer_email_operation(request["match"]["operation"]), dict(sb.email_poll_headers)
 
 
-# (method, path pattern, service name for faults, handler)
-_SERVICE_ROUTES: list[tuple[str, re.Pattern[str], str, Callable[[Sandbox, Request], Answer]]] = [
-    ("POST", re.compile(r"/v1/workspaces/(?P<workspace>[^/]+)/query"), "logs", _logs_query),
+# (method, path pattern, service names for faults, handler); "email-status" fails the status reads alone
+_SERVICE_ROUTES: list[tuple[str, re.Pattern[str], tuple[str, ...], Callable[[Sandbox, Request], Answer]]] = [
+    ("POST", re.compile(r"/v1/workspaces/(?P<workspace>[^/]+)/query"), ("logs",), _logs_query),
     # Metrics is regional: /metrics/<region> stands for the host https://<region>.metrics.monitor.azure.com.
     ("POST", re.compile(r"/metrics/(?P<region>[^/]+)/subscriptions/(?P<subscription>[^/]+)/metrics:getBatch"),
-     "metrics", _metrics_batch),
-    ("POST", re.compile(r"/emails:send"), "email", _email_send),
-    ("GET", re.compile(r"/emails/operations/(?P<operation>[^/]+)"), "email", _email_operation),
+     ("metrics",), _metrics_batch),
+    ("POST", re.compile(r"/emails:send"), ("email",), _email_send),
+    ("GET", re.compile(r"/emails/operations/(?P<operation>[^/]+)"), ("email", "email-status"), _email_operation),
 ]
 
 
@@ -110,6 +115,12 @@ class _Handler(BaseHTTPRequestHandler):
         path = unquote(url.path)
         try:
             status, payload, headers = self._answer(method, path, url.query)
+        except AnswerLost as lost:  # accepted, and the 202 never arrives
+            if lost.status is None:
+                self.close_connection = True
+                return
+            status, payload, headers = lost.status, {"error": {"code": "GatewayTimeout", "message": (
+                "The gateway did not receive a timely answer.")}}, {"retry-after-ms": "10"}
         except ServiceError as exc:
             status, payload, headers = exc.status, exc.body(), exc.headers
         except (KeyError, TypeError, ValueError) as exc:
@@ -142,10 +153,12 @@ class _Handler(BaseHTTPRequestHandler):
         authorization = self.headers.get("Authorization", "")
         if not authorization.startswith("Bearer ") or not authorization.removeprefix("Bearer ").strip():
             raise ServiceError(401, "AuthenticationFailed", "Valid authentication was not provided.")
-        for route_method, pattern, service, handler in _SERVICE_ROUTES:
+        for route_method, pattern, services, handler in _SERVICE_ROUTES:
             match = pattern.fullmatch(path)
             if match and route_method == method:
-                sb.faults.raise_if_armed(service, sb.now)
+                for service in services:
+                    time.sleep(sb.faults.take_delay(service))
+                    sb.faults.raise_if_armed(service, sb.now)
                 params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
                 request = {"match": match.groupdict(), "params": params, "body": body, "headers": self.headers,
                            "base_url": f"https://{self.headers.get('Host', self.server.host_port)}"}

@@ -82,13 +82,11 @@ def _values(dimensions: list[Dimension], names: set[str]) -> tuple[str, ...]:
 
 def _window(start: datetime | None, end: datetime | None, alert: Alert, now: datetime,
             margin: timedelta) -> tuple[datetime, datetime]:
-    """The alert's window plus the margin, kept sane: a payload's dates cannot make the query scan years."""
-    fired = alert.essentials.fired_at
-    end = end or fired
-    start = start or end - DEFAULT_WINDOW
+    """The alert's window plus the margin, kept sane: a payload's dates cannot make the query scan years (and are
+    clamped before any arithmetic)."""
     latest, earliest = now + timedelta(hours=1), now - timedelta(days=30)
-    end = min(max(end, earliest), latest)
-    start = min(max(start, earliest), end)
+    end = min(max(end or alert.essentials.fired_at, earliest), latest)
+    start = min(max(start or end - DEFAULT_WINDOW, earliest), end)
     start = max(start, end - MAX_WINDOW)
     return start - margin, end + margin
 

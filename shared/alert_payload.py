@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -50,10 +52,23 @@ class PayloadError(ValueError):
 # --- the envelope and essentials (strict) ------------------------------------------------------------------------
 
 
+# Azure Monitor stamps alerts with the current time: anything outside these years is a broken or hostile sender,
+# and refusing it keeps every later calculation (windows, margins, look-backs) inside datetime's range.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
 def _aware(value: datetime | None) -> datetime | None:
+    """UTC, and between EARLIEST and LATEST (a ValueError becomes the field's validation error, so a 400)."""
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        moment = None
+    if moment is None or not EARLIEST <= moment < LATEST:
+        raise ValueError(f"the time must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)")
+    return moment
 
 
 class Essentials(BaseModel):
@@ -275,6 +290,9 @@ def parse_alert(body: bytes) -> Alert:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise PayloadError(400, f"The body is not valid JSON ({_json_error(err)}).") from None
+    except ValueError:  # json.loads refuses integers longer than Python's int parsing limit
+        raise PayloadError(400, f"The body has an integer of more than {sys.get_int_max_str_digits()} digits; "
+                                "no alert field needs one.") from None
     except RecursionError:
         raise PayloadError(400, "The body is not valid JSON (nested too deeply).") from None
     if not isinstance(document, dict):
@@ -365,11 +383,40 @@ def _when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
 
 
+# The hosts of the links Azure Monitor puts in its payloads (investigationLink, linkToSearchResultsUI,
+# LinkToSearchResults: the Azure portal) and of Azure ML studio; the sovereign clouds' portals and studios are
+# their documented variants. Any other host, however Azure-like (portal.azure.com.evil.example), is not linked.
+AZURE_LINK_HOSTS = frozenset({
+    "portal.azure.com", "portal.azure.us", "portal.azure.cn",
+    "ml.azure.com", "ml.azure.us", "studio.ml.azure.cn",
+})
+
+
 def safe_link(url: Any) -> str | None:
-    """Only https links reach an email: a payload could carry javascript: or data: URLs."""
-    if isinstance(url, str) and re.match(r"^https://[^\s\"'<>]+$", url) and len(url) <= 8000:
-        return url
-    return None
+    """The URL if an email may link to it: https, on one of AZURE_LINK_HOSTS, no credentials or port, nothing a
+    mail client could read differently (whitespace, quotes, angle brackets, backslashes); else None."""
+    if not isinstance(url, str) or len(url) > 8000 or not re.fullmatch(r"https://[^\s\"'<>\\]+", url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.hostname not in AZURE_LINK_HOSTS or port or parts.username is not None:
+        return None
+    return url
+
+
+def unlinked_text(url: Any) -> str:
+    """How an email shows a link it does not make: the host as text that no mail client turns into a link."""
+    try:
+        host = urlsplit(url).hostname if isinstance(url, str) else None
+    except ValueError:
+        host = None
+    if not host:
+        return "(not an https link; not shown)"
+    why = "a malformed link" if host in AZURE_LINK_HOSTS else "not an Azure address"
+    return f"{host[:200].replace('.', '[.]')} ({why}; not linked)"
 
 
 class _Facts:
@@ -486,9 +533,9 @@ def _generic_facts(raw: dict[str, Any], facts: _Facts, prefix: str = "") -> None
 
 
 def _link(links: list[list[str]], label: str, url: Any) -> None:
-    safe = safe_link(url)
-    if safe and len(links) < 10:
-        links.append([label, safe])
+    """Every link the payload offers; `summarise` keeps Azure's as links and only the host of any other."""
+    if isinstance(url, str) and url.strip() and len(links) < 10:
+        links.append([label, url])
 
 
 def summarise(alert: Alert) -> dict[str, Any]:
@@ -531,7 +578,8 @@ def summarise(alert: Alert) -> dict[str, Any]:
         "description": _text(e.description),
         "targets": targets,
         "facts": facts.items,
-        "links": links,
+        "links": [[label, url] for label, url in links if safe_link(url)],
+        "unlinked": [[label, unlinked_text(url)] for label, url in links if not safe_link(url)],
         "note": "",
         "context_problem": _shorten(alert.context_problem, 500),
     }

@@ -41,12 +41,16 @@ class TickReport:
         incidents = sum(len(scan.incidents) for scan in self.scans)
         claimed = sum(scan.claimed for scan in self.scans)
         partial = [scan.workspace_id for scan in self.scans if scan.outcome == "partial"]
+        skipped = sum(scan.skipped_rows for scan in self.scans)
+        not_stored = [key for scan in self.scans for key in scan.not_stored]
         text = f"{len(self.scans)} workspace(s), {rows} rows, {incidents} incident(s), {claimed} new; " + (
             self.delivery.summary()
         )
-        text += f"; partial results from {', '.join(partial)}" if partial else ""
         failed = "; ".join(f"{scan.workspace_id} ({scan.error})" for scan in self.failed)
-        return text + (f"; NOT READ, retried next tick: {failed}" if failed else "")
+        return (text + (f"; partial results from {', '.join(partial)}" if partial else "")
+                + (f"; {skipped} row(s) skipped (see the log)" if skipped else "")
+                + (f"; not stored in full (alerted in minimal form): {', '.join(not_stored)}" if not_stored else "")
+                + (f"; NOT READ, retried next tick: {failed}" if failed else ""))
 
 
 @dataclass
@@ -124,9 +128,27 @@ class AlertingApp:
 
     @cached_property
     def delivery(self) -> OutboxDelivery:
+        return self._delivery_through(self.state)
+
+    def _delivery_through(self, state: StateTables) -> OutboxDelivery:
         policy = RetryPolicy(max_attempts=self.settings.send_max_attempts, base_delay=self.settings.send_retry_base)
-        return OutboxDelivery(self.state, self.email, self.render, render_digest, policy, self.active_silences,
+        return OutboxDelivery(state, self.email, self.render, render_digest, policy, self.active_silences,
                               self.rules.storm_limit)
+
+    @cached_property
+    def webhook_state(self) -> StateTables:
+        """The webhook's own table client: short timeouts and one retry, so that a slow table service fails a
+        request within its budget (Azure retries it) instead of holding it; the timers keep the SDK defaults."""
+        storage = self.settings.state_storage
+        return StateTables.connect(storage.connection_string, storage.table_endpoint, self.credential,
+                                   retry_total=1, retry_backoff_factor=0.2, connection_timeout=2, read_timeout=4)
+
+    @cached_property
+    def webhook_logs(self) -> LogAnalytics:
+        """The enrichment's Log Analytics client: a few seconds, no retries (shared.alert_webhook.ENRICHMENT_TIMEOUT);
+        without details the alert is still emailed, and the scan emails the pipeline with its steps."""
+        return LogAnalytics(self.settings.log_analytics_endpoint, self.credential, retry_total=0, server_timeout=3,
+                            connection_timeout=2, read_timeout=4)
 
     @cached_property
     def secure_webhook(self):
@@ -135,14 +157,15 @@ class AlertingApp:
             return None
         from shared.secure_webhook import SecureWebhook
 
-        return SecureWebhook(self.settings.webhook_tenant_id, self.settings.webhook_audience)
+        return SecureWebhook(self.settings.webhook_tenant_id, self.settings.webhook_audiences)
 
     @cached_property
     def alert_webhook(self):
         from shared.alert_webhook import AlertWebhook
 
-        return AlertWebhook(settings=self.settings, state=self.state, logs=self.logs, delivery=self.delivery,
-                            route=self.recipients_for, secure=self.secure_webhook)
+        return AlertWebhook(settings=self.settings, state=self.webhook_state, logs=self.webhook_logs,
+                            delivery=self._delivery_through(self.webhook_state), route=self.recipients_for,
+                            secure=self.secure_webhook)
 
     def recipients_for(self, labels: Mapping[str, str]) -> tuple[str, ...]:
         """Who hears about an incident with these labels (kind, workspace, experiment, compute, rule)."""

@@ -137,8 +137,9 @@ def _scan(app, name: str, now: datetime, dry_run: bool, since: timedelta | None)
         window = scan.window(workspace_id, now, since)
         found = scan.find(workspace_id, window)
         note = {"complete": "", "partial": " (PARTIAL result)"}.get(found.outcome, f" (NOT READ: {found.error})")
+        skipped = f", {found.skipped_rows} row(s) skipped ({dict(found.skipped)})" if found.skipped_rows else ""
         print(f"# workspace {workspace_id}: ingested {window.start:%Y-%m-%d %H:%M} .. {window.end:%H:%M} UTC, "
-              f"{found.rows} rows, {len(found.incidents)} incident(s){note}")
+              f"{found.rows} rows, {len(found.incidents)} incident(s){skipped}{note}")
         for incident in found.incidents:
             email = render_incident(incident.kind, incident.payload, app.settings.studio_tenant_id)
             recipients = ", ".join(app.recipients_for(incident.labels))

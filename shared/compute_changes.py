@@ -10,6 +10,7 @@ upper-case: every comparison is case-insensitive.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -18,7 +19,7 @@ from typing import Any
 from shared.aml import Workspace
 from shared.kql import kql_datetime, kql_string_list, optional_table
 from shared.log_rows import moment, text
-from shared.log_scan import Detected, QueryWindow
+from shared.log_scan import Detected, Findings, QueryWindow
 from shared.routing import is_watched
 
 KIND = "compute-change"
@@ -100,12 +101,15 @@ class ComputeChange:
         return {"kind": KIND, "workspace": self.workspace.name, "compute": self.target, "operation": self.operation}
 
 
-def changes_from_rows(rows: list[dict[str, Any]]) -> list[ComputeChange]:
+def read_changes(rows: list[dict[str, Any]]) -> tuple[list[ComputeChange], Counter[str]]:
+    """The changes, oldest first, and the rows that could not be used, counted by why."""
     changes = []
+    skipped: Counter[str] = Counter()
     for row in rows:
         correlation_id = text(row, "CorrelationId")
         time = moment(row.get("TimeGenerated"))
         if not correlation_id or time is None:
+            skipped["no CorrelationId" if not correlation_id else "no TimeGenerated"] += 1
             continue
         resource_id = text(row, "ResourceId")
         changes.append(ComputeChange(
@@ -120,7 +124,7 @@ def changes_from_rows(rows: list[dict[str, Any]]) -> list[ComputeChange]:
             failed_pipelines_after=int(row.get("FailedPipelinesAfter") or 0),
             first_failure_after=moment(row.get("FirstFailureAfter")),
         ))
-    return sorted(changes, key=lambda change: (change.time, change.correlation_id))
+    return sorted(changes, key=lambda change: (change.time, change.correlation_id)), skipped
 
 
 @cache
@@ -149,9 +153,10 @@ class ComputeChangeDetector:
     def query(self, window: QueryWindow) -> str:
         return compute_changes_query(window, self.operations)
 
-    def incidents(self, rows: list[dict[str, Any]]) -> list[Detected]:
-        return [
+    def detect(self, rows: list[dict[str, Any]]) -> Findings:
+        changes, skipped = read_changes(rows)
+        return Findings([
             Detected(change.key, KIND, change_payload(change), change.labels, change.time)
-            for change in changes_from_rows(rows)
+            for change in changes
             if is_watched(change.workspace.name, self.workspaces)
-        ]
+        ], skipped)

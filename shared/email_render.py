@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.acs_email import Email
 from shared.aml import studio_run_url
+from shared.entity_bounds import MINIMAL, REDUCED
 from shared.outbox import OutboxRecord
 from shared.run_failures import PipelineFailure, Step
 
@@ -95,18 +96,22 @@ def _run_failure_email(payload: dict[str, Any], tenant_id: str | None) -> Email:
 
 
 def _alert_view(alert: dict[str, Any]) -> dict[str, Any]:
-    from shared.alert_payload import safe_link
+    from shared.alert_payload import safe_link, unlinked_text
 
     fired = alert.get("fired_at") or ""
     try:
         fired_text = _when(datetime.fromisoformat(fired)) if fired else ""
     except ValueError:
         fired_text = str(fired)
+    # Links were checked when the alert arrived; checked again because stored data is read back (and older rows
+    # stored any https link): only Azure's own hosts are links, any other shows its host as text.
+    stored = alert.get("links") or []
     return {
         **alert,
         "fired_text": fired_text,
-        # Links were checked when the alert arrived; checked again because stored data is read back.
-        "links": [(label, url) for label, url in alert.get("links") or [] if safe_link(url)],
+        "links": [(label, url) for label, url in stored if safe_link(url)],
+        "unlinked": [*(alert.get("unlinked") or []),
+                     *((label, unlinked_text(url)) for label, url in stored if not safe_link(url))],
     }
 
 
@@ -167,11 +172,27 @@ _RENDERERS: dict[str, Callable[[dict[str, Any], str | None], Email]] = {
 
 
 def render_incident(kind: str, payload: dict[str, Any], tenant_id: str | None = None) -> Email:
+    if MINIMAL in payload:  # the details could not be stored: an email that names the incident and says so
+        return render_not_stored(payload[MINIMAL])
     try:
         renderer = _RENDERERS[kind]
     except KeyError:
         raise ValueError(f"no email template for incidents of kind {kind!r}") from None
-    return renderer(payload, tenant_id)
+    email = renderer({k: v for k, v in payload.items() if k != REDUCED}, tenant_id)
+    return _with_note(email, payload[REDUCED]) if REDUCED in payload else email
+
+
+def render_not_stored(minimal: dict[str, Any]) -> Email:
+    html, text = _render("not_stored", minimal)
+    return Email(subject=_one_line(f"[AML] {minimal['key']} (details could not be stored)"), text=text, html=html)
+
+
+def _with_note(email: Email, note: str) -> Email:
+    """The email with a note saying its details were shortened to fit the store."""
+    from markupsafe import escape
+
+    block = f'<p style="font-size:12px;color:#59636e;margin:12px;">Note: {escape(note)}</p>'
+    return Email(email.subject, f"{email.text}\nNote: {note}\n", email.html.replace("</body>", block + "</body>", 1))
 
 
 def _one_line(subject: str, limit: int = 200) -> str:

@@ -43,12 +43,16 @@ class QueryFailed(Exception):
 
 
 class LogAnalytics:
-    def __init__(self, endpoint: str, credential: Any, *, retry_total: int = 3) -> None:
+    def __init__(self, endpoint: str, credential: Any, *, retry_total: int = 3,
+                 server_timeout: int = SERVER_TIMEOUT_SECONDS, **transport: Any) -> None:
+        """`server_timeout`: how long the service may run a query (seconds); `transport`: azure-core connection
+        options (`connection_timeout`, `read_timeout`) for callers with a tighter budget than a timer's."""
         from azure.monitor.query import LogsQueryClient
 
         # A few retries within the deadline; beyond it the next tick tries again from the same watermark.
         self._client = LogsQueryClient(credential, endpoint=endpoint,
-                                       retry_policy=_deadline_retry_policy()(retry_total=retry_total))
+                                       retry_policy=_deadline_retry_policy()(retry_total=retry_total), **transport)
+        self._server_timeout = server_timeout
         self.calls = 0
 
     def query(self, workspace_id: str, query: str, start: datetime, end: datetime,
@@ -65,7 +69,7 @@ class LogAnalytics:
         try:
             result = self._client.query_workspace(
                 workspace_id, query, timespan=(start, end),
-                server_timeout=int(min(SERVER_TIMEOUT_SECONDS, remaining)), timeout=remaining,
+                server_timeout=int(min(self._server_timeout, remaining)), timeout=remaining,
             )
         except AzureError as err:
             raise _failure(err) from err

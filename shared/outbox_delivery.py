@@ -2,19 +2,26 @@
 
 Silences are checked here, at send time (as Alertmanager does), so a silence added by on-call during a storm
 also mutes incidents that were already waiting. Past `storm_limit` due emails in one tick, each group of
-recipients gets one digest instead of many emails.
+recipients gets one digest instead of many.
+
+An email is sent under an ACS operation id recorded in its incidents before the send. An incident that is due
+with an operation recorded (ACS accepted it and the final status is not known yet, or an attempt ended without a
+recorded outcome: the instance died, the answer was lost) is never simply sent again: ACS is asked for that
+operation first, once per operation (a digest's members share one), and only an operation ACS does not know
+or that Failed leads to a new send (outbox.py has the whole decision table).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from shared import outbox
-from shared.acs_email import AcsEmail, Email, SendFailed
+from shared.acs_email import SUCCEEDED, AcsEmail, Email, SendFailed
 from shared.outbox import OutboxRecord, RetryPolicy, Status
 from shared.routing import silence_for
 from shared.rules import Silence
@@ -28,9 +35,11 @@ DigestRenderer = Callable[[list[tuple[OutboxRecord, Email]]], Email]
 
 @dataclass
 class DeliveryReport:
-    sent: int = 0  # incidents delivered (alone or in a digest)
+    sent: int = 0  # incidents in emails ACS accepted in this call (alone or in a digest)
     emails: int = 0  # emails accepted by ACS
     digests: int = 0
+    awaiting: int = 0  # of the incidents sent, those whose final status is checked on a later tick
+    confirmed: int = 0  # accepted earlier; ACS now says delivered (Succeeded)
     retrying: int = 0
     dead: int = 0
     silenced: int = 0
@@ -38,8 +47,25 @@ class DeliveryReport:
 
     def summary(self) -> str:
         digests = f" ({self.digests} digest(s))" if self.digests else ""
-        return (f"sent {self.sent} in {self.emails} email(s){digests}, retrying {self.retrying}, dead {self.dead}, "
-                f"silenced {self.silenced}")
+        awaiting = f", {self.awaiting} awaiting ACS's final status" if self.awaiting else ""
+        confirmed = f", {self.confirmed} confirmed" if self.confirmed else ""
+        return (f"sent {self.sent} in {self.emails} email(s){digests}{awaiting}{confirmed}, retrying "
+                f"{self.retrying}, dead {self.dead}, silenced {self.silenced}")
+
+
+@dataclass
+class _Call:
+    """One deliver_due / deliver_now call: its `now`, its report, and whether sends wait for the final status."""
+
+    now: datetime
+    report: DeliveryReport
+    wait: bool
+    started: float = field(default_factory=time.monotonic)
+
+    def clock(self) -> datetime:
+        """`now` moved on by the wall time the call has taken: when a request really leaves, on the caller's
+        clock (Azure's in production, the sandbox's in tests and the simulation)."""
+        return self.now + timedelta(seconds=time.monotonic() - self.started)
 
 
 class OutboxDelivery:
@@ -62,23 +88,27 @@ class OutboxDelivery:
         self._storm_limit = storm_limit
 
     def deliver_due(self, now: datetime) -> DeliveryReport:
-        report = DeliveryReport()
+        call = _Call(now, DeliveryReport(), wait=True)
         due = self._state.due_incidents(now)
         if not due:
-            return report
+            return call.report
+        # Emails that may be out already are settled by their own operation, never folded into a new digest.
+        for records in _by_operation([record for record in due if record.operation_id]).values():
+            self._deliver(records, call)
         silences = self._silences(now)
-        to_send = [record for record in due if not self._silence(record, silences, now, report)]
+        to_send = [record for record in due
+                   if not record.operation_id and not self._silence(record, silences, now, call.report)]
         if len(to_send) <= self._storm_limit:
             for record in to_send:
-                self._deliver([record], now, report)
-            return report
+                self._deliver([record], call)
+            return call.report
         log.warning("Storm guard: %d emails due (limit %d); sending digests", len(to_send), self._storm_limit)
         by_recipients: dict[tuple[str, ...], list[OutboxRecord]] = defaultdict(list)
         for record in to_send:
             by_recipients[record.recipients].append(record)
         for records in by_recipients.values():
-            self._deliver(records, now, report)
-        return report
+            self._deliver(records, call)
+        return call.report
 
     def _silence(self, record: OutboxRecord, silences: list[Silence], now: datetime, report: DeliveryReport) -> bool:
         silence = silence_for(record.labels, silences, now)
@@ -90,61 +120,122 @@ class OutboxDelivery:
         return True
 
     def deliver_now(self, keys: list[str], now: datetime) -> DeliveryReport:
-        """Send these incidents if they are due (the webhook sends what it just recorded within its request);
-        what is not due, or fails, stays in the outbox for `deliver_due`."""
-        report = DeliveryReport()
+        """Send these incidents if they are due and not sent yet (the webhook, within its request). Returns once
+        ACS has accepted each email, without polling for its final status: the record is then `accepted`, and
+        `deliver_due` confirms it from the operation's status (or sends again if the operation Failed). What is
+        not due, already has an operation (being confirmed), or fails stays in the outbox for `deliver_due`."""
+        call = _Call(now, DeliveryReport(), wait=False)
         silences: list[Silence] | None = None
         for key in keys:
             record = self._state.get_incident(key)
-            if record is None or not outbox.is_due(record, now):
+            if record is None or record.operation_id or not outbox.is_due(record, now):
                 continue
             silences = self._silences(now) if silences is None else silences
-            if not self._silence(record, silences, now, report):
-                self._deliver([record], now, report)
-        return report
+            if not self._silence(record, silences, now, call.report):
+                self._deliver([record], call)
+        return call.report
 
-    def _deliver(self, records: list[OutboxRecord], now: datetime, report: DeliveryReport) -> None:
-        """One email for one record, or one digest for several; the same lease and outcome rules for both."""
+    def _deliver(self, records: list[OutboxRecord], call: _Call) -> None:
+        """One email for one record, or one digest for several; the same lease and outcome rules for both.
+        Records with an operation recorded are first settled by asking ACS; only those it never got are sent."""
         # The lease is a compare-and-swap on each record's ETag (in batches): of two instances, only one sends.
-        leases = self._state.replace_incidents(
-            [outbox.start_attempt(record, now, self._policy) for record in records], status_only=True)
-        leased = [lease for lease in leases if lease is not None]
-        report.lost_race += len(leases) - len(leased)
-        if not leased:
-            return
+        # It also records, before anything is sent, the operation the email goes out under.
+        now, report = call.now, call.report
+        leases = [outbox.start_attempt(record, now, self._policy) for record in records]
+        operation = outbox.operation_id(leases)
+        leases = [lease if lease.operation_id else outbox.with_operation(lease, operation) for lease in leases]
+        stored = self._state.replace_incidents(leases, status_only=True)
+        leased = [lease for lease in stored if lease is not None]
+        report.lost_race += len(stored) - len(leased)
+        recorded = {record.key for record in records if record.operation_id}
+        to_send = [lease for lease in leased if lease.key not in recorded]
+        to_send += self._settle([lease for lease in leased if lease.key in recorded], call)
+        if to_send:
+            self._send(to_send, operation, call)
+
+    def _settle(self, records: list[OutboxRecord], call: _Call) -> list[OutboxRecord]:
+        """Ask ACS about each recorded operation and record what it says; returns the records ACS never got."""
+        now = call.now
+        never_arrived: list[OutboxRecord] = []
+        outcomes: list[OutboxRecord] = []
+        for operation, members in _by_operation(records).items():
+            try:
+                status = self._email.status(operation)
+            except SendFailed as err:  # unknown: nothing is sent while in doubt
+                outcomes += [outbox.unconfirmed(m, now, self._policy, str(err)) if m.accepted else
+                             outbox.after_failure(m, now, str(err), self._policy, in_doubt=True) for m in members]
+                continue
+            if status is None and not members[0].accepted:
+                log.info("Email operation %s never reached ACS: sending %s again", operation,
+                         ", ".join(m.key for m in members))
+                never_arrived += members
+            elif status is None or status == SUCCEEDED:  # (an accepted operation ACS no longer knows: it took it)
+                outcomes += [outbox.after_success(m, now) for m in members]
+            elif status.lower() in ("failed", "canceled"):
+                outcomes += [outbox.after_failure(m, now, f"email operation {operation} {status}", self._policy)
+                             for m in members]
+            else:
+                outcomes += [outbox.unconfirmed(m, now, self._policy) for m in members]
+        self._record_outcomes(outcomes, call.report)
+        return never_arrived
+
+    def _send(self, records: list[OutboxRecord], operation: str, call: _Call) -> None:
+        now, report = call.now, call.report
+        moved = [record for record in records if record.operation_id != operation]
+        if moved:  # ACS never got their earlier operation: record the new one before sending under it
+            written = self._state.replace_incidents([outbox.with_operation(r, operation) for r in moved],
+                                                    status_only=True)
+            updated = {record.key: record for record in written if record is not None}
+            report.lost_race += len(moved) - len(updated)
+            records = [updated.get(r.key, r) for r in records if r.operation_id == operation or r.key in updated]
+            if not records:
+                return
         try:
-            rendered = [(record, self._render(record)) for record in leased]
+            rendered = [(record, self._render(record)) for record in records]
             email = rendered[0][1] if len(rendered) == 1 else self._render_digest(rendered)
         except Exception as err:  # a rendering bug must not wedge the outbox: it ends as dead, with the error
-            log.exception("Rendering %s failed", ", ".join(record.key for record in leased))
-            self._record_failures(leased, now, f"rendering failed: {err!r}", report)
+            log.exception("Rendering %s failed", ", ".join(record.key for record in records))
+            self._record_outcomes([outbox.after_failure(r, now, f"rendering failed: {err!r}", self._policy)
+                                   for r in records], report)
             return
         try:
-            self._email.send(email, leased[0].recipients, idempotency_key=_idempotency_key(leased))
+            status = self._email.send(email, records[0].recipients, operation, call.clock(), wait=call.wait)
         except SendFailed as err:
-            self._record_failures(leased, now, str(err), report)
+            self._record_outcomes([outbox.after_failure(r, now, str(err), self._policy, in_doubt=err.in_doubt)
+                                   for r in records], report)
             return
         report.emails += 1
-        report.digests += len(leased) > 1
-        outcomes = self._state.replace_incidents([outbox.after_success(r, now) for r in leased], status_only=True)
-        for record, outcome in zip(leased, outcomes, strict=True):
+        report.digests += len(records) > 1
+        report.sent += len(records)
+        report.awaiting += len(records) * (status != SUCCEEDED)
+        outcomes = [outbox.after_success(r, now) if status == SUCCEEDED else
+                    outbox.after_acceptance(r, now, self._policy) for r in records]
+        for record, outcome in zip(records, self._state.replace_incidents(outcomes, status_only=True), strict=True):
             if outcome is None:
                 log.warning("Incident %s was sent but its record changed meanwhile", record.key)
-            report.sent += 1
-        log.info("Sent %s to %s", ", ".join(r.key for r in leased), ", ".join(leased[0].recipients))
+        log.info("Sent %s to %s (operation %s, %s)", ", ".join(r.key for r in records),
+                 ", ".join(records[0].recipients), operation, status)
 
-    def _record_failures(self, leased: list[OutboxRecord], now: datetime, error: str, report: DeliveryReport) -> None:
-        failures = [outbox.after_failure(record, now, error, self._policy) for record in leased]
-        self._state.replace_incidents(failures, status_only=True)
-        for failed in failures:
-            if failed.status is Status.DEAD:
+    def _record_outcomes(self, outcomes: list[OutboxRecord], report: DeliveryReport) -> None:
+        self._state.replace_incidents(outcomes, status_only=True)
+        for outcome in outcomes:
+            if outcome.status is Status.SENT:
+                report.confirmed += 1
+                if outcome.last_error:
+                    log.warning("Counting %s as sent: %s", outcome.key, outcome.last_error)
+            elif outcome.status is Status.DEAD:
                 report.dead += 1
-                log.error("Giving up on %s after %d attempts: %s", failed.key, failed.attempts, error)
-            else:
+                log.error("Giving up on %s after %d attempts: %s", outcome.key, outcome.attempts, outcome.last_error)
+            elif outcome.status is Status.PENDING:
                 report.retrying += 1
                 log.warning("Send of %s failed (attempt %d), retry at %s: %s",
-                            failed.key, failed.attempts, failed.due_at.isoformat(), error)
+                            outcome.key, outcome.attempts, outcome.due_at.isoformat(), outcome.last_error)
+            elif outcome.last_error:  # accepted, final status still unknown
+                log.warning("Final status of %s not known yet: %s", outcome.key, outcome.last_error)
 
 
-def _idempotency_key(records: list[OutboxRecord]) -> str:
-    return "|".join(f"{record.key}#{record.attempts}" for record in records)
+def _by_operation(records: list[OutboxRecord]) -> dict[str, list[OutboxRecord]]:
+    groups: dict[str, list[OutboxRecord]] = defaultdict(list)
+    for record in records:
+        groups[record.operation_id].append(record)
+    return groups

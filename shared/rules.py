@@ -252,10 +252,19 @@ def load_rules(path: str | Path) -> Rules:
     return parse_rules(text, str(path))
 
 
+# Bounds that no real rules file comes near, and that keep a hostile one (a "billion laughs" of nested aliases,
+# thousands of nested brackets) from taking the app's memory, time or stack: checked on PyYAML's event stream,
+# which is read lazily and without recursion, before anything is built.
+MAX_TEXT = 1_000_000  # characters
+MAX_DEPTH = 32  # nested mappings and lists
+MAX_VALUES = 100_000  # scalars, mappings and lists once every alias is expanded
+
+
 def parse_rules(text: str, source: str = "rules.yaml") -> Rules:
     import yaml
 
     try:
+        _check_bounds(text, source)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -275,6 +284,43 @@ def parse_rules(text: str, source: str = "rules.yaml") -> Rules:
             for error in err.errors()
         ]
         raise RulesError("Invalid rules file:\n  " + "\n  ".join(problems)) from None
+
+
+def _check_bounds(text: str, source: str) -> None:
+    """RulesError at the first event past MAX_DEPTH or MAX_VALUES (aliases counted expanded), or for a text over
+    MAX_TEXT; a YAMLError is left to the caller."""
+    import yaml
+
+    if len(text) > MAX_TEXT:
+        raise RulesError(f"{source}:1: the rules file has {len(text):,} characters; at most {MAX_TEXT:,} are read")
+    anchored: dict[str, int] = {}  # anchor -> values in its node, expanded
+    open_nodes: list[list[Any]] = []  # [anchor, values so far] per open mapping or list
+    total = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(open_nodes) >= MAX_DEPTH:
+                raise RulesError(f"{source}:{line}: nested more than {MAX_DEPTH} levels deep")
+            open_nodes.append([event.anchor, 1])
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, values = open_nodes.pop()
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, values = event.anchor, 1
+        elif isinstance(event, yaml.AliasEvent):
+            anchor, values = None, anchored.get(event.anchor, 1)
+        else:  # stream and document start and end
+            continue
+        if anchor:
+            anchored[anchor] = values
+        if open_nodes:
+            open_nodes[-1][1] += values
+        else:
+            total += values
+        if total + sum(count for _, count in open_nodes) > MAX_VALUES:
+            what = f"alias *{event.anchor}" if isinstance(event, yaml.AliasEvent) else "the document"
+            raise RulesError(f"{source}:{line}: {what} makes more than {MAX_VALUES:,} values once aliases are "
+                             "expanded; write the values out or use fewer nested aliases")
 
 
 def _field(loc: tuple[Any, ...]) -> str:

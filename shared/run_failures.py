@@ -9,9 +9,10 @@ failed, and downstream steps fail or are cancelled *after* it.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import hashlib
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from shared.aml import Workspace
 from shared.kql import kql_datetime, kql_string_list, optional_table
 from shared.log_rows import moment, text
-from shared.log_scan import Detected, QueryWindow
+from shared.log_scan import Detected, Findings, QueryWindow
 from shared.routing import is_watched
 
 ERROR_TEXT_LIMIT = 2000  # per step: enough for a stack trace's head, small enough for one email and one table row
@@ -114,14 +115,15 @@ class RunEvent:
         return self.run_id == self.root_run_id
 
 
-def events_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[RunEvent]:
-    events = []
+def read_events(rows: Iterable[Mapping[str, Any]]) -> tuple[list[RunEvent], Counter[str]]:
+    """Run events, and the rows that could not be used, counted by why (a null RunId or TimeGenerated)."""
+    events: list[RunEvent] = []
+    skipped: Counter[str] = Counter()
     for row in rows:
         run_id = text(row, "RunId")
-        if not run_id:
-            continue
         time = moment(row.get("TimeGenerated"))
-        if time is None:
+        if not run_id or time is None:
+            skipped["no RunId" if not run_id else "no TimeGenerated"] += 1
             continue
         events.append(
             RunEvent(
@@ -138,7 +140,11 @@ def events_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[RunEvent]:
                 cluster=text(row, "ClusterName"),
             )
         )
-    return events
+    return events, skipped
+
+
+def events_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[RunEvent]:
+    return read_events(rows)[0]
 
 
 @dataclass(frozen=True)
@@ -163,7 +169,9 @@ class PipelineFailure:
     downstream: tuple[Step, ...]
     other_steps: int = 0  # completed or still running: counted, not listed
     omitted_steps: int = 0  # beyond STEP_LIMIT
-    steps_seen: tuple[str, ...] = field(default=())
+    # A hash of every run id seen, so a pending incident is updated when a run appears; a hash, not the list:
+    # a pipeline may have thousands of steps, and the stored incident must stay far below 64 KiB.
+    runs_seen: str = ""
 
     @property
     def key(self) -> str:
@@ -248,8 +256,14 @@ def pipeline_failure(
         downstream=tuple(_step(event) for event in listed),
         other_steps=len(steps) - len(downstream),
         omitted_steps=len(downstream) - len(listed),
-        steps_seen=tuple(sorted(event.run_id for event in events)),
+        runs_seen=_runs_digest(event.run_id for event in events),
     )
+
+
+def _runs_digest(run_ids: Iterable[str]) -> str:
+    ids = sorted(run_ids)
+    digest = hashlib.sha256("\n".join(ids).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{len(ids)} runs, {digest}"
 
 
 def group_pipeline_failures(
@@ -308,10 +322,11 @@ class RunFailureDetector:
     def query(self, window: QueryWindow) -> str:
         return run_failures_query(window, self.failure_statuses)
 
-    def incidents(self, rows: list[dict[str, Any]]) -> list[Detected]:
-        return [
+    def detect(self, rows: list[dict[str, Any]]) -> Findings:
+        events, skipped = read_events(rows)
+        return Findings([
             Detected(incident.key, KIND, incident_payload(incident), incident.labels,
                      due_at(incident, self.group_wait))
-            for incident in group_pipeline_failures(events_from_rows(rows), self.failure_statuses)
+            for incident in group_pipeline_failures(events, self.failure_statuses)
             if is_watched(incident.workspace.name, self.workspaces)
-        ]
+        ], skipped)

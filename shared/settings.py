@@ -55,7 +55,7 @@ class Settings:
     retention: timedelta
     rules_file: Path
     webhook_auth: str = "function-key"
-    webhook_audience: str | None = None
+    webhook_audiences: tuple[str, ...] = ()
     webhook_tenant_id: str | None = None
     webhook_allowed_scopes: tuple[str, ...] = ()
     enrichment_margin: timedelta = timedelta(minutes=15)
@@ -88,14 +88,14 @@ class Settings:
             retention=reader.get("RETENTION_DAYS", _days(7, 365), "30"),
             rules_file=reader.get("RULES_FILE", _app_path, "rules.yaml"),
             webhook_auth=reader.get("WEBHOOK_AUTH", _one_of("function-key", "entra"), "function-key"),
-            webhook_audience=reader.get("WEBHOOK_AUDIENCE", _optional_text, ""),
+            webhook_audiences=reader.get("WEBHOOK_AUDIENCE", _audience_list, ""),
             webhook_tenant_id=reader.get("WEBHOOK_TENANT_ID", _optional_guid, ""),
             webhook_allowed_scopes=reader.get("WEBHOOK_ALLOWED_SCOPES", _scope_list, ""),
             enrichment_margin=reader.get("ENRICHMENT_MARGIN_MINUTES", _minutes(0, 360), "15"),
         )
         if settings.webhook_auth == "entra":
             for name, value in (("WEBHOOK_TENANT_ID", settings.webhook_tenant_id),
-                                ("WEBHOOK_AUDIENCE", settings.webhook_audience)):
+                                ("WEBHOOK_AUDIENCE", settings.webhook_audiences)):
                 if not value:
                     reader.problem(f"{name} is required when WEBHOOK_AUTH=entra")
         if settings.credential_kind == "managed-identity" and not settings.credential_client_id:
@@ -208,8 +208,13 @@ def _optional_guid(raw: str) -> str | None:
     return raw
 
 
-def _optional_text(raw: str) -> str | None:
-    return raw or None
+def _audience_list(raw: str) -> tuple[str, ...]:
+    """The app registration's application id URI and/or client id: v1 tokens carry the URI, v2 tokens the id."""
+    audiences = _split(raw)
+    bad = [value for value in audiences if not (_GUID.match(value) or re.match(r"^[a-z][a-z0-9+.-]*://\S+$", value))]
+    if bad:
+        raise ValueError(f"expected the application id URI (api://...) and/or the client id (a GUID), got {bad}")
+    return tuple(audiences)
 
 
 def _scope_list(raw: str) -> tuple[str, ...]:

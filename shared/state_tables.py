@@ -12,11 +12,20 @@ import json
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from shared import outbox
+from shared.entity_bounds import (
+    PayloadTooLarge,
+    bounded_key,
+    bounded_labels,
+    bounded_recipients,
+    bounded_text,
+    compress,
+    fit_payload,
+)
 from shared.outbox import Detection, OutboxRecord, Status
 
 if TYPE_CHECKING:
@@ -37,9 +46,41 @@ _BATCH_BYTES = 3 * 2**20  # a transaction's body may not exceed 4 MiB; binary pr
 _FILTER_KEYS = 14  # a filter may hold 15 comparisons: the partition and 14 row keys
 
 
+@dataclass(frozen=True)
+class DeliveryClaim:
+    """What `begin_delivery` found: "new" (ours to process, at version `etag`), "duplicate" (done before) or
+    "in-progress" (another copy's unfinished claim, held until `lease_until`)."""
+
+    status: Literal["new", "duplicate", "in-progress"]
+    etag: str | None = None
+    lease_until: datetime | None = None
+
+
 def row_key(text: str) -> str:
     """Table keys may not contain / \\ # ? or control characters; a hash is always valid and fixed-length."""
-    return hashlib.sha256(text.encode()).hexdigest()[:40]
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The table service refused to store an entity (400: too large, invalid value), or it could not be encoded.
+    Retrying cannot help; the caller stores a reduced form or reports it."""
+
+    error: str
+
+
+def refusal(err: Exception) -> Refused | None:
+    """`err` as a refusal of one entity, or None for anything else (a transient failure: raise it)."""
+    from azure.core.exceptions import HttpResponseError
+
+    if isinstance(err, HttpResponseError):  # PropertyValueTooLarge, EntityTooLarge, InvalidInput, ...
+        return Refused(_describe(err)) if err.status_code == 400 else None
+    return Refused(f"{type(err).__name__}: {err}") if isinstance(err, ValueError | TypeError) else None
+
+
+def _describe(err: Exception) -> str:
+    code = getattr(err, "error_code", None) or ""
+    return bounded_text(f"HTTP {getattr(err, 'status_code', '?')} {code}: {str(err).splitlines()[0]}", 1000)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -52,12 +93,14 @@ class StateTables:
         self._ensured = False
 
     @classmethod
-    def connect(cls, connection_string: str | None, endpoint: str | None, credential: Any = None) -> StateTables:
+    def connect(cls, connection_string: str | None, endpoint: str | None, credential: Any = None,
+                **client_options: Any) -> StateTables:
+        """`client_options`: azure-core retry and connection options (`retry_total`, `read_timeout`, ...)."""
         from azure.data.tables import TableServiceClient
 
         if connection_string:
-            return cls(TableServiceClient.from_connection_string(connection_string))
-        return cls(TableServiceClient(endpoint=endpoint, credential=credential))
+            return cls(TableServiceClient.from_connection_string(connection_string, **client_options))
+        return cls(TableServiceClient(endpoint=endpoint, credential=credential, **client_options))
 
     def ensure_tables(self) -> None:
         if self._ensured:
@@ -92,6 +135,7 @@ class StateTables:
     def get_incident(self, key: str) -> OutboxRecord | None:
         from azure.core.exceptions import ResourceNotFoundError
 
+        key = bounded_key(key)
         kind = key.split(":", 1)[0]
         try:
             entity = self._table(INCIDENTS).get_entity(kind, row_key(key))
@@ -126,25 +170,38 @@ class StateTables:
                 return detection
         return Detection.UNCHANGED
 
-    def claim_incidents(self, records: list[OutboxRecord]) -> list[bool | None]:
+    def claim_incidents(self, records: list[OutboxRecord]) -> list[bool | Refused | None]:
         """Claim new incidents of one kind with one round trip per batch (<= 100 entities, < 4 MiB).
 
         A batch is atomic: if any of its incidents is already claimed (the overlap, another instance), the
         whole batch is refused and its records are None (the caller decides those one by one); True: claimed.
+        An incident the service refuses to store (or that cannot be encoded) is `Refused` and taken out of its
+        batch, which is sent again without it: one incident never keeps the others from being claimed.
         """
         from azure.data.tables import TableTransactionError
 
-        results: list[bool | None] = []
-        table = self._table(INCIDENTS)
-        for batch in _write_batches([_entity(record) for record in records]):
+        results: list[bool | Refused | None] = [None] * len(records)
+        encoded = []
+        for index, record in enumerate(records):
             try:
-                table.submit_transaction([("create", entity) for entity in batch])
-            except TableTransactionError as err:
-                if err.status_code != 409:
-                    raise
-                results.extend([None] * len(batch))
-            else:
-                results.extend([True] * len(batch))
+                encoded.append((index, _entity(record)))
+            except Exception as err:
+                results[index] = _refused_or_raise(err)
+        table = self._table(INCIDENTS)
+        for batch in _write_batches(encoded, entity=lambda pair: pair[1]):
+            pending = list(batch)
+            while pending:
+                try:
+                    table.submit_transaction([("create", entity) for _, entity in pending])
+                except TableTransactionError as err:
+                    if err.status_code == 409:
+                        break  # None: decided one by one
+                    results[pending[err.index][0]] = _refused_or_raise(err)
+                    del pending[err.index]
+                    continue
+                for index, _ in pending:
+                    results[index] = True
+                pending = []
         return results
 
     def get_incidents(self, keys: list[str]) -> dict[str, OutboxRecord]:
@@ -152,7 +209,7 @@ class StateTables:
         service allows 15 comparisons per filter."""
         found: dict[str, OutboxRecord] = {}
         by_kind: dict[str, list[str]] = {}
-        for key in keys:
+        for key in map(bounded_key, keys):
             by_kind.setdefault(key.split(":", 1)[0], []).append(key)
         table = self._table(INCIDENTS)
         for kind, kind_keys in by_kind.items():
@@ -215,7 +272,7 @@ class StateTables:
         return replace(record, etag=metadata.get("etag"))
 
     def due_incidents(self, now: datetime) -> list[OutboxRecord]:
-        query = "(Status eq 'pending' or Status eq 'sending') and DueAt le @now"
+        query = "(Status eq 'pending' or Status eq 'sending' or Status eq 'accepted') and DueAt le @now"
         entities = self._table(INCIDENTS).query_entities(query, parameters={"now": now})
         return sorted((_record(entity) for entity in entities), key=lambda record: record.due_at)
 
@@ -331,9 +388,10 @@ class StateTables:
 
     # --- webhook deliveries: one row per alertId + monitorCondition, so a repeated delivery is recognised ---------
 
-    def begin_delivery(self, key: str, now: datetime, lease: timedelta) -> str:
+    def begin_delivery(self, key: str, now: datetime, lease: timedelta) -> DeliveryClaim:
         """Claim a webhook delivery: "new" (process it), "duplicate" (already processed) or "in-progress"
-        (another copy is being processed right now). A claim whose processing died is taken over after `lease`."""
+        (another copy holds an unfinished claim until `lease_until`). An unfinished claim whose lease has run out
+        (its processing died without releasing it) is taken over."""
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
@@ -341,27 +399,30 @@ class StateTables:
         table = self._table(WEBHOOK_DELIVERIES)
         entity = {"PartitionKey": key.split(":", 1)[0], "RowKey": row_key(key), "Key": key,
                   "Status": "processing", "ReceivedAt": now, "LeaseUntil": now + lease, "Deliveries": 1}
-        try:
-            table.create_entity(entity)
-            return "new"
-        except ResourceExistsError:
-            pass
-        try:
-            existing = table.get_entity(entity["PartitionKey"], entity["RowKey"])
-        except ResourceNotFoundError:  # removed by retention in between: treat as in progress, Azure retries
-            return "in-progress"
-        if existing.get("Status") == "done":
-            return "duplicate"
-        if _utc(existing.get("LeaseUntil")) > now:
-            return "in-progress"
-        taken = {**entity, "ReceivedAt": existing.get("ReceivedAt", now),
-                 "Deliveries": int(existing.get("Deliveries", 1)) + 1}
-        try:
-            table.update_entity(taken, mode=UpdateMode.REPLACE, etag=existing.metadata.get("etag"),
-                                match_condition=MatchConditions.IfNotModified)
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return "in-progress"
-        return "new"
+        for _ in range(2):  # a claim released between our create and our read: claim again, once
+            try:
+                created = table.create_entity(entity)
+                return DeliveryClaim("new", created.get("etag"), now + lease)
+            except ResourceExistsError:
+                pass
+            try:
+                existing = table.get_entity(entity["PartitionKey"], entity["RowKey"])
+            except ResourceNotFoundError:
+                continue
+            if existing.get("Status") == "done":
+                return DeliveryClaim("duplicate")
+            held_until = _utc(existing.get("LeaseUntil")) or now
+            if held_until > now:
+                return DeliveryClaim("in-progress", lease_until=held_until)
+            taken = {**entity, "ReceivedAt": existing.get("ReceivedAt", now),
+                     "Deliveries": int(existing.get("Deliveries", 1)) + 1}
+            try:
+                updated = table.update_entity(taken, mode=UpdateMode.REPLACE, etag=existing.metadata.get("etag"),
+                                              match_condition=MatchConditions.IfNotModified)
+            except (ResourceModifiedError, ResourceNotFoundError):  # another copy took it over first
+                break
+            return DeliveryClaim("new", updated.get("etag"), now + lease)
+        return DeliveryClaim("in-progress", lease_until=now + lease)
 
     def finish_delivery(self, key: str, incident_keys: Iterable[str], now: datetime) -> None:
         from azure.data.tables import UpdateMode
@@ -369,6 +430,19 @@ class StateTables:
         entity = {"PartitionKey": key.split(":", 1)[0], "RowKey": row_key(key), "Status": "done",
                   "FinishedAt": now, "Incidents": "\n".join(incident_keys)[:30000]}
         self._table(WEBHOOK_DELIVERIES).upsert_entity(entity, mode=UpdateMode.MERGE)
+
+    def release_delivery(self, key: str, claim: DeliveryClaim) -> bool:
+        """Give up our unfinished claim so that Azure's retry can claim the delivery at once. Only the version we
+        claimed is removed: False if another copy has taken it over since (a claim already gone counts as released)."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError
+
+        try:
+            self._table(WEBHOOK_DELIVERIES).delete_entity(
+                key.split(":", 1)[0], row_key(key), etag=claim.etag, match_condition=MatchConditions.IfNotModified)
+        except ResourceModifiedError:
+            return False
+        return True
 
     def _delete_all(self, table_name: str, entities: Iterable[dict]) -> int:
         table = self._table(table_name)
@@ -416,8 +490,9 @@ def _cas(record: OutboxRecord, merge: bool = False) -> dict[str, Any]:
 def _status_entity(record: OutboxRecord) -> dict[str, Any]:
     """The outbox fields of a record: what a lease or an outcome changes."""
     entity: dict[str, Any] = {
-        "PartitionKey": record.kind, "RowKey": row_key(record.key), "Status": record.status.value,
-        "DueAt": record.due_at, "Attempts": record.attempts, "LastError": record.last_error[:4000],
+        "PartitionKey": record.kind, "RowKey": row_key(bounded_key(record.key)), "Status": record.status.value,
+        "DueAt": record.due_at, "Attempts": record.attempts, "LastError": bounded_text(record.last_error, 4000),
+        "OperationId": record.operation_id, "Accepted": record.accepted,
     }
     if record.sent_at is not None:
         entity["SentAt"] = record.sent_at
@@ -425,25 +500,24 @@ def _status_entity(record: OutboxRecord) -> dict[str, Any]:
 
 
 def _entity(record: OutboxRecord) -> dict[str, Any]:
-    # The payload is compressed JSON in a binary property: a 50-step incident stays far below the 64 KiB limit.
-    payload = zlib.compress(json.dumps(record.payload, sort_keys=True, default=str).encode())
-    entity: dict[str, Any] = {
-        "PartitionKey": record.kind,
-        "RowKey": row_key(record.key),
-        "Key": record.key,
+    """Every property bounded (entity_bounds.py): the compressed payload <= 64,000 bytes, the key <= 512
+    characters, the labels <= 16,000, the recipients <= 32,000, the error <= 4,000, so the entity stays far
+    below the service's 1 MiB whatever the incident holds."""
+    key, labels = bounded_key(record.key), bounded_labels(record.labels)
+    try:
+        _, payload = fit_payload(record.payload)
+    except PayloadTooLarge as err:  # does not fit even shortened: the minimal form
+        payload = compress(outbox.minimal_payload(key, labels, str(err)))
+    return {
+        **_status_entity(record),
+        "RowKey": row_key(key),
+        "Key": key,
         "Kind": record.kind,
-        "Status": record.status.value,
         "Payload": payload,
-        "Recipients": ",".join(record.recipients),
-        "Labels": json.dumps(record.labels, sort_keys=True),
+        "Recipients": ",".join(bounded_recipients(record.recipients)),
+        "Labels": json.dumps(labels, sort_keys=True),
         "CreatedAt": record.created_at,
-        "DueAt": record.due_at,
-        "Attempts": record.attempts,
-        "LastError": record.last_error[:4000],
     }
-    if record.sent_at is not None:
-        entity["SentAt"] = record.sent_at
-    return entity
 
 
 def _record(entity: Any) -> OutboxRecord:
@@ -460,5 +534,14 @@ def _record(entity: Any) -> OutboxRecord:
         sent_at=_utc(entity.get("SentAt")),
         labels=json.loads(entity.get("Labels") or "{}"),
         etag=entity.metadata.get("etag"),
+        operation_id=entity.get("OperationId") or "",
+        accepted=bool(entity.get("Accepted", entity["Status"] == Status.SENT)),
     )
+
+
+def _refused_or_raise(err: Exception) -> Refused:
+    refused = refusal(err)
+    if refused is None:
+        raise err
+    return refused
 

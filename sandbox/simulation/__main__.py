@@ -30,9 +30,13 @@ def report(result: Result) -> list[str]:
         + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) + ".",
         "Webhook: " + ", ".join(f"{n} {what}" for what, n in result.webhook.items()) + " (the log alert rule "
         "fires for failures ingested within its 15-minute window; repeats go to either instance).",
-        f"Faults: {faults}. ACS answered {result.email_faults_answered} sends with an error; the table service "
-        f"refused {result.table_requests_refused} requests; {failed} app calls failed loudly "
-        f"(all during table outages: {_all_in_outages(result)}). The app's outbox at the end: "
+        f"Faults: {faults}. ACS answered {result.email_faults_answered} sends with an error and "
+        f"{result.status_faults_answered} status reads with an error; instance A died {len(result.deaths)} times "
+        f"after ACS accepted an email ({_deaths(result)}); "
+        + (f"ACS answered {result.repeats_answered} repeated sends with their first answer; "
+           if result.repeats_answered else "")
+        + f"the table service refused {result.table_requests_refused} requests; {failed} app calls failed "
+        f"loudly (all during table outages: {_all_in_outages(result)}). The app's outbox at the end: "
         + ", ".join(f"{n} {status}" for status, n in sorted(result.outbox.items()))
         + f"; {result.retried} incidents needed more than one send attempt.",
         "",
@@ -48,6 +52,13 @@ def report(result: Result) -> list[str]:
         "(calls, mean wall time: " + ", ".join(f"{name} {len(times)}x {1000 * sum(times) / len(times):.0f} ms"
                                               for name, times in result.call_seconds.items()) + ").",
     ]
+
+
+def _deaths(result: Result) -> str:
+    by_call: dict[str, int] = {}
+    for _, call, _ in result.deaths:
+        by_call[call] = by_call.get(call, 0) + 1
+    return ", ".join(f"{n} in {call}" for call, n in sorted(by_call.items())) or "none"
 
 
 def _all_in_outages(result: Result) -> str:

@@ -4,8 +4,8 @@
 The rule is evaluated every 5 minutes over the last 15 minutes by TimeGenerated, so it fires only for a failure
 whose row was ingested in time - like the real rule, it misses some (the scans catch those). Each alert is
 delivered once, and some again, as Azure's retries and overlapping action groups do (the repeat goes to the
-other instance, sometimes in the same minute); a 503 (table service down) is delivered again a minute later, up
-to five times, as Azure retries a 503.
+other instance, sometimes in the same minute); a 503 (table service down), or no answer at all (the instance
+died during the request), is delivered again a minute later, up to five times, as Azure retries them.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from .crashes import InstanceDied
 from .world import Day
 
 PAYLOAD = Path(__file__).resolve().parents[2] / "tests" / "data" / "alerts" / "log-alerts-v2-aml-runs.json"
@@ -63,6 +64,7 @@ class AlertDeliveries:
     deliveries: list[Delivery] = field(default_factory=list)
     alerts: int = 0
     answers: Counter = field(default_factory=Counter)
+    died: list[tuple[str, datetime]] = field(default_factory=list)  # (instance, when) it died before answering
 
     def seed(self, sandbox: Any) -> None:
         """Nothing goes into the sandbox: the alerts follow from the day's rows and their ingestion times."""
@@ -86,13 +88,19 @@ class AlertDeliveries:
         due = [d for d in self.deliveries if d.at == now]
         self.deliveries = [d for d in self.deliveries if d.at != now]
         for delivery in due:
-            answer = self.apps[delivery.instance].receive_alert(
-                delivery.body, {"Content-Type": "application/json"}, now)
-            self.answers[answer.status] += 1
-            if answer.status in (408, 429, 503, 504) and delivery.retries_left:
+            try:
+                answer = self.apps[delivery.instance].receive_alert(
+                    delivery.body, {"Content-Type": "application/json"}, now)
+            except InstanceDied:
+                self.died.append((delivery.instance, now))
+                status = None
+            else:
+                self.answers[answer.status] += 1
+                status = answer.status
+            if status in (None, 408, 429, 503, 504) and delivery.retries_left:
                 self.deliveries.append(Delivery(now + timedelta(minutes=1), delivery.instance, delivery.body,
                                                 delivery.retries_left - 1))
 
     @property
     def delivered(self) -> int:
-        return sum(self.answers.values())
+        return sum(self.answers.values()) + len(self.died)

@@ -52,14 +52,14 @@ class NaiveAlerter:
         window = {"start": kql_datetime(start), "end": kql_datetime(end)}
         for row in self._rows(RUNS.format(**window), start, end):
             root = row["RootRunId"] or row["RunId"]
-            self._send(f"[naive] run-failure:{row['WorkspaceName']}:{root} - {row['RunId']} Failed")
+            self._send(f"[naive] run-failure:{row['WorkspaceName']}:{root} - {row['RunId']} Failed", now)
         for row in self._rows(DELETES.format(**window), start, end):
-            self._send(f"[naive] compute-change:{row['CorrelationId']} - {row['ActivityStatusValue']}")
+            self._send(f"[naive] compute-change:{row['CorrelationId']} - {row['ActivityStatusValue']}", now)
         for series in self._metrics.read(self._rule, start, end).series:
             resource = series.resource_id.rstrip("/").rsplit("/", 1)[-1]
             for at, value in series.points:
                 if value is not None and self._rule.breaches(value) and start <= at < end:
-                    self._send(f"[naive] drift {resource} {value:g} at {at:%H:%M}")
+                    self._send(f"[naive] drift {resource} {value:g} at {at:%H:%M}", now)
 
     def _rows(self, query: str, start: datetime, end: datetime) -> list[dict]:
         try:
@@ -69,9 +69,9 @@ class NaiveAlerter:
             log.debug("naive %s: query failed: %s", self.name, err)
             return []
 
-    def _send(self, subject: str) -> None:
+    def _send(self, subject: str, now: datetime) -> None:
         try:
-            self._email.send(Email(subject, subject, subject), self._recipients, idempotency_key=str(uuid.uuid4()))
+            self._email.send(Email(subject, subject, subject), self._recipients, str(uuid.uuid4()), now)
         except SendFailed as err:
             self.failed_sends += 1
             log.debug("naive %s: send failed, dropped: %s", self.name, err)

@@ -14,7 +14,9 @@ app's detection delay longer, nothing else: the naive alerters keep their 5 and 
 
 In a minute where both instances have work they run at the same time, in two threads. A call that fails (the
 table service is down) raises, as the Functions host would see it; it is recorded as a failed call, and the
-next tick must catch up (the score shows whether it did).
+next tick must catch up (the score shows whether it did). Two faults strike after ACS accepted an email: its
+status poll fails (`email status 500`), or instance A dies before recording the outcome (`instance dies`,
+crashes.py): the call, scan, outbox tick or webhook request, ends there with nothing recorded.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from sandbox.emulator import LOCAL_RECIPIENT
 from sandbox.table_gate import TableGate
 
 from .alerts import AlertDeliveries
+from .crashes import DyingEmail, InstanceDied
 from .naive import NaiveAlerter
 from .score import Score, root_causes_named, score
 from .world import Day, DayPlan, generate
@@ -49,9 +52,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Fault:
-    what: str  # "email 429", "email 500", "tables down"
+    what: str  # "email 429", "email 500", "email status 500", "instance dies", "tables down"
     start: datetime
     end: datetime
+
+    def active(self, now: datetime) -> bool:
+        return self.start <= now < self.end
 
 
 @dataclass
@@ -60,6 +66,9 @@ class Result:
     faults: list[Fault]
     scores: list[Score]
     failed_calls: list[tuple[str, str, datetime, str]] = field(default_factory=list)  # instance, use case, when
+    deaths: list[tuple[str, str, datetime]] = field(default_factory=list)  # instance, use case, when it died
+    status_faults_answered: int = 0  # email status reads answered with an error
+    repeats_answered: int = 0  # sends ACS answered with the first answer of a repeated request
     table_requests_refused: int = 0
     email_faults_answered: int = 0
     naive_failed_sends: int = 0
@@ -109,9 +118,10 @@ class MetricSeries:
 
 
 def plan_faults(day: Day, seed: int) -> list[Fault]:
-    """ACS throttling bursts (429, 10-25 min), ACS failures (500, 2-5 min) and table outages (5-12 min), scaled
-    to the length of the day (at least one of each), inside the day. Faults strike when there is work: the
-    first of each kind starts a few minutes after an incident (the first 429 burst right after a compute
+    """ACS throttling bursts (429, 10-25 min), ACS failures (500, 2-5 min), ACS status reads failing (500,
+    10-20 min), instance A dying after ACS accepted each email it sends (45-90 min) and table outages (5-12 min),
+    scaled to the length of the day (at least one of each), inside the day. Faults strike when there is work:
+    the first of each kind starts a few minutes after an incident (the first 429 burst right after a compute
     deletion, when its storm of failing pipelines is being emailed); the others at random times."""
     rng = random.Random(seed * 7919)
     hours = (day.end - day.start).total_seconds() / 3600
@@ -119,9 +129,12 @@ def plan_faults(day: Day, seed: int) -> list[Fault]:
     deletions = sorted(i.at for i in day.incidents if i.kind == "compute-change")
     failures = sorted(i.at for i in day.incidents if i.kind == "run-failure")
     anchors = {"email 429": deletions[:1], "tables down": deletions[1:2] or failures[len(failures) // 2:][:1],
-               "email 500": failures[len(failures) // 3:][:1]}
+               "email 500": failures[len(failures) // 3:][:1], "email status 500": failures[len(failures) // 4:][:1],
+               "instance dies": deletions[2:3] or failures[2 * len(failures) // 3:][:1]}
     faults = []
-    for what, per_day, minutes in (("email 429", 3, (10, 25)), ("email 500", 3, (2, 5)), ("tables down", 2, (5, 12))):
+    kinds = (("email 429", 3, (10, 25)), ("email 500", 3, (2, 5)), ("email status 500", 2, (10, 20)),
+             ("instance dies", 2, (45, 90)), ("tables down", 2, (5, 12)))
+    for what, per_day, minutes in kinds:
         for index in range(max(1, round(per_day * hours / 24))):
             length = timedelta(minutes=rng.randint(*minutes))
             start = day.start + timedelta(minutes=rng.randint(int(hours * 6), int(hours * 60 * 0.9) - 25))
@@ -163,6 +176,8 @@ def simulate(plan: DayPlan, progress: Callable[[str], None] | None = None, caden
             os.environ.update(sandbox.app_settings(gate.connection_string(azurite), RULES_FILE=str(RULES)))
             sandbox.faults.retry_after_ms = 1
             apps = {"A": AlertingApp(Settings.from_environ()), "B": AlertingApp(Settings.from_environ())}
+            deaths = [fault for fault in faults if fault.what == "instance dies"]
+            apps["A"].email = DyingEmail(apps["A"].email, lambda: any(f.active(sandbox.now) for f in deaths))
             for app in apps.values():
                 app.state.ensure_tables()
             alerts = AlertDeliveries(day, apps, plan.seed)
@@ -171,7 +186,8 @@ def simulate(plan: DayPlan, progress: Callable[[str], None] | None = None, caden
                 source.seed(sandbox)
             for fault in faults:
                 if fault.what.startswith("email"):
-                    sandbox.fail_during("email", int(fault.what.split()[1]), fault.start, fault.end)
+                    service = "email-status" if fault.what.startswith("email status") else "email"
+                    sandbox.fail_during(service, int(fault.what.split()[-1]), fault.start, fault.end)
             rule = apps["A"].rules.metric_rules[0]
             naive = [NaiveAlerter("A", timedelta(minutes=5), sandbox.endpoint, DEFAULT_WORKSPACE_ID, rule,
                                   (RECIPIENT,)),
@@ -180,14 +196,18 @@ def simulate(plan: DayPlan, progress: Callable[[str], None] | None = None, caden
             _run_clock(day, faults, sandbox, gate, apps, naive, sources, result, progress, cadence, drain)
             result.table_requests_refused = gate.refused
             result.webhook = {"alerts": alerts.alerts, "deliveries": alerts.delivered,
-                              **{f"answered {status}": n for status, n in sorted(alerts.answers.items())}}
+                              **{f"answered {status}": n for status, n in sorted(alerts.answers.items())},
+                              **({"no answer (instance died)": len(alerts.died)} if alerts.died else {})}
+            result.deaths += [(instance, "alert_webhook", when) for instance, when in alerts.died]
             records = apps["A"].state.incidents()
             result.outbox = dict(Counter(record.status.value for record in records))
             result.retried = sum(record.attempts > 1 for record in records)
         finally:
             gate.stop()
-        emails = sandbox.emails
+        emails = [email for email in sandbox.emails if email["status"] == "Succeeded"]  # what was delivered
         result.email_faults_answered = sandbox.faults.raised.get("email", 0)
+        result.status_faults_answered = sandbox.faults.raised.get("email-status", 0)
+        result.repeats_answered = sandbox.email.repeats_answered
     result.naive_failed_sends = sum(n.failed_sends for n in naive)
     app_emails = [e for e in emails if e["senderAddress"].startswith("DoNotReply@")]
     naive_a = [e for e in emails if e["senderAddress"].startswith("naive-a@")]
@@ -210,7 +230,7 @@ def _run_clock(day: Day, faults: list[Fault], sandbox: Sandbox, gate: TableGate,
     while now <= end:
         sandbox.set_clock(now)
         minute = int((now - day.start).total_seconds() // 60)
-        down = any(f.what == "tables down" and f.start <= now < f.end for f in faults)
+        down = any(f.what == "tables down" and f.active(now) for f in faults)
         if down and gate.is_open:
             gate.close_gate()
         elif not down and not gate.is_open:
@@ -245,6 +265,10 @@ def _run_calls(instance: str, calls: list[tuple[str, Callable]], now: datetime, 
         started = time.perf_counter()
         try:
             call(now)
+        except InstanceDied:  # the host starts a new instance; its next tick must settle what was in flight
+            with _lock:
+                result.deaths.append((instance, name, now))
+            return
         except Exception as err:  # the Functions host logs a failed invocation; the next tick must catch up
             log.info("instance %s: %s failed at %s: %s", instance, name, now, str(err).splitlines()[0])
             with _lock:

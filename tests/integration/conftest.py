@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +49,16 @@ def app_settings(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, state, azuri
 def make_app(app_settings):
     """A new app instance per call: two of them behave like two Function App instances."""
     return lambda: AlertingApp(Settings.from_environ())
+
+
+@pytest.fixture
+def rules(tmp_path, monkeypatch):
+    """Write a rules file and point RULES_FILE at it."""
+
+    def write(text: str) -> Path:
+        path = tmp_path / "rules.yaml"
+        path.write_text(text)
+        monkeypatch.setenv("RULES_FILE", str(path))
+        return path
+
+    return write

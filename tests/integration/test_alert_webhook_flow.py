@@ -6,6 +6,7 @@ import json
 import threading
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import azure.functions as func
 import pytest
@@ -13,9 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import function_app
+from sandbox.action_group import deliver
 from sandbox.scenarios import six_step_pipeline
+from shared.alert_webhook import REQUEST_BUDGET
 from shared.entrypoints import alerting_app
 from shared.outbox import Status
+from tests.html_parts import HtmlParts
 from tests.unit.test_alert_payload import payloads
 
 from .conftest import RECIPIENT
@@ -76,6 +80,20 @@ def test_a_log_alert_with_run_dimensions_is_enriched_the_same_way(sandbox, app_s
     assert "aml-failed-runs-log-alert" in sandbox.emails[0]["content"]["plainText"]
 
 
+def test_the_workspace_a_log_alert_names_is_found_whatever_the_case_of_its_guid(sandbox, app_settings, monkeypatch):
+    other = "AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE"  # configured in upper case; the alert's link has it in lower
+    monkeypatch.setenv("LOG_ANALYTICS_WORKSPACE_IDS", f"{app_settings['LOG_ANALYTICS_WORKSPACE_IDS']},{other}")
+    alerting_app.cache_clear()
+    sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)), other)
+    document = _sample("log-alerts-v2-aml-runs", sandbox)
+    criterion = document["data"]["alertContext"]["condition"]["allOf"][0]
+    criterion["linkToSearchResultsAPI"] = f"https://api.loganalytics.io/v1/workspaces/{other.lower()}/query?query=x"
+    status, body, _ = _post(document)
+    assert (status, body["incidents"]) == (200, ["run-failure:ws-prod:pipe1"])
+    assert [query["workspace_id"] for query in sandbox.queries] == [other]
+    assert _subjects(sandbox) == [PIPELINE_SUBJECT]
+
+
 def test_a_pipeline_the_scan_already_emailed_is_not_emailed_again(sandbox, make_app):
     _seed_failed_pipeline(sandbox)
     assert make_app().scan_run_failures(sandbox.now).delivery.sent == 1
@@ -108,23 +126,25 @@ def test_the_alert_joins_a_pipeline_email_the_scan_has_not_sent_yet_and_the_scan
 
 def test_five_copies_at_the_same_moment_make_one_email(sandbox, app_settings):
     document = _sample("activity-log-administrative-compute-delete", sandbox)
+    body = json.dumps(document).encode()
     alerting_app()  # built once, as in a warm Function App instance with concurrent requests
-    barrier, answers = threading.Barrier(5), []
+    barrier, chains = threading.Barrier(5), []
 
-    def deliver():
+    def deliver_copy():  # each copy as Azure delivers it: a 503 is retried after 5 s, a 2xx ends it
         barrier.wait()
-        answers.append(_post(document))
+        chains.append(deliver(lambda b: _post(b)[0], body))
 
-    threads = [threading.Thread(target=deliver) for _ in range(5)]
+    threads = [threading.Thread(target=deliver_copy) for _ in range(5)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(status for status, _, _ in answers) == [200] * 5
-    assert sorted(body["status"] for _, body, _ in answers) == ["duplicate"] * 4 + ["processed"]
+    # A copy that meets another's unfinished claim is told to retry (503), never "done" before the alert is
+    # recorded; its retry finds the delivery done.
+    assert [chain[-1] for chain in chains] == [200] * 5, chains
     assert _subjects(sandbox) == ["[Azure Monitor] Fired: Sev2 aml-compute-deleted on gpu-cluster"]
-    _post(document)  # and a retry much later
-    assert len(sandbox.emails) == 1
+    status, answer, _ = _post(document)  # and a retry much later
+    assert (status, answer["status"], len(sandbox.emails)) == (200, "duplicate", 1)
 
 
 def test_a_resolved_after_a_fired_sends_one_resolved_notice(sandbox, app_settings):
@@ -164,6 +184,17 @@ def test_when_logs_have_not_arrived_yet_the_alert_email_says_so(sandbox, app_set
     assert "No failed run of this alert is in Log Analytics yet" in email["content"]["plainText"]
 
 
+def test_a_slow_log_analytics_cannot_take_the_request_past_its_budget(sandbox, app_settings):
+    """The enrichment query used to wait up to 180 s (server timeout, SDK retries): now a few seconds, then the
+    alert is emailed without step details and the scan emails the pipeline."""
+    _seed_failed_pipeline(sandbox)
+    sandbox.delay_next("logs", 15)
+    status, body, _ = _post(_sample("platform-static-aml-failed-runs", sandbox))
+    assert (status, body["sent"]) == (200, 1)
+    assert body["ms"] < REQUEST_BUDGET * 1000
+    assert "could not be read from Log Analytics now" in sandbox.emails[0]["content"]["plainText"]
+
+
 def test_a_hostile_run_id_runs_in_the_sandbox_and_matches_nothing(sandbox, app_settings):
     _seed_failed_pipeline(sandbox)
     document = _sample("log-alerts-v2-aml-runs", sandbox)
@@ -174,6 +205,20 @@ def test_a_hostile_run_id_runs_in_the_sandbox_and_matches_nothing(sandbox, app_s
     assert (status, body["enriched_pipelines"]) == (200, 0)  # the query ran (no error) and found no such run
     assert len(sandbox.queries) == 1 and 'or RunId != \\"' in sandbox.queries[0]["query"]
     assert PIPELINE_SUBJECT not in _subjects(sandbox)
+
+
+def test_the_email_links_only_to_azure_and_shows_any_other_host_as_text(sandbox, app_settings):
+    document = _sample("log-alerts-v2-aml-runs", sandbox, investigationLink="https://portal.azure.com.evil.example/p")
+    criterion = document["data"]["alertContext"]["condition"]["allOf"][0]
+    criterion["linkToFilteredSearchResultsUI"] = "https://portal.azure.com/#blade/logs\n"  # `$` let this through
+    assert _post(document)[0] == 200
+    [email] = sandbox.emails
+    html, text = email["content"]["html"], email["content"]["plainText"]
+    links = HtmlParts(html).links
+    assert links and all(urlsplit(link).hostname == "portal.azure.com" and "\n" not in link for link in links)
+    assert "portal[.]azure[.]com[.]evil[.]example (not an Azure address; not linked)" in text
+    assert "evil.example" not in html + text
+    assert "Open the query results: portal[.]azure[.]com (a malformed link; not linked)" in text
 
 
 def test_acs_refusing_leaves_the_alert_in_the_outbox_and_still_answers_200(sandbox, make_app, state):
@@ -201,6 +246,30 @@ def test_bad_requests_get_a_4xx_that_says_why_and_change_nothing(sandbox, app_se
     assert state.incidents() == [] and sandbox.emails == []
 
 
+def _sample_text(name: str, **essentials) -> str:
+    document = json.loads((SAMPLES / f"{name}.json").read_text())
+    document["data"]["essentials"].update(essentials)
+    return json.dumps(document)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (_sample_text("resource-health", alertRule="__n__").replace('"__n__"', "9" * 5000),
+     "an integer of more than 4300 digits"),
+    (_sample_text("resource-health", firedDateTime="0001-01-01T00:00:00+01:00"),
+     "data.essentials.firedDateTime: Value error, the time must be between 2000-01-01 and 3000-01-01 (UTC)"),
+    (_sample_text("resource-health", firedDateTime="9999-12-31T23:30:00-01:00"),
+     "data.essentials.firedDateTime: Value error, the time must be between 2000-01-01 and 3000-01-01 (UTC)"),
+    # The enrichment's window arithmetic used to overflow on this one (answered 503: Azure retried a bad input).
+    (_sample_text("platform-static-aml-failed-runs", firedDateTime="0001-01-01T00:00:00Z"),
+     "data.essentials.firedDateTime: Value error, the time must be between 2000-01-01 and 3000-01-01 (UTC)"),
+], ids=["5000-digit-integer", "year-1-plus-one-hour", "year-9999-minus-one-hour", "year-1-failed-runs"])
+def test_odd_input_is_a_clear_400_and_changes_nothing(sandbox, app_settings, state, body, message):
+    status, answer, _ = _post(body.encode())
+    assert (status, answer["status"]) == (400, "rejected"), answer
+    assert message in answer["error"]
+    assert state.incidents() == [] and sandbox.emails == [] and sandbox.queries == []
+
+
 def test_targets_outside_the_allow_list_are_refused(sandbox, app_settings, monkeypatch):
     monkeypatch.setenv("WEBHOOK_ALLOWED_SCOPES", "00000000-0000-0000-0000-0000000000ff")
     alerting_app.cache_clear()
@@ -222,7 +291,7 @@ def test_secure_webhook_mode_requires_a_valid_action_group_token(sandbox, app_se
     monkeypatch.setenv("WEBHOOK_AUDIENCE", AUDIENCE)
     alerting_app.cache_clear()
     # Entra's JWKS endpoint, replaced by the local one.
-    alerting_app().__dict__["secure_webhook"] = SecureWebhook(TENANT, AUDIENCE, jwks_url=httpserver.url_for("/keys"))
+    alerting_app().__dict__["secure_webhook"] = SecureWebhook(TENANT, (AUDIENCE,), jwks_url=httpserver.url_for("/keys"))
     document = _sample("resource-health", sandbox)
     status, body, headers = _post(document)
     assert status == 401 and "bearer token is required" in body["error"] and "WWW-Authenticate" in headers

@@ -8,8 +8,6 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from sandbox.scenarios import activity_rows, six_step_pipeline, status_row
 from shared.outbox import Status
 
@@ -21,19 +19,6 @@ DRIFT_RESOURCE = (
     "/providers/microsoft.insights/components/appi-churn"
 )
 DELETE = "Microsoft.MachineLearningServices/workspaces/computes/delete"
-
-
-@pytest.fixture
-def rules(tmp_path, monkeypatch):
-    """Write a rules file and point RULES_FILE at it."""
-
-    def write(text: str) -> Path:
-        path = tmp_path / "rules.yaml"
-        path.write_text(text)
-        monkeypatch.setenv("RULES_FILE", str(path))
-        return path
-
-    return write
 
 
 def _subjects(sandbox):

@@ -3,7 +3,8 @@ where the naive approach ("every N minutes, the last N minutes by TimeGenerated,
 
 The same code as `make simulate` (sandbox/simulation/), smaller: two hours of activity plus a drain, two app
 instances scanning every 5 and 4 minutes, Azure Monitor's log alert delivering (and re-delivering) to either
-instance's webhook, ACS answering 429 and 500 for a while, the table service down for a while. Runs its own
+instance's webhook, ACS answering 429 and 500 for a while, its status reads failing for a while, one instance
+dying after ACS accepted each email it sends for a while, the table service down for a while. Runs its own
 Azurite and sandbox.
 """
 
@@ -44,12 +45,21 @@ def test_the_faults_really_happened_and_failed_calls_were_caught_up(result):
     assert result.email_faults_answered > 0
 
 
+def test_faults_after_acs_accepted_happened_and_duplicated_nothing(result):
+    assert result.status_faults_answered > 0  # status polls failed after ACS accepted sends
+    assert result.deaths, "instance A never died after ACS accepted an email"
+    deaths = [fault for fault in result.faults if fault.what == "instance dies"]
+    assert all(instance == "A" and any(f.active(when) for f in deaths) for instance, _, when in result.deaths)
+    assert result.scores[0].duplicated == 0
+
+
 def test_the_webhook_took_retried_deliveries_while_the_scans_ran(result):
     webhook = result.webhook
     assert webhook["alerts"] >= 5
     assert webhook["deliveries"] > webhook["alerts"]  # repeats, to both instances
     assert webhook["answered 200"] >= webhook["alerts"]
-    assert set(webhook) <= {"alerts", "deliveries", "answered 200", "answered 503"}  # 503 only in table outages
+    # 503 only in table outages; no answer only when the instance died
+    assert set(webhook) <= {"alerts", "deliveries", "answered 200", "answered 503", "no answer (instance died)"}
 
 
 def test_the_naive_approach_loses_or_duplicates(result):

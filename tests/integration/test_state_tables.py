@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import string
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -102,3 +104,29 @@ def test_concurrent_batch_claims_have_exactly_one_winner_each(state):
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda _: state.claim_incidents(records), range(4)))
     assert sum(result == [True] * 40 for result in results) == 1
+
+
+def _noise(chars: int) -> str:
+    return "".join(random.Random(chars).choices(string.printable, k=chars))
+
+
+def test_a_worst_case_incident_is_stored_and_read_back_as_it_was_made(state):
+    labels = {"kind": "run-failure", "workspace": _noise(50_000), "experiment": "😀" * 40_000}
+    record = outbox.new_record("run-failure:" + _noise(20_000), "run-failure", {"errors": [_noise(300_000)]},
+                               tuple(f"person{i}@contoso.com" for i in range(5_000)), NOW, NOW, labels=labels)
+    record = outbox.after_failure(record, NOW, _noise(100_000), RetryPolicy())
+    assert state.claim_incidents([record]) == [True]  # Azurite refuses any property over 64 KiB
+    stored = state.get_incident(record.key)
+    assert (stored.key, stored.payload, stored.labels, stored.recipients) == (
+        record.key, record.payload, record.labels, record.recipients)
+
+
+def test_an_incident_the_service_refuses_does_not_keep_its_batch_from_being_claimed(state, monkeypatch):
+    from shared.state_tables import Refused
+
+    monkeypatch.setattr("shared.entity_bounds.PAYLOAD_BYTES", 10**7)  # as if the bound were wrong
+    records = [_record(f"run-failure:ws:pipe-{i}", noise=_noise(150_000) if i == 2 else "") for i in range(5)]
+    results = state.claim_incidents(records)
+    assert [result is True for result in results] == [True, True, False, True, True]
+    assert isinstance(results[2], Refused) and "PropertyValueTooLarge" in results[2].error
+    assert sorted(state.get_incidents([r.key for r in records])) == [r.key for r in records if r.key[-1] != "2"]

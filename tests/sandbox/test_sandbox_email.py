@@ -1,13 +1,16 @@
-"""ACS Email through the real EmailClient: accepted sends, operation ids, validation, faults, failed operations."""
+"""ACS Email through the real EmailClient: accepted sends, operation ids, validation, faults, failed operations,
+repeatable requests (Repeatability-Request-Id / Repeatability-First-Sent), lost answers."""
 
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 from azure.communication.email import EmailClient
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import HttpResponseError, ServiceResponseError
 
 from sandbox import Sandbox
 
@@ -73,3 +76,63 @@ def test_failed_operation_raises_from_result(sb: Sandbox, email: EmailClient) ->
     with pytest.raises(HttpResponseError):
         poller.result()
     assert email.begin_send(MESSAGE).result()["status"] == "Succeeded"
+
+
+REQUEST_ID = "5b3f3c39-55cf-4c3c-8c73-1f1f4e0a9a01"
+
+
+def _repeatable(first_sent: datetime, request_id: str = REQUEST_ID) -> dict:
+    return {"Repeatability-Request-Id": request_id,
+            "Repeatability-First-Sent": format_datetime(first_sent, usegmt=True)}
+
+
+def test_a_repeated_request_within_five_minutes_gets_the_first_answer_and_sends_nothing(
+        sb: Sandbox, email: EmailClient, clock: datetime) -> None:
+    answers: list = []
+    hook = {"raw_response_hook": lambda response: answers.append(response.http_response.headers)}
+    first = email.begin_send(MESSAGE, operation_id="op-1", headers=_repeatable(clock), polling=False, **hook).result()
+    sb.advance(timedelta(minutes=4))
+    again = email.begin_send(MESSAGE, operation_id="op-1", headers=_repeatable(clock), polling=False, **hook).result()
+    assert first == again and len(sb.emails) == 1 and sb.email.repeats_answered == 1
+    assert [headers["Repeatability-Result"] for headers in answers] == ["accepted", "accepted"]
+
+
+@pytest.mark.parametrize(("change", "status"), [
+    ({"first_sent_ago": timedelta(minutes=6)}, 412),  # too old: ACS cannot tell whether it is a repeat
+    ({"request_id": "not-a-guid"}, 400),
+    ({"message": {**MESSAGE, "content": {"subject": "other", "plainText": "x"}}}, 400),  # same id, other request
+])
+def test_repeatability_refusals(sb: Sandbox, email: EmailClient, clock: datetime, change: dict, status: int) -> None:
+    email.begin_send(MESSAGE, operation_id="op-1", headers=_repeatable(clock), polling=False).result()
+    headers = _repeatable(clock - change.get("first_sent_ago", timedelta(0)),
+                          change.get("request_id", REQUEST_ID))
+    with pytest.raises(HttpResponseError) as caught:
+        email.begin_send(change.get("message", MESSAGE), operation_id="op-1", headers=headers, polling=False)
+    assert caught.value.status_code == status
+    assert len(sb.emails) == 1
+
+
+def test_a_repeat_after_a_fault_is_executed(sb: Sandbox, email: EmailClient, clock: datetime) -> None:
+    sb.fail_next("email", 500)
+    with pytest.raises(HttpResponseError):
+        email.begin_send(MESSAGE, operation_id="op-1", headers=_repeatable(clock))
+    assert email.begin_send(MESSAGE, operation_id="op-1", headers=_repeatable(clock)).result()["status"] == "Succeeded"
+    assert len(sb.emails) == 1
+
+
+def test_status_faults_fail_the_operation_reads_only(sb: Sandbox, email: EmailClient) -> None:
+    sb.fail_next("email-status", 500)
+    poller = email.begin_send(MESSAGE, operation_id="op-1")
+    with pytest.raises(HttpResponseError) as caught:
+        poller.result()
+    assert caught.value.status_code == 500 and len(sb.emails) == 1  # accepted; only its status read failed
+    assert email.begin_send(MESSAGE, operation_id="op-2").result()["status"] == "Succeeded"
+
+
+@pytest.mark.parametrize(("status", "error"), [(None, ServiceResponseError), (504, HttpResponseError)])
+def test_a_lost_answer_still_sends_the_email(sb: Sandbox, email: EmailClient, status, error) -> None:
+    sb.lose_email_answer_next(status=status)
+    with pytest.raises(error):
+        email.begin_send(MESSAGE, operation_id="op-1")
+    [sent] = sb.emails
+    assert (sent["operation_id"], sent["status"]) == ("op-1", "Succeeded")

@@ -56,10 +56,18 @@ def test_alerts_that_are_not_about_failed_runs_are_not_enriched():
 def test_payload_dates_cannot_make_the_query_scan_years_or_overflow():
     def far(document):
         condition = document["data"]["alertContext"]["condition"]
-        condition.update(windowStartTime="0001-01-01T00:00:00Z", windowEndTime="9999-12-31T23:59:59Z")
+        condition.update(windowStartTime="2000-01-01T00:00:00Z", windowEndTime="2999-12-31T23:59:59Z")
     plan = plan_enrichment(_alert("platform-static-aml-failed-runs", far), NOW, MARGIN, LOOKBACK)
     assert plan.end <= NOW + timedelta(hours=1) + MARGIN
     assert plan.end - plan.start <= timedelta(days=2) + 2 * MARGIN
+
+
+def test_a_window_outside_the_plausible_years_is_not_the_documented_shape_and_is_not_enriched():
+    def year_one(document):
+        document["data"]["alertContext"]["condition"].update(windowStartTime="0001-01-01T00:00:00+01:00")
+    alert = _alert("platform-static-aml-failed-runs", year_one)
+    assert "windowStartTime: Value error, the time must be between 2000-01-01" in alert.context_problem
+    assert plan_enrichment(alert, NOW, MARGIN, LOOKBACK) is None  # the generic email shows it as sent
 
 
 HOSTILE_RUN_ID = 'x") or true or RunId in ("\n| take 1000 // \\'

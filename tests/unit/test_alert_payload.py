@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta, timezone
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.alert_payload import MAX_BODY_BYTES, PayloadError, parse_alert, summarise
+from shared.alert_payload import MAX_BODY_BYTES, PayloadError, parse_alert, safe_link, summarise
 from shared.email_render import render_alert, render_incident
 from tests.html_parts import HtmlParts
 
@@ -197,9 +198,41 @@ _SERVICES = st.sampled_from(["Platform", "Log Alerts V2", "Log Analytics", "Appl
 _SAMPLE_NAMES = [e[0] for e in EXPECTED]
 
 
+# Extreme values: integers far past float range and past Python's int parsing limit (4,300 digits), times at
+# datetime's ends (in UTC they fall outside it), and strings no store or email can carry.
+_HUGE = "__huge_integer__"  # replaced in the JSON text: json.dumps cannot even write a 5,000-digit integer
+_DIGITS = st.builds(lambda first, count: str(first) + "7" * count, st.integers(1, 9),
+                    st.sampled_from([18, 400, 4299, 4300, 5000]) | st.integers(0, 6000))
+_OFFSET = st.timedeltas(min_value=-timedelta(hours=23, minutes=59), max_value=timedelta(hours=23, minutes=59))
+_EXTREME_TIMES = st.sampled_from([
+    "0001-01-01T00:00:00+01:00", "9999-12-31T23:30:00-01:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z",
+    "1999-12-31T23:59:59Z", "3000-01-01T00:00:00Z", "0001-01-01", "9999-12-31T23:59:59",
+]) | st.builds(lambda moment, offset: moment.replace(tzinfo=timezone(offset)).isoformat(), st.datetimes(), _OFFSET)
+_ODD_TEXT = st.sampled_from(["\ud800", "a\udfffb", "\x00", "\u202e", "x" * 5000])
+_TIME_FIELDS = ["firedDateTime", "resolvedDateTime", "windowStartTime", "windowEndTime", "eventTimestamp"]
+
+
+def _extremes(draw, document: dict) -> str:
+    """Extreme values in a real payload's time fields and anywhere else; the JSON text of the result."""
+    essentials = document["data"]["essentials"]
+    context = document["data"].get("alertContext") or {}
+    condition = context.get("condition") if isinstance(context.get("condition"), dict) else {}
+    for field in draw(st.lists(st.sampled_from(_TIME_FIELDS), min_size=1, max_size=3)):
+        target = essentials if field.endswith("DateTime") else condition if field.startswith("window") else context
+        target[field] = draw(_EXTREME_TIMES)
+    containers = [essentials, context, document["data"]]
+    criteria = condition.get("allOf") if isinstance(condition.get("allOf"), list) else []
+    containers += [criterion for criterion in criteria if isinstance(criterion, dict)]
+    for _ in range(draw(st.integers(0, 3))):
+        target = draw(st.sampled_from(containers))
+        key = draw(st.sampled_from(sorted(target) or ["x"]) | st.text(max_size=8))
+        target[key] = draw(st.just(_HUGE) | _ODD_TEXT)
+    return json.dumps(document).replace(f'"{_HUGE}"', draw(_DIGITS))
+
+
 @st.composite
 def payloads(draw) -> bytes:
-    kind = draw(st.integers(0, 3))
+    kind = draw(st.integers(0, 4))
     if kind == 0:  # arbitrary bytes
         return draw(st.binary(max_size=200))
     if kind == 1:  # arbitrary JSON
@@ -215,10 +248,12 @@ def payloads(draw) -> bytes:
         essentials["monitoringService"] = draw(_SERVICES)
         if draw(st.booleans()):
             document["data"]["alertContext"] = draw(_JSON)
-    else:  # a real payload with a junk value deep in its context
+    elif kind == 3:  # a real payload with a junk value deep in its context
         context = document["data"].get("alertContext") or {}
         for key in draw(st.lists(st.sampled_from(sorted(context) or ["x"]), max_size=3)):
             context[key] = draw(_JSON)
+    else:  # a real payload with extreme values
+        return _extremes(draw, document).encode()
     return json.dumps(document).encode()
 
 
@@ -232,3 +267,33 @@ def test_any_body_gives_an_email_or_a_clear_4xx(body):
         return
     email = render_incident("alert", json.loads(json.dumps(summarise(alert))))
     assert email.subject and email.text and email.html
+
+
+@pytest.mark.parametrize(("url", "linked"), [
+    ("https://portal.azure.com/#view/Microsoft_Azure_Monitoring_Alerts/AlertDetails.ReactView/alertId/x", True),
+    ("https://portal.azure.com#@tenant/blade/Microsoft_Azure_Monitoring_Logs/LogsBlade/q/abc", True),
+    ("https://ml.azure.com/runs/pipe1?wsid=/subscriptions/s/resourcegroups/g/workspaces/w", True),
+    ("https://portal.azure.us/#home", True),
+    ("https://portal.azure.com.evil.example/phish", False),
+    ("https://evil.example/#https://portal.azure.com/", False),
+    ("https://portal.azure.com@evil.example/", False),
+    ("https://portal.azure.com:8443/", False),
+    ("https://portal.azure.com/\n", False),
+    ("https://portal.azure.com\\@evil.example/", False),
+    ("http://portal.azure.com/", False),
+    ("javascript:alert(1)", False),
+])
+def test_only_azure_hosts_are_linked(url, linked):
+    assert (safe_link(url) == url) is linked
+
+
+def test_a_look_alike_host_is_shown_as_text_never_as_a_link():
+    document = _load("common-metric-alert.json")
+    document["data"]["essentials"]["investigationLink"] = "https://portal.azure.com.evil.example/phish"
+    email = _email(document)
+    parser = HtmlParts(email.html)
+    assert not any("evil" in link for link in parser.links)
+    shown = "portal[.]azure[.]com[.]evil[.]example (not an Azure address; not linked)"
+    assert f"Open the alert in the Azure portal: {shown}" in email.text and shown in "".join(parser.text)
+    assert "evil.example" not in email.html + email.text  # no mail client can make a link of it
+    assert any(link.startswith("https://portal.azure.com/#view/") for link in parser.links)  # the real one stays

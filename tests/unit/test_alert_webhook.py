@@ -32,7 +32,7 @@ def _webhook(state):
 def test_an_unreachable_state_store_is_503_with_retry_after():
     for error in (ServiceRequestError("connection refused"), _http_error(503), _http_error(500)):
         answer = _webhook(_BrokenState(error)).receive(SAMPLE, {"Content-Type": "application/json"}, NOW)
-        assert answer.status == 503 and answer.headers["Retry-After"] == "10"
+        assert answer.status == 503 and answer.headers["Retry-After"] == "5"
         assert "state store is unreachable" in answer.body["error"]
 
 

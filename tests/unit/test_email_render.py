@@ -69,10 +69,10 @@ def test_without_a_workspace_resource_id_there_are_no_broken_links():
 
 
 def test_compute_change_email_says_who_did_what_to_which_resource():
-    from shared.compute_changes import changes_from_rows
+    from shared.compute_changes import read_changes
     from shared.email_render import render_compute_change
 
-    [change] = changes_from_rows([{
+    [change], _ = read_changes([{
         "CorrelationId": "c-1", "TimeGenerated": START, "Caller": "alice@contoso.com", "CallerIpAddress": "203.0.113.7",
         "OperationNameValue": "MICROSOFT.MACHINELEARNINGSERVICES/WORKSPACES/COMPUTES/DELETE",
         "ActivityStatusValue": "Succeeded", "FailedPipelinesAfter": 2, "FirstFailureAfter": START,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -46,7 +47,7 @@ def test_a_settled_update_can_make_it_due_sooner():
     assert record.due_at == NOW
 
 
-@pytest.mark.parametrize("status", [Status.SENDING, Status.SENT, Status.DEAD])
+@pytest.mark.parametrize("status", [Status.SENDING, Status.ACCEPTED, Status.SENT, Status.DEAD])
 def test_nothing_is_sent_again_once_sending_started(status):
     existing = replace(_fresh({"steps": 1}), status=status)
     assert outbox.on_detected(existing, _fresh({"steps": 2})) == (Detection.UNCHANGED, None)
@@ -87,3 +88,53 @@ def test_success_is_final():
     sent = outbox.after_success(outbox.start_attempt(_fresh(), NOW, POLICY), NOW)
     assert sent.status is Status.SENT and sent.sent_at == NOW
     assert not outbox.is_due(sent, NOW + timedelta(days=1))
+
+
+def test_an_operation_id_is_the_same_for_the_same_notices_and_attempt_only():
+    one, two = _fresh(), outbox.new_record("run-failure:ws:q", "run-failure", {}, (), NOW, NOW)
+    first = [outbox.start_attempt(record, NOW, POLICY) for record in (one, two)]
+    assert outbox.operation_id(first) == outbox.operation_id(list(reversed(first)))  # a digest's members
+    assert outbox.operation_id(first[:1]) != outbox.operation_id(first)
+    second = [outbox.start_attempt(record, NOW, POLICY) for record in first]
+    assert outbox.operation_id(second) != outbox.operation_id(first)
+
+
+def test_an_accepted_email_is_checked_later_and_checking_is_not_an_attempt():
+    leased = outbox.with_operation(outbox.start_attempt(_fresh(), NOW, POLICY), "op-1")
+    accepted = outbox.after_acceptance(leased, NOW, POLICY)
+    assert (accepted.status, accepted.attempts, accepted.operation_id) == (Status.ACCEPTED, 1, "op-1")
+    assert not outbox.is_due(accepted, NOW) and outbox.is_due(accepted, NOW + POLICY.confirm_after)
+    checking = outbox.start_attempt(accepted, NOW + POLICY.confirm_after, POLICY)
+    assert (checking.attempts, checking.operation_id) == (1, "op-1")
+    running = outbox.unconfirmed(checking, NOW + timedelta(minutes=2), POLICY)
+    assert running.status is Status.ACCEPTED and running.due_at == NOW + timedelta(minutes=4)  # less often
+    assert outbox.unconfirmed(checking, NOW + timedelta(minutes=10), POLICY).due_at == NOW + timedelta(minutes=13)
+    sent = outbox.after_success(running, NOW + timedelta(minutes=20))
+    assert (sent.status, sent.sent_at) == (Status.SENT, NOW)  # sent when ACS accepted it
+
+
+def test_accepted_without_a_final_status_for_too_long_counts_as_sent():
+    accepted = outbox.after_acceptance(outbox.start_attempt(_fresh(), NOW, POLICY), NOW, POLICY)
+    late = outbox.unconfirmed(accepted, NOW + POLICY.confirm_for, POLICY, "HTTP 500")
+    assert late.status is Status.SENT and "no final status" in late.last_error
+
+
+def test_a_failure_in_doubt_keeps_its_operation_and_a_definitive_one_starts_afresh():
+    leased = outbox.with_operation(outbox.start_attempt(_fresh(), NOW, POLICY), "op-1")
+    in_doubt = outbox.after_failure(leased, NOW, "no answer", POLICY, in_doubt=True)
+    assert (in_doubt.status, in_doubt.operation_id) == (Status.PENDING, "op-1")
+    failed = outbox.after_failure(outbox.after_acceptance(leased, NOW, POLICY), NOW, "Failed", POLICY)
+    assert (failed.status, failed.operation_id, failed.accepted) == (Status.PENDING, "", False)
+    again = outbox.start_attempt(failed, NOW + timedelta(minutes=5), POLICY)
+    assert again.attempts == 2  # a real attempt again
+
+
+def test_records_are_bounded_when_made_and_when_updated():
+    huge = {"runs": [f"{random.Random(i).getrandbits(128):032x}" for i in range(20_000)]}
+    record = outbox.new_record("run-failure:" + "w" * 5000, "run-failure", huge, ("a@contoso.com",), NOW, NOW,
+                               labels={"workspace": "w" * 5000})
+    assert len(record.key) == 512 and len(record.labels["workspace"]) == 1024
+    assert "_reduced" in record.payload and len(record.payload["runs"]) < 20_000
+    _, updated = outbox.on_detected(record, outbox.new_record(record.key, "run-failure", {"runs": ["r"]}, (),
+                                                              NOW, NOW))
+    assert updated.payload == {"runs": ["r"]}  # the note about shortening does not stick to details that fit

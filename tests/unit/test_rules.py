@@ -113,3 +113,18 @@ def test_workspace_watch_list():
     assert is_watched("ws-a", [])
     assert is_watched("WS-Churn-1", ["ws-churn-*"])
     assert not is_watched("ws-b", ["ws-churn-*"])
+
+
+def test_anchors_and_aliases_of_ordinary_size_still_work():
+    rules = parse_rules("routes:\n  - match: {workspace: ws-a}\n    recipients: &team [a@contoso.com, b@contoso.com]\n"
+                        "  - match: {workspace: ws-b}\n    recipients: *team\n")
+    assert rules.routes[1].recipients == ["a@contoso.com", "b@contoso.com"]
+
+
+def test_expanding_aliases_and_deep_nesting_are_refused_with_their_line():
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n"
+        for previous, name in zip("abcd", "bcde", strict=True))
+    assert _error(laughs) == ("team/rules.yaml:5: alias *d makes more than 100,000 values once aliases are "
+                              "expanded; write the values out or use fewer nested aliases")
+    assert _error("routes: " + "[" * 40 + "]" * 40) == "team/rules.yaml:1: nested more than 32 levels deep"

@@ -15,6 +15,7 @@ from shared.run_failures import (
     group_pipeline_failures,
     incident_from_payload,
     incident_payload,
+    read_events,
 )
 
 START = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -151,3 +152,18 @@ def test_a_pipeline_failure_seen_before_its_steps_waits_for_them():
     assert due_at(early, timedelta(minutes=2)) == START + STEP_DETAIL_WAIT
     [complete] = group_pipeline_failures(events_from_rows(_query_rows(six_step_pipeline("ws", "p", START))))
     assert due_at(complete, timedelta(minutes=2)) == complete.failed_at  # settled, step known: at once
+
+
+def test_rows_without_a_run_id_or_a_time_are_counted_not_dropped_silently():
+    rows = _query_rows(six_step_pipeline("ws", "p", START))
+    rows += [{**rows[0], "RunId": "x", "TimeGenerated": None}, {**rows[0], "RunId": None}]
+    events, skipped = read_events(rows)
+    assert len(events) == len(rows) - 2
+    assert skipped == {"no TimeGenerated": 1, "no RunId": 1}
+
+
+def test_a_huge_pipeline_keeps_a_small_fingerprint_of_its_runs():
+    rows = [status_row("ws", f"step-{i:05d}", "p", "p", "Completed", START) for i in range(5000)]
+    rows.append(status_row("ws", "p", "", "p", "Failed", START + timedelta(minutes=1)))
+    [incident] = group_pipeline_failures(events_from_rows([{**r, "ResourceId": r["_ResourceId"]} for r in rows]))
+    assert incident.runs_seen.startswith("5001 runs, ") and len(incident.runs_seen) < 60

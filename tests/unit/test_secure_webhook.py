@@ -43,14 +43,14 @@ def _token(private=SIGNING, kid="k1", **overrides):
 
 
 def test_a_valid_action_group_token_is_accepted(jwks_url):
-    claims = SecureWebhook(TENANT, AUDIENCE, jwks_url=jwks_url).validate(_token())
+    claims = SecureWebhook(TENANT, (AUDIENCE,), jwks_url=jwks_url).validate(_token())
     assert claims["appid"] == AZNS_APP_ID
 
 
 def test_a_v2_token_with_azp_and_the_client_id_audience_is_accepted(jwks_url):
     token = _token(aud="11111111-2222-3333-4444-555555555555", appid=None, azp=AZNS_APP_ID,
                    iss=f"https://login.microsoftonline.com/{TENANT}/v2.0")
-    SecureWebhook(TENANT, "11111111-2222-3333-4444-555555555555", jwks_url=jwks_url).validate(token)
+    SecureWebhook(TENANT, ("11111111-2222-3333-4444-555555555555",), jwks_url=jwks_url).validate(token)
 
 
 @pytest.mark.parametrize(("header", "status", "message"), [
@@ -68,7 +68,7 @@ def test_a_v2_token_with_azp_and_the_client_id_audience_is_accepted(jwks_url):
 ])
 def test_bad_tokens_are_refused_with_the_reason(jwks_url, header, status, message):
     with pytest.raises(AuthError) as error:
-        SecureWebhook(TENANT, AUDIENCE, jwks_url=jwks_url).validate(header)
+        SecureWebhook(TENANT, (AUDIENCE,), jwks_url=jwks_url).validate(header)
     assert error.value.status == status
     assert message in error.value.message
 
@@ -76,19 +76,40 @@ def test_bad_tokens_are_refused_with_the_reason(jwks_url, header, status, messag
 def test_an_unsigned_token_is_refused(jwks_url):
     unsigned = jwt.encode({"aud": AUDIENCE}, key=None, algorithm="none")
     with pytest.raises(AuthError, match="RS256"):
-        SecureWebhook(TENANT, AUDIENCE, jwks_url=jwks_url).validate(f"Bearer {unsigned}")
+        SecureWebhook(TENANT, (AUDIENCE,), jwks_url=jwks_url).validate(f"Bearer {unsigned}")
+
+
+CLIENT_ID = "11111111-2222-3333-4444-555555555555"
+
+
+@pytest.mark.parametrize(("configured", "aud"), [
+    ((AUDIENCE, CLIENT_ID), AUDIENCE),  # a v1 token: the application id URI
+    ((AUDIENCE, CLIENT_ID), CLIENT_ID),  # a v2 token: the client id
+    ((CLIENT_ID,), f"api://{CLIENT_ID}"),  # the default URI form stands for the client id
+    ((f"api://{CLIENT_ID}",), CLIENT_ID),
+])
+def test_both_audience_forms_are_accepted(jwks_url, configured, aud):
+    SecureWebhook(TENANT, configured, jwks_url=jwks_url).validate(_token(aud=aud))
+
+
+def test_a_token_for_another_app_names_the_accepted_audiences(jwks_url):
+    with pytest.raises(AuthError) as error:
+        SecureWebhook(TENANT, (AUDIENCE,), jwks_url=jwks_url).validate(_token(aud=CLIENT_ID))
+    assert error.value.status == 401
+    assert f"accepted: {AUDIENCE}; WEBHOOK_AUDIENCE takes the application id URI and the client id" in (
+        error.value.message)
 
 
 def test_keys_are_fetched_once_and_cached(httpserver):
     httpserver.expect_request("/keys").respond_with_json({"keys": [_jwk(SIGNING, "k1")]})
-    validator = SecureWebhook(TENANT, AUDIENCE, jwks_url=httpserver.url_for("/keys"))
+    validator = SecureWebhook(TENANT, (AUDIENCE,), jwks_url=httpserver.url_for("/keys"))
     for _ in range(5):
         validator.validate(_token())
     assert len(httpserver.log) == 1
 
 
 def test_unreachable_keys_ask_azure_to_retry():
-    validator = SecureWebhook(TENANT, AUDIENCE, jwks_url="http://127.0.0.1:9/keys")
+    validator = SecureWebhook(TENANT, (AUDIENCE,), jwks_url="http://127.0.0.1:9/keys")
     with pytest.raises(AuthError) as error:
         validator.validate(_token())
     assert error.value.status == 503

@@ -31,3 +31,11 @@ def test_allowed_scopes_take_subscription_ids_and_resource_id_prefixes():
                                                "/subscriptions/00000000-0000-0000-0000-0000000000bb/resourcegroups/rg-ml")
     with pytest.raises(SettingsError, match="WEBHOOK_ALLOWED_SCOPES='my-sub' is invalid"):
         Settings.from_environ({**VALID, "WEBHOOK_ALLOWED_SCOPES": "my-sub"})
+
+
+def test_the_audience_takes_the_application_id_uri_and_the_client_id():
+    client_id = "11111111-2222-3333-4444-555555555555"
+    settings = Settings.from_environ({**VALID, "WEBHOOK_AUDIENCE": f"api://aml-alerts, {client_id}"})
+    assert settings.webhook_audiences == ("api://aml-alerts", client_id)
+    with pytest.raises(SettingsError, match="WEBHOOK_AUDIENCE='aml alerts' is invalid: expected the application id"):
+        Settings.from_environ({**VALID, "WEBHOOK_AUDIENCE": "aml alerts"})
