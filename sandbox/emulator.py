@@ -291,6 +291,10 @@ class Sandbox:
         """Every post to a Teams webhook answers *status* while the sandbox clock is in [start, end)."""
         self.teams.fail_during(status, start, end, retry_after)
 
+    def lose_teams_answer_next(self, count: int = 1) -> None:
+        """The next *count* posts are accepted and their cards posted, and the connection is cut before the 202."""
+        self.teams.lose_answer_next(count)
+
     def answer_teams_invoke(self, workflow_id: str, params: dict[str, str], body: Any, size: int,
                             authorization: str | None) -> None:
         """The trigger checks the signature, may be throttled or failing, accepts; then the flow runs."""

@@ -16,7 +16,8 @@ when Microsoft's Adaptive Cards library reports a problem with a card at its dec
 (tools/card_check). Failed runs keep the reasons (`runs`); posted cards are in `posted`.
 
 Faults (`fail_next`, `fail_during`): posts answer 400, 429 (with Retry-After) or 5xx instead, after the signature
-check. Control API: `POST /_sandbox/teams/webhooks {"name"}` -> `{"url"}`, `GET /_sandbox/teams` -> the runs,
+check; `lose_answer_next`: a post is accepted and its card posted, and the connection is cut before the 202.
+Control API: `POST /_sandbox/teams/webhooks {"name"}` -> `{"url"}`, `GET /_sandbox/teams` -> the runs,
 `POST /_sandbox/teams/faults {"status", "count", "retry_after"}`.
 """
 
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from .communication_email import AnswerLost
 from .errors import ServiceError
 from .timeutil import format_datetime
 
@@ -57,6 +59,8 @@ def answer(sb: Sandbox, method: str, path: str, query: str, body: Any, size: int
     if invoke and method == "POST":
         params = {key: values[-1] for key, values in parse_qs(query).items()}
         sb.answer_teams_invoke(invoke["workflow"], params, body, size, headers.get("Authorization"))
+        if sb.teams.take_lost_answer():
+            raise AnswerLost(invoke["workflow"], None)  # accepted and run; the connection is cut before the 202
         return 202, b"", {}  # Workflows answers 202 with no body
     body = body if isinstance(body, dict) else {}
     if method == "GET" and path == "/_sandbox/teams":
@@ -116,6 +120,7 @@ class Workflows:
         self._faults: deque[tuple[int, int | None]] = deque()  # (status, Retry-After) of the next posts
         self._windows: list[tuple[int, int | None, datetime, datetime]] = []
         self.raised = 0  # fault answers given
+        self._lost_answers = 0
         self.validator = validator or CardValidator()
 
     def add_webhook(self, name: str) -> tuple[str, str]:
@@ -143,7 +148,7 @@ class Workflows:
             self._runs.clear()
             self._faults.clear()
             self._windows.clear()
-            self.raised = 0
+            self.raised = self._lost_answers = 0
 
     def fail_next(self, status: int, count: int = 1, retry_after: int | None = None) -> None:
         _check_fault(status)
@@ -154,6 +159,15 @@ class Workflows:
         _check_fault(status)
         with self._lock:
             self._windows.append((status, retry_after, start, end))
+
+    def lose_answer_next(self, count: int = 1) -> None:
+        with self._lock:
+            self._lost_answers += count
+
+    def take_lost_answer(self) -> bool:
+        with self._lock:
+            lost, self._lost_answers = self._lost_answers > 0, max(0, self._lost_answers - 1)
+        return lost
 
     def raise_if_failing(self, now: datetime) -> None:
         """The armed fault of this post, if any: the next one, or a window around *now*."""

@@ -134,8 +134,21 @@ def test_no_connection_is_retryable_and_quotes_no_url(destination: TeamsDestinat
         client.post(teams_payload([NOTICE]))
     assert str(caught.value) == ("Teams destination 'ml-oncall': could not connect (the card was not sent); "
                                  "tried again later")
-    assert not caught.value.permanent
+    assert not caught.value.permanent and not caught.value.in_doubt
     assert_no_url(caught.value, nowhere)
+
+
+def test_an_answer_lost_after_the_post_is_in_doubt(sandbox: Sandbox, webhook: WorkflowsWebhook,
+                                                   destination: TeamsDestination) -> None:
+    """The card reached the channel and the connection broke before the 202: the sender cannot know."""
+    sandbox.lose_teams_answer_next()
+    with pytest.raises(TeamsSendFailed) as caught:
+        webhook.post(teams_payload([NOTICE]))
+    assert str(caught.value) == ("Teams destination 'ml-oncall': no answer after the card was sent (it may have been "
+                                 "posted); tried again later")
+    assert (caught.value.in_doubt, caught.value.permanent) == (True, False)
+    assert len(sandbox.teams_cards) == 1, "posted once: a transport error is not retried inside the call"
+    assert_no_url(caught.value, destination)
 
 
 def test_the_client_sends_no_credential_and_says_who_it_is(webhook: WorkflowsWebhook) -> None:

@@ -39,12 +39,13 @@ _ERROR_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
 
 class TeamsSendFailed(SendFailed):
     """The card was not accepted. `permanent`: sending it again will fail the same way until someone fixes the
-    webhook or its setting; `retry_after`: the seconds the service asked to wait, if it did. The message names
-    the destination, never its URL."""
+    webhook or its setting; `retry_after`: the seconds the service asked to wait, if it did; `in_doubt`: the
+    connection failed after the card was sent, so it may be in the channel (Workflows offers no way to ask, so
+    sending again risks a second card). The message names the destination, never its URL."""
 
     def __init__(self, reason: str, *, status: int | None = None, permanent: bool = False,
-                 retry_after: float | None = None) -> None:
-        super().__init__(reason)
+                 retry_after: float | None = None, in_doubt: bool = False) -> None:
+        super().__init__(reason, in_doubt=in_doubt)
         self.status = status
         self.permanent = permanent
         self.retry_after = retry_after
@@ -81,7 +82,8 @@ class WorkflowsWebhook:
         try:
             response = self._client.send_request(request)
         except AzureError as err:  # its message quotes the URL: only its kind is kept
-            failure = TeamsSendFailed(f"{self._name}: {_transport_problem(err)}; tried again later")
+            problem, in_doubt = _transport_problem(err)
+            failure = TeamsSendFailed(f"{self._name}: {problem}; tried again later", in_doubt=in_doubt)
         if failure is not None:
             raise failure  # outside the except block: no __context__ holding the URL
         if 200 <= response.status_code < 300:
@@ -148,16 +150,15 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
-def _transport_problem(err: Exception) -> str:
+def _transport_problem(err: Exception) -> tuple[str, bool]:
+    """What went wrong, and whether the card may have reached the flow all the same."""
     from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
-    if "timeout" in type(err).__name__.lower():
-        return "timed out"
-    if isinstance(err, ServiceRequestError):
-        return "could not connect (the card was not sent)"
+    if isinstance(err, ServiceRequestError):  # also its timeout: connecting took too long
+        return "could not connect (the card was not sent)", False
     if isinstance(err, ServiceResponseError):
-        return "the connection failed after the card was sent (it may have been posted)"
-    return f"failed ({type(err).__name__})"
+        return "no answer after the card was sent (it may have been posted)", True
+    return f"failed ({type(err).__name__}; it may have been posted)", True
 
 
 class _RedactSignatures(logging.Filter):
