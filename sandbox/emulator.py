@@ -23,6 +23,7 @@ from .faults import Faults
 from .log_analytics import DEFAULT_WORKSPACE_ID, LogAnalytics, partial_error
 from .metrics import DEFAULT_REGION, Metrics, endpoint_template
 from .server import SandboxServer
+from .teams import Workflows
 from .timeutil import parse_datetime
 from .tls import make_server_context
 
@@ -63,6 +64,7 @@ class Sandbox(AzureMlSandbox):
         self.log_analytics = LogAnalytics(load_schemas())
         self.metrics = Metrics()
         self.email = Email()
+        self.teams = Workflows()  # Teams webhooks: sandbox/teams.py
         self.faults = Faults()
         self.aml = AzureMl()
 
@@ -90,6 +92,7 @@ class Sandbox(AzureMlSandbox):
             self._thread.join()
             self._thread = None
         self.log_analytics.close()
+        self.teams.validator.close()
         if self._own_state_dir and self._state_dir is not None:
             shutil.rmtree(self._state_dir, ignore_errors=True)
             self._state_dir, self._own_state_dir = None, False
@@ -201,6 +204,7 @@ class Sandbox(AzureMlSandbox):
         self.log_analytics.clear()
         self.metrics.clear()
         self.email.clear()
+        self.teams.clear()  # its runs and faults; its webhooks stay (the app's settings hold their URLs)
         self.faults.clear()
         with self._lock:
             self._queries.clear()
@@ -297,3 +301,44 @@ class Sandbox(AzureMlSandbox):
 
     def answer_email_operation(self, operation_id: str) -> dict[str, Any]:
         return self.email.operation(operation_id)
+
+    # -- Teams Workflows webhooks ------------------------------------------------------------------------
+
+    def add_teams_webhook(self, name: str = "alerts") -> str:
+        """A Workflows webhook posting to the Teams channel *name*: its URL, signature included (a secret in Azure)."""
+        workflow_id, sig = self.teams.add_webhook(name)
+        return (
+            f"{self.endpoint}/powerautomate/automations/direct/workflows/{workflow_id}/triggers/manual/paths/invoke"
+            f"?api-version=1&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={sig}"
+        )
+
+    @property
+    def teams_runs(self) -> list[dict[str, Any]]:
+        """Every post a webhook accepted (202), with the flow run's status and, when it failed, why."""
+        return self.teams.runs
+
+    @property
+    def teams_cards(self) -> list[dict[str, Any]]:
+        """The Adaptive Cards that reached a channel (valid ones): webhook name, posted_at, card."""
+        return self.teams.posted
+
+    def fail_teams(self, status: int, count: int = 1, retry_after: int | None = None) -> None:
+        """The next *count* posts to any Teams webhook answer *status* (400, 429, 5xx), with `Retry-After` when
+        given (a 429 without one says 0)."""
+        self.teams.fail_next(status, count, retry_after)
+
+    def fail_teams_during(self, status: int, start: datetime, end: datetime, retry_after: int | None = None) -> None:
+        """Every post to a Teams webhook answers *status* while the sandbox clock is in [start, end)."""
+        self.teams.fail_during(status, start, end, retry_after)
+
+    def lose_teams_answer_next(self, count: int = 1) -> None:
+        """The next *count* posts are accepted and their cards posted, and the connection is cut before the 202."""
+        self.teams.lose_answer_next(count)
+
+    def answer_teams_invoke(
+        self, workflow_id: str, params: dict[str, str], body: Any, size: int, authorization: str | None
+    ) -> None:
+        """The trigger checks the signature, may be throttled or failing, accepts; then the flow runs."""
+        name = self.teams.authorise(workflow_id, params, authorization)
+        self.teams.raise_if_failing(self.now)
+        self.teams.run(name, body, size, self.now)

@@ -24,6 +24,7 @@ from .errors import ServiceError
 from .faults import AML_SERVICES
 from .log_analytics import DEFAULT_WORKSPACE_ID
 from .metrics import DEFAULT_REGION
+from .teams import answer as teams_answer
 
 if TYPE_CHECKING:
     from .emulator import Sandbox
@@ -193,6 +194,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else {}
         except ValueError as exc:
             raise ServiceError(400, "BadRequest", f"The request body is not JSON: {exc}") from exc
+        teams = teams_answer(sb, method, path, query, body, len(raw), self.headers)  # signed by its URL, no token
+        if teams is not None:
+            return teams
         if path.startswith("/_sandbox/"):
             action = path.removeprefix("/_sandbox/").strip("/")
             return _aml_control(sb, method, action, body) or _control(sb, method, action, body)

@@ -1,1 +1,1 @@
-"""The Teams channel: an Adaptive Card to a Workflows webhook (issue 14)."""
+"""Microsoft Teams: Adaptive Cards posted to Teams Workflows webhooks."""
