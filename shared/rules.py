@@ -17,6 +17,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from shared.detectors.schedule_rules import ScheduleRules
+from shared.detectors.stuck_run_rules import StuckRunRules
+
 _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 LABELS = ("kind", "workspace", "experiment", "compute", "rule", "operation")
 KINDS = ("run-failure", "compute-change", "metric", "alert")
@@ -231,6 +234,8 @@ class Rules(_Strict):
     run_failures: RunFailureRules = RunFailureRules()
     compute_changes: ComputeChangeRules = ComputeChangeRules()
     metric_rules: list[MetricRule] = []
+    stuck_runs: StuckRunRules = StuckRunRules()
+    schedules: ScheduleRules = ScheduleRules()
     routes: list[Route] = []  # first match wins; no match: the default recipients (EMAIL_RECIPIENTS)
     silences: list[Silence] = []
 

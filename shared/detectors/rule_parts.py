@@ -1,0 +1,29 @@
+"""What the detectors' sections of the rules file share (shared/rules.py imports those sections, so they cannot
+import it back)."""
+
+from __future__ import annotations
+
+import fnmatch
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors (a typo must not silently mean "default"); values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def pattern_matches(pattern: str | None, value: str) -> bool:
+    """Shell-style wildcards, any case; an absent pattern matches everything."""
+    return pattern is None or fnmatch.fnmatchcase(value.lower(), pattern.lower())
+
+
+def iso_duration(value: timedelta) -> str:
+    """`PT2H30M`, `P7D`: how the rules file writes durations, for error messages."""
+    days, seconds = value.days, int(value.total_seconds()) - value.days * 86400
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    time = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (seconds, "S")) if n)
+    return ("P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")) if (days or time) else "PT0S"
