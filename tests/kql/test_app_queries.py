@@ -7,6 +7,7 @@ from pathlib import Path
 
 from shared.alert_enrichment import EnrichmentPlan, enrichment_query
 from shared.compute_changes import compute_changes_query
+from shared.detectors.stuck_run_query import stuck_runs_query
 from shared.log_scan import QueryWindow
 from shared.rules import load_rules
 from shared.run_failures import run_failures_query
@@ -37,6 +38,9 @@ def app_queries() -> list[tuple[str, str]]:
         ("enrichment_query: metric alert", enrichment_query(metric)),
         ("enrichment_query: log alert", enrichment_query(log)),
         ("enrichment_query: hostile dimensions", enrichment_query(hostile_plan())),
+        ("stuck_runs_query", stuck_runs_query(END - rules.stuck_runs.lookback, END)),
+        ("stuck_runs_query following reported runs", stuck_runs_query(
+            END - rules.stuck_runs.lookback, END, ["pipe1", HOSTILE_RUN_ID])),
         *alert_rules,
     ]
 
@@ -47,6 +51,15 @@ def test_every_app_query_is_clean():
     assert reports["infra: failed-runs-alert.kql"].columns == [
         ("TimeGenerated", "datetime"), ("RunId", "string"), ("RootRunId", "string"), ("WorkspaceName", "string"),
         ("_ResourceId", "string")]
+
+
+def test_followed_run_ids_are_literals_and_change_nothing_else_in_the_stuck_runs_query():
+    start = END - timedelta(days=7)
+    reports = assert_clean([("one", stuck_runs_query(start, END, ["pipe1"])),
+                            ("hostile", stuck_runs_query(start, END, [HOSTILE_RUN_ID]))])
+    assert reports["hostile"].operators == reports["one"].operators
+    assert reports["hostile"].columns == reports["one"].columns
+    assert HOSTILE_RUN_ID in reports["hostile"].string_literals
 
 
 def test_hostile_dimension_values_do_not_change_the_enrichment_query():
