@@ -164,7 +164,8 @@ def _with(plan: SchedulePlan, state: State, **changes: Any) -> SchedulePlan:
 
 
 def check_schedule(plan: SchedulePlan, jobs: Iterable[Mapping[str, Any]], rules: ScheduleRules, now: datetime, *,
-                   jobs_filtered_by_schedule: bool = False, jobs_listed_since: datetime | None = None) -> ScheduleReport:
+                   jobs_filtered_by_schedule: bool = False,
+                   jobs_listed_since: datetime | None = None) -> ScheduleReport:
     """`jobs`: ARM job bodies, either the schedule's own (the preview `scheduleId` filter:
     `jobs_filtered_by_schedule=True`) or the workspace's pipeline jobs (stable listing), created since
     `plan.jobs_since`. `jobs_listed_since`: how far back a listing that stopped early (a page cap) reached; a
@@ -206,22 +207,23 @@ def _match(plan: SchedulePlan, jobs: list[Job]) -> dict[datetime, Job]:
     """A job named with a fire time's stamp is that fire time's; the others go, earliest first, to the fire
     times whose window holds their creation time. Each job satisfies one fire time at most."""
     expected = set(plan.fire_times)
-    created = sorted((job for job in jobs if job.created_at is not None), key=lambda job: (job.created_at, job.name))
+    created = sorted(((job.created_at, job) for job in jobs if job.created_at is not None),
+                     key=lambda pair: (pair[0], pair[1].name))
     matched: dict[datetime, Job] = {}
-    for job in created:
+    for _, job in created:
         stamp = _stamp(job, plan.name)
-        if stamp in expected and stamp not in matched:
+        if stamp is not None and stamp in expected and stamp not in matched:
             matched[stamp] = job
     used = {job.name for job in matched.values()}
     for at in plan.fire_times:
         if at in matched:
             continue
         low, high = _window(plan, at)
-        job = next((job for job in created if job.name not in used and low <= job.created_at <= high  # type: ignore[operator]
-                    and _stamp(job, plan.name) not in expected), None)
-        if job is not None:
-            matched[at] = job
-            used.add(job.name)
+        found = next((job for when, job in created if job.name not in used and low <= when <= high
+                      and _stamp(job, plan.name) not in expected), None)
+        if found is not None:
+            matched[at] = found
+            used.add(found.name)
     return matched
 
 

@@ -22,13 +22,11 @@ from pydantic import Field, model_validator
 
 from shared.detectors.rule_parts import Strict, iso_duration, pattern_matches
 
-_POSITIVE = {"gt": timedelta(0)}
-
 
 class AdaptiveLimit(Strict):
     factor: float = Field(default=3.0, ge=1.0, le=100.0)
     min_runs: int = Field(default=5, ge=2)  # completed runs of the pipeline in the lookback, at least
-    minimum: timedelta = Field(default=timedelta(minutes=30), **_POSITIVE)  # never shorter (late log rows)
+    minimum: timedelta = Field(default=timedelta(minutes=30), gt=timedelta(0))  # never shorter (late log rows)
 
 
 class StuckRunOverride(Strict):
@@ -38,8 +36,8 @@ class StuckRunOverride(Strict):
     workspace: str | None = None
     experiment: str | None = None
     step: str | None = None
-    queued: timedelta | None = Field(default=None, **_POSITIVE)
-    running: timedelta | None = Field(default=None, **_POSITIVE)
+    queued: timedelta | None = Field(default=None, gt=timedelta(0))
+    running: timedelta | None = Field(default=None, gt=timedelta(0))
     adaptive: bool = True  # false: this override's limits (or the defaults), never the adaptive one
     watch: bool = True  # false: never report these runs
 
@@ -58,10 +56,10 @@ class StuckRunOverride(Strict):
 
 class StuckRunRules(Strict):
     workspaces: tuple[str, ...] = ()  # Azure ML workspace name patterns; empty: every workspace
-    queued: timedelta = Field(default=timedelta(hours=2), **_POSITIVE)
-    running: timedelta = Field(default=timedelta(hours=12), **_POSITIVE)
+    queued: timedelta = Field(default=timedelta(hours=2), gt=timedelta(0))
+    running: timedelta = Field(default=timedelta(hours=12), gt=timedelta(0))
     adaptive: AdaptiveLimit | None = AdaptiveLimit()
-    repeat_every: timedelta | None = Field(default=timedelta(hours=12), **_POSITIVE)
+    repeat_every: timedelta | None = Field(default=timedelta(hours=12), gt=timedelta(0))
     # How far back status rows are read: a run stuck for longer drops out of sight (no reminder, no "finished").
     lookback: timedelta = Field(default=timedelta(days=7), ge=timedelta(hours=1), le=timedelta(days=14))
     overrides: tuple[StuckRunOverride, ...] = ()

@@ -45,9 +45,11 @@ def seed(sb: Sandbox, now: datetime) -> None:
                             ("P_s", "Running", started + timedelta(minutes=9))])
     jobs.append(_compute_job("P_s", "train", started + timedelta(minutes=9)))
     rows += _pipeline("Q", [("Q", "Queued", now - timedelta(hours=3))])  # serverless: no compute job, no experiment
-    rows += _pipeline("F", [("F", "Running", now - timedelta(hours=5)), ("F_late", "NotStarted", now - timedelta(hours=5)),
-                            ("F", "Failed", now - timedelta(hours=4))])  # its never-started step is not stuck
-    rows += _pipeline("D", [("D", "Running", now - timedelta(hours=15)), ("D", "Completed", now - timedelta(minutes=9))])
+    rows += _pipeline("F", [("F", "Running", now - timedelta(hours=5)),  # its never-started step is not stuck
+                            ("F_late", "NotStarted", now - timedelta(hours=5)),
+                            ("F", "Failed", now - timedelta(hours=4))])
+    rows += _pipeline("D", [("D", "Running", now - timedelta(hours=15)),
+                            ("D", "Completed", now - timedelta(minutes=9))])
     rows += _pipeline("old", [("old", "Running", now - timedelta(days=9))])  # before the lookback: out of sight
     sb.add_rows("AmlRunStatusChangedEvent", rows)
     sb.add_rows("AmlComputeJobEvent", jobs)

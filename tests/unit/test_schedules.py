@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from shared.detectors.schedule_rules import ScheduleOverride, ScheduleRules
-from shared.detectors.schedules import KIND, Outcome, State, check_schedule, plan_schedule
+from shared.detectors.schedules import KIND, State, check_schedule, plan_schedule
 from shared.rules import RulesError, parse_rules
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "aml-schedules"
