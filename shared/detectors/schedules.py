@@ -146,15 +146,14 @@ def _timed_plan(plan: SchedulePlan, schedule: Schedule, rules: ScheduleRules, no
     start, end = schedule_moment(trigger.start_time, zone), schedule_moment(trigger.end_time, zone)
     if trigger.trigger_type == "Cron":
         aml_cron(trigger.expression)
-    anchor = start or system.created_at
-    if anchor is None:
+    elif start is None and system.created_at is None:
         raise Unevaluable("neither a start time nor a creation time to count its recurrence from")
     if start is not None and start > now:
         return _with(plan, State.NOT_STARTED, zone=zone)
     floor = max(moment for moment in (start, system.created_at, system.last_modified_at, now - rules.lookback)
                 if moment is not None)
     ended = end is not None and end <= now
-    times = fire_times(trigger, floor, min(now, end) if end else now, anchor=anchor)
+    times = fire_times(trigger, floor, min(now, end) if end else now, anchor=start or system.created_at or floor)
     return _with(plan, State.ENDED if ended else State.ACTIVE, zone=zone, fire_times=tuple(times),
                  state_since=end if ended else plan.state_since)
 

@@ -251,3 +251,18 @@ def test_the_schedules_section_is_checked_with_file_and_line():
     assert "team/rules.yaml:4: schedules.overrides[1].grase: Extra inputs are not permitted" in message
     assert "schedules.lookback: Input should be less than or equal to 7 days" in _rules_error(
         "schedules:\n  lookback: P10D\n")
+
+
+def test_the_sample_schedules_disabled_or_ended_long_ago_stay_quiet():
+    for name, state in (("legacy-retrain", State.DISABLED), ("q3-backfill", State.ENDED)):
+        report = check(SCHEDULES[name], STABLE_JOBS)
+        assert (report.plan.state, report.verdicts, report.notices) == (state, (), ())
+
+
+def test_a_recurrence_needs_a_start_or_a_creation_time_a_cron_does_not():
+    body = schedule("hourly-refresh", trigger={"startTime": None})
+    del body["systemData"]
+    assert check(body, []).plan.state is State.UNEVALUABLE
+    cron = schedule(trigger={"startTime": None})
+    del cron["systemData"]
+    assert check(cron, []).plan.fire_times == (datetime(2026, 11, 28, 1, 0, tzinfo=UTC),)
