@@ -1,7 +1,7 @@
 """Missed schedules: for each expected fire time of an Azure ML schedule, did a job come, and the notices (pure).
 
-    plan_schedule(body, rules, now)   the schedule's state and its expected fire times in the lookback
-    check_schedule(plan, jobs, now)   the jobs matched to fire times, a verdict per fire time, the notices
+    plan_schedule(body, rules, now)          the schedule's state and expected fire times (schedule_plan.py)
+    check_schedule(plan, jobs, rules, now)   the jobs matched to fire times, a verdict per fire time, the notices
 
 A verdict per fire time F (at `now`):
     ran       a job of the schedule was created for F (any status: a failed run is the failure alert's business)
@@ -20,44 +20,22 @@ per version of it. How jobs are recognised, and why: docs/azure-ml-schedules.md.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from shared.aml import Workspace
-from shared.detectors.schedule_model import Job, Schedule, UnreadableSchedule, read_jobs, read_schedule
-from shared.detectors.schedule_rules import ScheduleLimits, ScheduleRules
-from shared.detectors.schedule_times import (
-    Unevaluable,
-    aml_cron,
-    fire_times,
-    near_offset_change,
-    schedule_moment,
-    schedule_zone,
-)
+from shared.detectors.schedule_model import Job, Schedule, read_jobs
+from shared.detectors.schedule_plan import DST_SLACK, SchedulePlan, State
+from shared.detectors.schedule_rules import ScheduleRules
+from shared.detectors.schedule_times import near_offset_change
 from shared.log_scan import Detected
 
 KIND = "missed-schedule"
 STAMP = "%Y%m%dT%H%M%SZ"  # the documented display name of a scheduled job: <schedule>-<F in UTC, this format>
 EARLY = timedelta(minutes=5)  # a job created this long before F still counts (clocks differ)
-DST_SLACK = timedelta(hours=1)  # either side of a fire time near a DST change
 # Seen in one third-party script, not in any Microsoft source: a positive signal when present, never required.
 SCHEDULE_TAG = "azureml.scheduleTrigger.scheduleName"
-
-
-class State(StrEnum):
-    ACTIVE = "active"
-    ENDED = "ended"  # endTime has passed; fire times before it are still checked
-    NOT_STARTED = "not-started"
-    DISABLED = "disabled"
-    PROVISIONING = "provisioning"  # Creating/Updating/Deleting: not checked until it settles
-    PROVISIONING_FAILED = "provisioning-failed"
-    UNEVALUABLE = "unevaluable"
-    NOT_WATCHED = "not-watched"  # the rules leave it out, or its action is not watched
-
-
 _STATES_NOTIFIED = (State.DISABLED, State.ENDED, State.PROVISIONING_FAILED, State.UNEVALUABLE)
 
 
@@ -68,25 +46,6 @@ class Outcome(StrEnum):
     MISSED = "missed"
     NOT_DUE = "not-due"
     UNKNOWN = "unknown"  # the job listing did not reach back far enough to tell
-
-
-@dataclass(frozen=True)
-class SchedulePlan:
-    name: str
-    schedule_id: str
-    workspace: Workspace
-    state: State
-    limits: ScheduleLimits
-    schedule: Schedule | None = None  # None when the body could not be read
-    zone: ZoneInfo | None = None
-    fire_times: tuple[datetime, ...] = ()  # expected in the lookback, UTC, sorted
-    state_since: datetime | None = None
-    reason: str = ""  # why it cannot be evaluated
-
-    @property
-    def jobs_since(self) -> datetime | None:
-        """The oldest creation time a job matching a fire time can have: how far back to list jobs."""
-        return self.fire_times[0] - DST_SLACK if self.fire_times else None
 
 
 @dataclass(frozen=True)
@@ -102,64 +61,6 @@ class ScheduleReport:
     verdicts: tuple[FireVerdict, ...] = ()
     last_job: Job | None = None
     notices: tuple[Detected, ...] = ()
-
-
-def plan_schedule(body: Mapping[str, Any], rules: ScheduleRules, now: datetime) -> SchedulePlan:
-    """The schedule's state at `now` and the fire times to check: those in [now - lookback, now), not before
-    its start, creation or last change (an edit or a re-enable starts it afresh), and before its end."""
-    try:
-        schedule = read_schedule(body)
-    except UnreadableSchedule as err:
-        workspace = Workspace.from_resource_id(err.schedule_id)
-        limits = rules.limits_for(workspace.name, err.name)
-        return SchedulePlan(err.name, err.schedule_id, workspace,
-                            State.UNEVALUABLE if limits.watched else State.NOT_WATCHED, limits, reason=err.reason)
-    workspace = Workspace.from_resource_id(schedule.id)
-    limits = rules.limits_for(workspace.name, schedule.name)
-    plan = SchedulePlan(schedule.name, schedule.id, workspace, State.ACTIVE, limits, schedule,
-                        state_since=schedule.system_data.last_modified_at)
-    settled = _settled_state(schedule, rules, limits)
-    if settled is not None:
-        return _with(plan, settled)
-    try:
-        return _timed_plan(plan, schedule, rules, now)
-    except Unevaluable as err:
-        return _with(plan, State.UNEVALUABLE, reason=str(err))
-
-
-def _settled_state(schedule: Schedule, rules: ScheduleRules, limits: ScheduleLimits) -> State | None:
-    """A state that expects no fire times, whatever the trigger says; None: evaluate the trigger."""
-    properties = schedule.properties
-    provisioning = (properties.provisioning_state or "Succeeded").lower()
-    if not limits.watched or properties.action.action_type not in rules.actions:
-        return State.NOT_WATCHED
-    if provisioning in ("failed", "canceled"):
-        return State.PROVISIONING_FAILED
-    if provisioning != "succeeded":
-        return State.PROVISIONING
-    return None if properties.is_enabled else State.DISABLED
-
-
-def _timed_plan(plan: SchedulePlan, schedule: Schedule, rules: ScheduleRules, now: datetime) -> SchedulePlan:
-    trigger, system = schedule.properties.trigger, schedule.system_data
-    zone = schedule_zone(trigger.time_zone)
-    start, end = schedule_moment(trigger.start_time, zone), schedule_moment(trigger.end_time, zone)
-    if trigger.trigger_type == "Cron":
-        aml_cron(trigger.expression)
-    elif start is None and system.created_at is None:
-        raise Unevaluable("neither a start time nor a creation time to count its recurrence from")
-    if start is not None and start > now:
-        return _with(plan, State.NOT_STARTED, zone=zone)
-    floor = max(moment for moment in (start, system.created_at, system.last_modified_at, now - rules.lookback)
-                if moment is not None)
-    ended = end is not None and end <= now
-    times = fire_times(trigger, floor, min(now, end) if end else now, anchor=start or system.created_at or floor)
-    return _with(plan, State.ENDED if ended else State.ACTIVE, zone=zone, fire_times=tuple(times),
-                 state_since=end if ended else plan.state_since)
-
-
-def _with(plan: SchedulePlan, state: State, **changes: Any) -> SchedulePlan:
-    return replace(plan, state=state, **changes)
 
 
 def check_schedule(plan: SchedulePlan, jobs: Iterable[Mapping[str, Any]], rules: ScheduleRules, now: datetime, *,

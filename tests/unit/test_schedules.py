@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from shared.detectors.schedule_plan import State, plan_schedule
 from shared.detectors.schedule_rules import ScheduleOverride, ScheduleRules
-from shared.detectors.schedules import KIND, State, check_schedule, plan_schedule
+from shared.detectors.schedules import KIND, check_schedule
 from shared.rules import RulesError, parse_rules
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "aml-schedules"
