@@ -3,8 +3,7 @@ Whether a silence mutes it is shared/silences.py."""
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,8 +33,3 @@ def destination_for(labels: Mapping[str, str], routes: Iterable[Route], default:
 
 def recipients_for(labels: Mapping[str, str], routes: Iterable[Route], default: tuple[str, ...]) -> tuple[str, ...]:
     return destination_for(labels, routes, default).recipients
-
-
-def is_watched(workspace: str, patterns: Sequence[str]) -> bool:
-    """An empty list watches every workspace; otherwise the name must match a pattern (wildcards, any case)."""
-    return not patterns or any(fnmatch.fnmatchcase(workspace.lower(), pattern.lower()) for pattern in patterns)

@@ -30,7 +30,7 @@ from shared.detectors.base import (
     from_payload,
     to_payload,
 )
-from shared.routing import is_watched
+from shared.rules.parts import is_watched
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -35,7 +35,7 @@ from shared.detectors.run_failures_query import (
     read_events,
     run_failures_query,
 )
-from shared.routing import is_watched
+from shared.rules.parts import is_watched
 
 if TYPE_CHECKING:
     from shared.rules import Rules

@@ -8,6 +8,7 @@ from pathlib import Path
 from shared.detectors.base import QueryWindow
 from shared.detectors.compute_changes import compute_changes_query
 from shared.detectors.run_failures_query import run_failures_query
+from shared.detectors.stuck_run_query import stuck_runs_query
 from shared.enrich.log_analytics import EnrichmentPlan, enrichment_query
 from shared.rules_yaml import load_rules
 from tests.unit.webhook.test_enrichment import HOSTILE_RUN_ID, hostile_plan
@@ -47,6 +48,11 @@ def app_queries() -> list[tuple[str, str]]:
         ("enrichment_query: metric alert", enrichment_query(metric)),
         ("enrichment_query: log alert", enrichment_query(log)),
         ("enrichment_query: hostile dimensions", enrichment_query(hostile_plan())),
+        ("stuck_runs_query", stuck_runs_query(END - rules.stuck_runs.lookback, END)),
+        (
+            "stuck_runs_query following reported runs",
+            stuck_runs_query(END - rules.stuck_runs.lookback, END, ["pipe1", HOSTILE_RUN_ID]),
+        ),
         *alert_rules,
     ]
 
@@ -61,6 +67,16 @@ def test_every_app_query_is_clean():
         ("WorkspaceName", "string"),
         ("_ResourceId", "string"),
     ]
+
+
+def test_followed_run_ids_are_literals_and_change_nothing_else_in_the_stuck_runs_query():
+    start = END - timedelta(days=7)
+    reports = assert_clean(
+        [("one", stuck_runs_query(start, END, ["pipe1"])), ("hostile", stuck_runs_query(start, END, [HOSTILE_RUN_ID]))]
+    )
+    assert reports["hostile"].operators == reports["one"].operators
+    assert reports["hostile"].columns == reports["one"].columns
+    assert HOSTILE_RUN_ID in reports["hostile"].string_literals
 
 
 def test_hostile_dimension_values_do_not_change_the_enrichment_query():

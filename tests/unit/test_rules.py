@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.routing import is_watched, recipients_for
+from shared.routing import recipients_for
 from shared.rules import RulesError
+from shared.rules.parts import is_watched
 from shared.rules_yaml import load_rules, parse_rules
 from shared.settings import APP_ROOT
 from shared.silences import silence_for

@@ -15,9 +15,12 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from shared.core.resource_ids import parse_resource_id
+from shared.rules.parts import Strict
+from shared.rules.schedules import ScheduleRules
+from shared.rules.stuck_runs import StuckRunRules
 
 _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 LABELS = ("kind", "workspace", "experiment", "compute", "rule", "operation")
@@ -37,11 +40,7 @@ def _email(value: str) -> str:
 Email = Annotated[str, AfterValidator(_email)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Match(_Strict):
+class Match(Strict):
     """Label matchers with shell-style wildcards (`ws-churn-*`), case-insensitive; all given must match."""
 
     kind: str | None = None
@@ -67,7 +66,7 @@ class Match(_Strict):
         )
 
 
-class Route(_Strict):
+class Route(Strict):
     match: Match
     recipients: list[Email] = Field(min_length=1)
     also_default: bool = False  # also send to the default recipients
@@ -83,7 +82,7 @@ class Route(_Strict):
         return value
 
 
-class Silence(_Strict):
+class Silence(Strict):
     match: Match
     starts: datetime | None = None
     ends: datetime
@@ -108,7 +107,7 @@ class Silence(_Strict):
         return f"{name} [{matchers}] until {self.ends:%Y-%m-%d %H:%M} UTC: {self.reason}"
 
 
-class RunFailureRules(_Strict):
+class RunFailureRules(Strict):
     workspaces: list[str] = []  # Azure ML workspace names (wildcards); empty: every workspace
     statuses: list[str] = Field(default=["Failed"], min_length=1)  # run statuses that make an incident
 
@@ -116,7 +115,7 @@ class RunFailureRules(_Strict):
 COMPUTE_DELETE = "Microsoft.MachineLearningServices/workspaces/computes/delete"
 
 
-class ComputeChangeRules(_Strict):
+class ComputeChangeRules(Strict):
     operations: list[str] = Field(default=[COMPUTE_DELETE], min_length=1)
     workspaces: list[str] = []
 
@@ -200,7 +199,7 @@ ResourceIds = Annotated[list[Annotated[str, AfterValidator(_resource_id)]], Afte
 Region = Annotated[str, AfterValidator(_region)]
 
 
-class MetricRule(_Strict):
+class MetricRule(Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
     # Where the resources are: `resource_ids` in `region` (default: the METRICS_REGION setting), or
     # `resource_ids_by_region` for resources in several regions. Each region is read from its own endpoint.
@@ -247,11 +246,13 @@ class MetricRule(_Strict):
         }[self.operator]
 
 
-class Rules(_Strict):
+class Rules(Strict):
     storm_limit: int = Field(default=20, ge=1)  # emails per tick; above it, one digest replaces them
     run_failures: RunFailureRules = RunFailureRules()
     compute_changes: ComputeChangeRules = ComputeChangeRules()
     metric_rules: list[MetricRule] = []
+    stuck_runs: StuckRunRules = StuckRunRules()
+    schedules: ScheduleRules = ScheduleRules()
     routes: list[Route] = []  # first match wins; no match: the default recipients (EMAIL_RECIPIENTS)
     silences: list[Silence] = []
 
