@@ -50,14 +50,23 @@ def _matcher(text: str) -> tuple[str, str]:
     return label, pattern
 
 
+# The CA bundle belongs to the endpoints the file names (the sandbox's own CA): a machine-wide
+# REQUESTS_CA_BUNDLE in the environment must not hide it.
+_FILE_WINS = frozenset({"REQUESTS_CA_BUNDLE"})
+
+
 def _load_settings_file(path: Path) -> None:
-    """Values from a local.settings.json; variables already exported win, as with `func start`."""
+    """Values from a local.settings.json; variables already exported win, as with `func start`, except the
+    CA bundle when the file names one."""
     try:
         values = json.loads(path.read_text())["Values"]
     except (OSError, ValueError, KeyError) as err:
         raise SystemExit(f"cannot read settings from {path}: {err}") from err
     for name, value in values.items():
-        os.environ.setdefault(name, str(value))
+        if name in _FILE_WINS and value:
+            os.environ[name] = str(value)
+        else:
+            os.environ.setdefault(name, str(value))
 
 
 def _parser() -> argparse.ArgumentParser:
