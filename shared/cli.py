@@ -26,7 +26,10 @@ from typing import TYPE_CHECKING
 from shared import detectors
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from shared.app import AlertingApp
+    from shared.detectors.base import Detected
 
 _DURATION = re.compile(r"^(\d+)([mhd])$")
 
@@ -97,13 +100,31 @@ def _parser() -> argparse.ArgumentParser:
     expire.add_argument("id")
     rules = commands.add_parser("rules", help="the rules file")
     rules.add_argument("rules_command", choices=["check"])
+    rules.add_argument("file", nargs="?", type=Path, help="default: the RULES_FILE setting, else rules.yaml")
+    rules.add_argument("--strict", action="store_true", help="exit 1 when a rule cannot fire")
     return parser
 
 
+def _global_options(argv: list[str]) -> tuple[Path | None, list[str]]:
+    """--settings FILE (or --settings=FILE) wherever it is on the command line, and the other arguments."""
+    settings, rest, args = None, [], iter(argv)
+    for arg in args:
+        if arg == "--settings":
+            settings = Path(next(args, ""))
+        elif arg.startswith("--settings="):
+            settings = Path(arg.partition("=")[2])
+        else:
+            rest.append(arg)
+    return settings, rest
+
+
 def main(argv: list[str] | None = None) -> int:
+    settings_file, argv = _global_options(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
-    if args.settings:
-        _load_settings_file(args.settings)
+    if settings_file:
+        _load_settings_file(settings_file)
+    if args.command == "rules":
+        return _rules_check(args.file, args.strict)
 
     from shared.app import AlertingApp
     from shared.rules import RulesError
@@ -124,13 +145,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "silence":
         return _silence(app, args, now)
-    if args.command == "rules":
-        rules = app.rules
-        print(
-            f"{app.settings.rules_file}: valid ({len(rules.metric_rules)} metric rule(s), {len(rules.routes)} "
-            f"route(s), {len(rules.silences)} silence(s), storm limit {rules.storm_limit})"
-        )
-        return 0
     for record in sorted(app.incidents.records(), key=lambda r: r.created_at):
         error = f"  last error: {record.last_error}" if record.last_error else ""
         print(
@@ -140,18 +154,48 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _rules_check(path: Path | None, strict: bool) -> int:
+    """Needs no app settings: the file is RULES_FILE's (relative to the app) or rules.yaml."""
+    from shared.channels import CHANNELS
+    from shared.rules import RulesError
+    from shared.rules_yaml import check_rules
+    from shared.settings import APP_ROOT
+
+    if path is None:
+        path = Path(os.environ.get("RULES_FILE") or "rules.yaml")
+        path = path if path.is_absolute() else APP_ROOT / path
+    kinds = [spec.kind for spec in detectors.DETECTORS]
+    try:
+        rules, warnings = check_rules(path, datetime.now(UTC), kinds, tuple(CHANNELS))
+    except RulesError as err:
+        print(err, file=sys.stderr)
+        return 2
+    for warning in warnings:
+        print(f"warning: {warning}")
+    print(
+        f"{path}: valid ({len(rules.metric_rules)} metric rule(s), {len(rules.routes)} route(s), "
+        f"{len(rules.silences)} silence(s), storm limit {rules.storm_limit})"
+        + (f"; {len(warnings)} warning(s) above" if warnings else "")
+    )
+    return 1 if strict and warnings else 0
+
+
 def _scan(app: AlertingApp, name: str, now: datetime, dry_run: bool, since: timedelta | None) -> int:
-    from shared.channels.email.render import render_incident
-    from shared.detectors.base import Shape, ViewOptions
-    from shared.rules import DEFAULT_CHANNEL
+    from shared.detectors.base import Shape
     from shared.scans.log_scan import LogScan
 
     shape = detectors.by_scan(name).shape
-    if (dry_run and shape is Shape.METRICS) or (since and shape is not Shape.WINDOW):
-        print(f"--dry-run and --since apply to the log scans, not to {name}", file=sys.stderr)
+    if since and shape is not Shape.WINDOW:
+        print(f"--since applies to the log scans, not to {name}", file=sys.stderr)
         return 2
     if not dry_run:
         print(app.scan(name, now, since).summary())
+        return 0
+    if shape is Shape.METRICS:
+        for scan, detected in app.metric_scan.preview(now):
+            failed = f"; FAILED calls: {'; '.join(scan.failures)}" if scan.failures else ""
+            print(f"# metric rule {scan.rule}: {scan.series} series from {scan.calls} call(s){failed}")
+            _print_incidents(app, detected)
         return 0
     engine = app.engine(name)
     for workspace_id in app.settings.workspace_ids:
@@ -167,18 +211,26 @@ def _scan(app: AlertingApp, name: str, now: datetime, dry_run: bool, since: time
             f"# workspace {workspace_id}: ingested {window.start:%Y-%m-%d %H:%M} .. {window.end:%H:%M} UTC, "
             f"{found.rows} rows, {len(found.incidents)} incident(s){skipped}{note}"
         )
-        options = ViewOptions(app.settings.studio_tenant_id)
-        for incident in found.incidents:
-            destination = app.route(incident.labels)
-            recipients = ", ".join(destination.recipients)
-            if destination.channel != DEFAULT_CHANNEL:  # another channel's message: what it is about
-                subject = detectors.by_kind(incident.kind).view(incident.payload, options)["subject"]
-                print(f"\n## {incident.key}\nTo: {recipients} ({destination.channel})\nSubject: {subject}\n")
-                continue
-            email = render_incident(incident.kind, incident.payload, options)
-            print(f"\n## {incident.key}\nTo: {recipients}\nSubject: {email.subject}\n")
-            print(email.text)
+        _print_incidents(app, found.incidents)
     return 0
+
+
+def _print_incidents(app: AlertingApp, incidents: Sequence[Detected]) -> None:
+    from shared.channels.email.render import render_incident
+    from shared.detectors.base import ViewOptions
+    from shared.rules import DEFAULT_CHANNEL
+
+    options = ViewOptions(app.settings.studio_tenant_id)
+    for incident in incidents:
+        destination = app.route(incident.labels)
+        recipients = ", ".join(destination.recipients)
+        if destination.channel != DEFAULT_CHANNEL:  # another channel's message: what it is about
+            subject = detectors.by_kind(incident.kind).view(incident.payload, options)["subject"]
+            print(f"\n## {incident.key}\nTo: {recipients} ({destination.channel})\nSubject: {subject}\n")
+            continue
+        email = render_incident(incident.kind, incident.payload, options)
+        print(f"\n## {incident.key}\nTo: {recipients}\nSubject: {email.subject}\n")
+        print(email.text)
 
 
 def _silence(app: AlertingApp, args: argparse.Namespace, now: datetime) -> int:

@@ -67,6 +67,10 @@ class Settings:
         values["metrics_endpoint"] = metrics_endpoint
         values["metrics_region"] = values["metrics_region"] or endpoint_region
         settings = cls(state_storage=storage, **values)
+        # The timers' schedules are read by the Functions host, which names neither the setting nor the form when
+        # one is wrong: every *_SCHEDULE setting (the registry's and OUTBOX_SCHEDULE) is checked here.
+        for name in sorted(name for name in env if name.endswith("_SCHEDULE") and env[name].strip()):
+            reader.get(name, v.ncrontab)
         if settings.webhook_auth == "entra":
             for name, value in (
                 ("WEBHOOK_TENANT_ID", settings.webhook_tenant_id),
