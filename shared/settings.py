@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,18 @@ class Settings:
             reader.problem("AZURE_CLIENT_ID is required when AZURE_CREDENTIAL=managed-identity (its client id)")
         reader.raise_if_invalid()
         return settings
+
+
+def some_settings(*fields: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Only these Settings fields, for the commands that need a few (silence: the storage; test-email: ACS), each
+    read and checked as `from_environ` does; SettingsError names what is missing. `state_storage` is a field too."""
+    reader = _Reader(os.environ if environ is None else environ)
+    values = {
+        field: reader.state_storage() if field == "state_storage" else reader.get(*astuple(_READ[field]))
+        for field in fields
+    }
+    reader.raise_if_invalid()
+    return values
 
 
 # Read by the Functions host, not by this module, but still part of the contract (sample file, Bicep). The scans'

@@ -87,6 +87,7 @@ class Silence(Strict):
     starts: datetime | None = None
     ends: datetime
     reason: str = Field(min_length=3)
+    author: str = ""  # who added it (the CLI's --author, or who was signed in); as they said, not a proof
     id: str = ""  # set for silences stored in Table Storage (added from the CLI)
 
     @model_validator(mode="after")
@@ -104,7 +105,8 @@ class Silence(Strict):
     def describe(self) -> str:
         matchers = ", ".join(f"{k}={v}" for k, v in self.match.matchers().items())
         name = f"silence {self.id}" if self.id else "silence"
-        return f"{name} [{matchers}] until {self.ends:%Y-%m-%d %H:%M} UTC: {self.reason}"
+        by = f" (by {self.author})" if self.author else ""
+        return f"{name} [{matchers}] until {self.ends:%Y-%m-%d %H:%M} UTC: {self.reason}{by}"
 
 
 class RunFailureRules(Strict):

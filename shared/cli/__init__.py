@@ -4,10 +4,12 @@
     python -m shared scan run-failures                        # one real tick: claim, send, move the watermark
     python -m shared scan compute-changes | metrics           # the other scans (the detector registry's)
     python -m shared outbox                                   # incidents and their delivery state
+    python -m shared show KEY                                 # one incident in full (a digest names the keys)
     python -m shared deliver                                  # send what is due now
     python -m shared silence add --match workspace=ws-scratch --for 4h --reason "load test"
     python -m shared silence list | expire ID
-    python -m shared rules check                              # validate the rules file
+    python -m shared rules check [FILE]                       # lint the rules file (no settings needed)
+    python -m shared test-email you@contoso.com               # one email through ACS, as the app sends
 
 Settings come from the environment, or from a Functions settings file with --settings local.settings.json.
 """
@@ -26,10 +28,7 @@ from typing import TYPE_CHECKING
 from shared import detectors
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from shared.app import AlertingApp
-    from shared.detectors.base import Detected
+    from collections.abc import Callable
 
 _DURATION = re.compile(r"^(\d+)([mhd])$")
 
@@ -81,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--dry-run", action="store_true", help="print incidents and emails; claim and send nothing")
     scan.add_argument("--since", type=_duration, help="replay this far back (30m, 6h, 2d); keeps the watermark")
     commands.add_parser("outbox", help="list incidents and their delivery state")
+    show = commands.add_parser("show", help="one incident in full: its state and its email (a digest's key)")
+    show.add_argument("key")
     commands.add_parser("deliver", help="send the incidents that are due")
     silence = commands.add_parser("silence", help="mute known problems without a deploy")
     silence_commands = silence.add_subparsers(dest="silence_command", required=True)
@@ -94,10 +95,13 @@ def _parser() -> argparse.ArgumentParser:
         help="kind, workspace, experiment, compute, rule or operation; wildcards allowed; repeatable",
     )
     add.add_argument("--for", dest="duration", type=_duration, required=True, help="how long (30m, 4h, 2d)")
-    add.add_argument("--reason", required=True)
-    silence_commands.add_parser("list", help="silences that have not ended")
+    add.add_argument("--reason", required=True, help="why: shown to whoever wonders where their alerts went")
+    add.add_argument("--author", help="who adds it (default: the signed-in identity, else $USER)")
+    silence_commands.add_parser("list", help="silences that have not ended, with who added them and why")
     expire = silence_commands.add_parser("expire", help="end a silence now")
     expire.add_argument("id")
+    test_email = commands.add_parser("test-email", help="send one email through ACS, as the app sends (a smoke test)")
+    test_email.add_argument("address")
     rules = commands.add_parser("rules", help="the rules file")
     rules.add_argument("rules_command", choices=["check"])
     rules.add_argument("file", nargs="?", type=Path, help="default: the RULES_FILE setting, else rules.yaml")
@@ -123,10 +127,17 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if settings_file:
         _load_settings_file(settings_file)
-    if args.command == "rules":
-        return _rules_check(args.file, args.strict)
+    if args.command in ("rules", "silence", "test-email"):
+        from shared.cli import few_settings
+
+        if args.command == "rules":  # the rules file alone
+            return few_settings.rules_check(args.file, args.strict)
+        if args.command == "silence":  # the storage settings alone
+            return few_settings.silence(args, datetime.now(UTC))
+        return few_settings.test_email(args.address, datetime.now(UTC))  # the ACS settings alone
 
     from shared.app import AlertingApp
+    from shared.cli import app_commands
     from shared.rules import RulesError
     from shared.settings import Settings, SettingsError
 
@@ -137,120 +148,15 @@ def main(argv: list[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 2
     now = datetime.now(UTC)
-    if args.command == "scan":
-        return _scan(app, args.name, now, args.dry_run, args.since)
-    if args.command == "deliver":
-        report = app.delivery.deliver_due(now)
-        print(report.summary())
-        return 0
-    if args.command == "silence":
-        return _silence(app, args, now)
-    for record in sorted(app.incidents.records(), key=lambda r: r.created_at):
-        error = f"  last error: {record.last_error}" if record.last_error else ""
-        print(
-            f"{record.status.value:8} attempts={record.attempts} due={record.due_at:%Y-%m-%d %H:%M:%S} "
-            f"{record.key}{error}"
-        )
-    return 0
+    commands: dict[str, Callable[[], int]] = {
+        "scan": lambda: app_commands.scan(app, args.name, now, args.dry_run, args.since),
+        "deliver": lambda: _print(app.delivery.deliver_due(now).summary()),
+        "show": lambda: app_commands.show(app, args.key),
+        "outbox": lambda: app_commands.outbox(app),
+    }
+    return commands[args.command]()
 
 
-def _rules_check(path: Path | None, strict: bool) -> int:
-    """Needs no app settings: the file is RULES_FILE's (relative to the app) or rules.yaml."""
-    from shared.channels import CHANNELS
-    from shared.rules import RulesError
-    from shared.rules_yaml import check_rules
-    from shared.settings import APP_ROOT
-
-    if path is None:
-        path = Path(os.environ.get("RULES_FILE") or "rules.yaml")
-        path = path if path.is_absolute() else APP_ROOT / path
-    kinds = [spec.kind for spec in detectors.DETECTORS]
-    try:
-        rules, warnings = check_rules(path, datetime.now(UTC), kinds, tuple(CHANNELS))
-    except RulesError as err:
-        print(err, file=sys.stderr)
-        return 2
-    for warning in warnings:
-        print(f"warning: {warning}")
-    print(
-        f"{path}: valid ({len(rules.metric_rules)} metric rule(s), {len(rules.routes)} route(s), "
-        f"{len(rules.silences)} silence(s), storm limit {rules.storm_limit})"
-        + (f"; {len(warnings)} warning(s) above" if warnings else "")
-    )
-    return 1 if strict and warnings else 0
-
-
-def _scan(app: AlertingApp, name: str, now: datetime, dry_run: bool, since: timedelta | None) -> int:
-    from shared.detectors.base import Shape
-    from shared.scans.log_scan import LogScan
-
-    shape = detectors.by_scan(name).shape
-    if since and shape is not Shape.WINDOW:
-        print(f"--since applies to the log scans, not to {name}", file=sys.stderr)
-        return 2
-    if not dry_run:
-        print(app.scan(name, now, since).summary())
-        return 0
-    if shape is Shape.METRICS:
-        for scan, detected in app.metric_scan.preview(now):
-            failed = f"; FAILED calls: {'; '.join(scan.failures)}" if scan.failures else ""
-            print(f"# metric rule {scan.rule}: {scan.series} series from {scan.calls} call(s){failed}")
-            _print_incidents(app, detected)
-        return 0
-    engine = app.engine(name)
-    for workspace_id in app.settings.workspace_ids:
-        if isinstance(engine, LogScan):
-            window = engine.window(workspace_id, now, since)
-            found = engine.find(workspace_id, window)
-        else:
-            found = engine.find(workspace_id, now)
-            window = found.window
-        note = {"complete": "", "partial": " (PARTIAL result)"}.get(found.outcome, f" (NOT READ: {found.error})")
-        skipped = f", {found.skipped_rows} row(s) skipped ({dict(found.skipped)})" if found.skipped_rows else ""
-        print(
-            f"# workspace {workspace_id}: ingested {window.start:%Y-%m-%d %H:%M} .. {window.end:%H:%M} UTC, "
-            f"{found.rows} rows, {len(found.incidents)} incident(s){skipped}{note}"
-        )
-        _print_incidents(app, found.incidents)
-    return 0
-
-
-def _print_incidents(app: AlertingApp, incidents: Sequence[Detected]) -> None:
-    from shared.channels.email.render import render_incident
-    from shared.detectors.base import ViewOptions
-    from shared.rules import DEFAULT_CHANNEL
-
-    options = ViewOptions(app.settings.studio_tenant_id)
-    for incident in incidents:
-        destination = app.route(incident.labels)
-        recipients = ", ".join(destination.recipients)
-        if destination.channel != DEFAULT_CHANNEL:  # another channel's message: what it is about
-            subject = detectors.by_kind(incident.kind).view(incident.payload, options)["subject"]
-            print(f"\n## {incident.key}\nTo: {recipients} ({destination.channel})\nSubject: {subject}\n")
-            continue
-        email = render_incident(incident.kind, incident.payload, options)
-        print(f"\n## {incident.key}\nTo: {recipients}\nSubject: {email.subject}\n")
-        print(email.text)
-
-
-def _silence(app: AlertingApp, args: argparse.Namespace, now: datetime) -> int:
-    from pydantic import ValidationError
-
-    from shared.rules import Match, Silence
-
-    if args.silence_command == "add":
-        try:
-            silence = Silence(match=Match(**dict(args.match)), starts=now, ends=now + args.duration, reason=args.reason)
-        except ValidationError as err:
-            print(f"invalid silence: {err.errors()[0]['msg']}", file=sys.stderr)
-            return 2
-        stored = app.silences.add(silence)
-        print(f"added {stored.describe()}")
-        return 0
-    if args.silence_command == "expire":
-        found = app.silences.expire(args.id, now)
-        print(f"silence {args.id} {'ended' if found else 'not found'}")
-        return 0 if found else 1
-    for silence in app.active_silences(now):
-        print(silence.describe() + ("" if silence.id else "  (rules file)"))
+def _print(text: str) -> int:
+    print(text)
     return 0
