@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.rules import DEFAULT_CHANNEL, Rules, RulesError
-from shared.rules.lint import cannot_fire
+from shared.rules.lint import MetricLookup, cannot_fire, missing_metrics
 from shared.rules.messages import explain
 
 
@@ -43,17 +43,16 @@ def check_rules(
     kinds: Sequence[str],
     channels: Sequence[str] = (DEFAULT_CHANNEL,),
     workspaces: Sequence[str] | None = None,
+    metrics: MetricLookup | None = None,
 ) -> tuple[Rules, list[str]]:
     """`rules check`: the rules (or RulesError) and a `file:line: field: what to fix` warning for each rule
-    that cannot fire (shared/rules/lint.py)."""
+    that cannot fire (shared/rules/lint.py); `metrics`: ask whether each metric exists (--online)."""
     import yaml
 
     rules = load_rules(path, channels)
     lines = _lines(yaml.compose(Path(path).read_text(), Loader=yaml.SafeLoader))
-    return rules, [
-        f"{path}:{_line_for(lines, found.loc)}: {_field(found.loc)}: {found.message}"
-        for found in cannot_fire(rules, now, kinds, workspaces)
-    ]
+    findings = cannot_fire(rules, now, kinds, workspaces) + (missing_metrics(rules, metrics) if metrics else [])
+    return rules, [f"{path}:{_line_for(lines, found.loc)}: {_field(found.loc)}: {found.message}" for found in findings]
 
 
 def parse_rules(text: str, source: str = "rules.yaml", channels: Sequence[str] = (DEFAULT_CHANNEL,)) -> Rules:

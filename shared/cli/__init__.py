@@ -106,6 +106,10 @@ def _parser() -> argparse.ArgumentParser:
     rules.add_argument("rules_command", choices=["check"])
     rules.add_argument("file", nargs="?", type=Path, help="default: the RULES_FILE setting, else rules.yaml")
     rules.add_argument("--strict", action="store_true", help="exit 1 when a rule cannot fire")
+    rules.add_argument(
+        "--online", action="store_true", help="also ask Azure whether each metric exists on its resources (az login)"
+    )
+    rules.add_argument("--arm-endpoint", help="with --online: ARM's endpoint (default https://management.azure.com)")
     return parser
 
 
@@ -131,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         from shared.cli import few_settings
 
         if args.command == "rules":  # the rules file alone
-            return few_settings.rules_check(args.file, args.strict)
+            return few_settings.rules_check(args.file, args.strict, args.online, args.arm_endpoint)
         if args.command == "silence":  # the storage settings alone
             return few_settings.silence(args, datetime.now(UTC))
         return few_settings.test_email(args.address, datetime.now(UTC))  # the ACS settings alone

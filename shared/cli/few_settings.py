@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,17 +25,19 @@ def rules_path(path: Path | None) -> Path:
     return path
 
 
-def rules_check(path: Path | None, strict: bool) -> int:
-    """Needs no app settings: the file is RULES_FILE's (relative to the app) or rules.yaml."""
+def rules_check(path: Path | None, strict: bool, online: bool = False, arm_endpoint: str | None = None) -> int:
+    """Needs no app settings; --online needs a credential (AZURE_CREDENTIAL, default: your az login)."""
     from shared.channels import CHANNELS
     from shared.rules import RulesError
     from shared.rules_yaml import check_rules
+    from shared.settings import SettingsError
 
     path = rules_path(path)
     kinds = [spec.kind for spec in detectors.DETECTORS]
     try:
-        rules, warnings = check_rules(path, datetime.now(UTC), kinds, tuple(CHANNELS))
-    except RulesError as err:
+        metrics = _metric_lookup(arm_endpoint) if online else None
+        rules, warnings = check_rules(path, datetime.now(UTC), kinds, tuple(CHANNELS), metrics=metrics)
+    except (RulesError, SettingsError) as err:
         print(err, file=sys.stderr)
         return 2
     for warning in warnings:
@@ -45,6 +48,27 @@ def rules_check(path: Path | None, strict: bool) -> int:
         + (f"; {len(warnings)} warning(s) above" if warnings else "")
     )
     return 1 if strict and warnings else 0
+
+
+def _metric_lookup(arm_endpoint: str | None) -> Callable[[str, str], list[str] | str]:
+    """resource id, namespace -> its metric names, or why not, from ARM's metric definitions."""
+    from shared.azure.arm import ARM_ENDPOINT
+    from shared.azure.credentials import azure_credential
+    from shared.azure.failures import Unavailable
+    from shared.azure.metric_definitions import MetricDefinitions
+    from shared.core.budget import Budget
+    from shared.settings import some_settings
+
+    read = some_settings("credential_kind", "credential_client_id")
+    credential = azure_credential(read["credential_kind"], read["credential_client_id"])
+    client = MetricDefinitions(credential, endpoint=arm_endpoint or ARM_ENDPOINT)
+    budget = Budget(120)
+
+    def names(resource_id: str, namespace: str) -> list[str] | str:
+        found = client.names(resource_id, namespace, budget)
+        return found.reason if isinstance(found, Unavailable) else found
+
+    return names
 
 
 def silence(args: argparse.Namespace, now: datetime) -> int:

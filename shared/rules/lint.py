@@ -5,11 +5,12 @@ Pure: the model, the clock, the incident kinds the detectors make and, when know
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from shared.core.resource_ids import resource_name
 from shared.rules import Match, Rules
 from shared.rules.messages import did_you_mean
 from shared.rules.parts import pattern_matches
@@ -90,3 +91,39 @@ def _no_workspace(pattern: str, workspaces: Sequence[str]) -> str:
     known = ", ".join(sorted(workspaces)) or "none"
     hint = did_you_mean(pattern, list(workspaces))
     return f"{pattern!r} matches none of the Azure ML workspaces there are ({known}): {hint}"
+
+
+# resource id, namespace -> the metric names there, or why they could not be read
+MetricLookup = Callable[[str, str], "list[str] | str"]
+
+
+def missing_metrics(rules: Rules, lookup: MetricLookup) -> list[Finding]:
+    """`rules check --online`: each rule's metric asked of each of its resources. A misspelt metric or namespace
+    reads as no series at all from the Metrics batch API, so only the definitions tell it from a quiet metric."""
+    found: list[Finding] = []
+    for index, rule in enumerate(rules.metric_rules):
+        for region_ids in rule.resources_by_region(None).values():
+            for resource_id in region_ids:
+                if _PLACEHOLDER.search(resource_id):
+                    continue  # already a warning
+                names = lookup(resource_id, rule.namespace)
+                where = resource_name(resource_id)
+                if isinstance(names, str):
+                    found.append(Finding(("metric_rules", index, "metric"), f"not checked on {where}: {names}"))
+                elif not names:
+                    found.append(
+                        Finding(
+                            ("metric_rules", index, "namespace"),
+                            f"{where} has no metric in namespace {rule.namespace!r}: check the namespace (a custom "
+                            "metric's namespace appears once a value was published)",
+                        )
+                    )
+                elif rule.metric.lower() not in {name.lower() for name in names}:
+                    found.append(
+                        Finding(
+                            ("metric_rules", index, "metric"),
+                            f"{where} has no metric {rule.metric!r} in {rule.namespace}, so the rule never reads a "
+                            f"point: {did_you_mean(rule.metric, names)}",
+                        )
+                    )
+    return found
