@@ -34,9 +34,11 @@ def rules_check(path: Path | None, strict: bool, online: bool = False, arm_endpo
 
     path = rules_path(path)
     kinds = [spec.kind for spec in detectors.DETECTORS]
+    now = datetime.now(UTC)
+    workspaces = _workspace_names(now) if online else None
     try:
         metrics = _metric_lookup(arm_endpoint) if online else None
-        rules, warnings = check_rules(path, datetime.now(UTC), kinds, tuple(CHANNELS), metrics=metrics)
+        rules, warnings = check_rules(path, now, kinds, tuple(CHANNELS), workspaces=workspaces, metrics=metrics)
     except (RulesError, SettingsError) as err:
         print(err, file=sys.stderr)
         return 2
@@ -48,6 +50,35 @@ def rules_check(path: Path | None, strict: bool, online: bool = False, arm_endpo
         + (f"; {len(warnings)} warning(s) above" if warnings else "")
     )
     return 1 if strict and warnings else 0
+
+
+def _workspace_names(now: datetime) -> list[str] | None:
+    """The Azure ML workspaces that logged runs to LOG_ANALYTICS_WORKSPACE_IDS within SCAN_LOOKBACK_HOURS; None
+    (and a note saying why) when they cannot be read: the workspace patterns are then not checked."""
+    import time
+
+    from shared.azure.credentials import azure_credential
+    from shared.azure.log_analytics import LogAnalytics, QueryFailed
+    from shared.core.kql import aml_workspace_names_query
+    from shared.settings import SettingsError, some_settings
+
+    fields = ("workspace_ids", "log_analytics_endpoint", "credential_kind", "credential_client_id", "scan_lookback")
+    try:
+        s = some_settings(*fields)
+        logs = LogAnalytics(
+            s["log_analytics_endpoint"], azure_credential(s["credential_kind"], s["credential_client_id"])
+        )
+        names: set[str] = set()
+        for workspace_id in s["workspace_ids"]:
+            found = logs.query(
+                workspace_id, aml_workspace_names_query(), now - s["scan_lookback"], now, time.monotonic() + 60
+            )
+            names.update(str(row["WorkspaceName"]) for row in found.rows)
+    except (SettingsError, QueryFailed) as err:
+        reason = str(err).replace("Invalid app settings:", "").strip().splitlines()[0].lstrip("- ")
+        print(f"note: workspace patterns not checked: {reason}")
+        return None
+    return sorted(names)
 
 
 def _metric_lookup(arm_endpoint: str | None) -> Callable[[str, str], list[str] | str]:

@@ -27,7 +27,7 @@ class Finding:
 def cannot_fire(
     rules: Rules, now: datetime, kinds: Sequence[str], workspaces: Sequence[str] | None = None
 ) -> list[Finding]:
-    """`workspaces`: the Azure ML workspace names there are (None: not known, not checked)."""
+    """`workspaces`: the Azure ML workspaces whose runs are in the logs (None: not known, not checked)."""
     found: list[Finding] = []
     for index, rule in enumerate(rules.metric_rules):
         ids: list[tuple[tuple[Any, ...], str]] = [(("resource_ids", i), rid) for i, rid in enumerate(rule.resource_ids)]
@@ -90,7 +90,7 @@ def _any_matches(pattern: str, values: Sequence[str]) -> bool:
 def _no_workspace(pattern: str, workspaces: Sequence[str]) -> str:
     known = ", ".join(sorted(workspaces)) or "none"
     hint = did_you_mean(pattern, list(workspaces))
-    return f"{pattern!r} matches none of the Azure ML workspaces there are ({known}): {hint}"
+    return f"{pattern!r} matches none of the Azure ML workspaces in the logs ({known}), so it never matches: {hint}"
 
 
 # resource id, namespace -> the metric names there, or why they could not be read

@@ -17,6 +17,8 @@ _QUOTED = re.compile(r"'([^']*)'")
 
 def did_you_mean(given: str, choices: list[str]) -> str:
     """` did you mean 'x'?` (case ignored), or the choices when none is close."""
+    if not choices:
+        return "check the name"
     lowered = {choice.lower(): choice for choice in choices}
     close = difflib.get_close_matches(given.lower(), list(lowered), n=1, cutoff=0.6)
     if close:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sandbox.scenarios import six_step_pipeline
 from shared import cli
 
 SUB = "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg-ml-prod/providers"
@@ -56,3 +57,32 @@ def test_offline_the_same_file_has_no_metric_warnings(sandbox, app_settings, tmp
     rules.write_text("metric_rules:\n" + _rule("metric-typo", APPI, "azure.applicationinsights", "churn_drift_scor"))
     assert cli.main(["rules", "check", str(rules)]) == 0
     assert "warning" not in capsys.readouterr().out
+
+
+def test_workspace_patterns_that_match_no_workspace_in_the_logs(sandbox, app_settings, tmp_path, capsys):
+    """With the Log Analytics settings: the Azure ML workspaces whose runs are in the logs are read, and a pattern
+    that matches none of them is a warning (a typo in a route sends a team's incidents to the default)."""
+    sandbox.add_tables(six_step_pipeline("ws-churn-prod", "run-1", sandbox.now - timedelta(minutes=30)))
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "run_failures:\n  workspaces: [ws-churn-*, ws-frud-*]\n"
+        "routes:\n  - match: {workspace: ws-chrun-prod}\n    recipients: [churn-team@contoso.com]\n"
+    )
+    assert cli.main(["rules", "check", str(rules), "--online", "--arm-endpoint", sandbox.endpoint]) == 0
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning: ")]
+    assert warnings == [
+        f"warning: {rules}:4: routes[0].match.workspace: 'ws-chrun-prod' matches none of the Azure ML workspaces "
+        "in the logs (ws-churn-prod), so it never matches: did you mean 'ws-churn-prod'?",
+        f"warning: {rules}:2: run_failures.workspaces[1]: 'ws-frud-*' matches none of the Azure ML workspaces in "
+        "the logs (ws-churn-prod), so it never matches: use one of ws-churn-prod",
+    ]
+
+
+def test_without_log_analytics_settings_the_patterns_are_not_checked(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("LOG_ANALYTICS_WORKSPACE_IDS", raising=False)
+    monkeypatch.setenv("AZURE_CREDENTIAL", "emulator")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("run_failures:\n  workspaces: [ws-frud-*]\n")
+    assert cli.main(["rules", "check", str(rules), "--online"]) == 0
+    out = capsys.readouterr().out
+    assert "note: workspace patterns not checked: LOG_ANALYTICS_WORKSPACE_IDS is not set" in out
