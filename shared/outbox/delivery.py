@@ -34,7 +34,8 @@ from shared.silences import silence_for
 
 log = logging.getLogger(__name__)
 
-ENRICHMENT_BUDGET = 20.0  # seconds per message for the enrichers before rendering (none registered yet)
+ENRICHMENT_BUDGET = 20.0  # seconds per message for the enrichers before rendering, by default
+ENRICHMENT_CALL_BUDGET = 120.0  # seconds for all messages of one deliver_due / deliver_now call, by default
 NOTES = "_notes"  # payload key of the enrichers' notes, shown at the end of the message
 
 
@@ -67,6 +68,7 @@ class _Call:
     report: DeliveryReport
     wait: bool
     started: float = field(default_factory=time.monotonic)
+    enrichment: Budget = field(default_factory=lambda: Budget(ENRICHMENT_CALL_BUDGET))  # the per-tick cap
 
     def clock(self) -> datetime:
         """`now` moved on by the wall time the call has taken: when a request really leaves, on the caller's
@@ -83,6 +85,7 @@ class OutboxDelivery:
         silences: Callable[[datetime], list[Silence]],
         storm_limit: int,
         enrichers: Enrichers | None = None,
+        enrichment_seconds: tuple[float, float] = (ENRICHMENT_BUDGET, ENRICHMENT_CALL_BUDGET),
     ) -> None:
         self._store = store
         self._channels = channels
@@ -90,9 +93,14 @@ class OutboxDelivery:
         self._silences = silences
         self._storm_limit = storm_limit
         self._enrichers = enrichers or Enrichers()
+        # (per message, per call): a tick of 100 failed pipelines spends at most the second on enrichment.
+        self._enrichment_seconds = enrichment_seconds
+
+    def _new_call(self, now: datetime, *, wait: bool) -> _Call:
+        return _Call(now, DeliveryReport(), wait, enrichment=Budget(self._enrichment_seconds[1]))
 
     def deliver_due(self, now: datetime) -> DeliveryReport:
-        call = _Call(now, DeliveryReport(), wait=True)
+        call = self._new_call(now, wait=True)
         due = self._store.due(now)
         if not due:
             return call.report
@@ -132,7 +140,7 @@ class OutboxDelivery:
         `accepted`, and `deliver_due` confirms it from the operation's status (or sends again if the operation
         Failed). What is not due, already has an operation (being confirmed), or fails stays in the outbox for
         `deliver_due`."""
-        call = _Call(now, DeliveryReport(), wait=False)
+        call = self._new_call(now, wait=False)
         silences: list[Silence] | None = None
         for key in keys:
             record = self._store.get(key)
@@ -209,7 +217,7 @@ class OutboxDelivery:
                 return
         channel = self._channels[records[0].channel]
         try:
-            message = channel.render([self._enriched(record) for record in records])
+            message = channel.render([self._enriched(record, call) for record in records])
         except Exception as err:  # a rendering bug must not wedge the outbox: it ends as dead, with the error
             log.exception("Rendering %s failed", ", ".join(record.key for record in records))
             self._record_outcomes(
@@ -243,10 +251,11 @@ class OutboxDelivery:
             status,
         )
 
-    def _enriched(self, record: OutboxRecord) -> OutboxRecord:
-        """The record as it is rendered: with what the delivery's enrichers add (not stored)."""
+    def _enriched(self, record: OutboxRecord, call: _Call) -> OutboxRecord:
+        """The record as it is rendered: with what the delivery's enrichers add (not stored), each message
+        within its own budget and all of them within the call's."""
         subject = EnrichmentSubject(record.kind, record.key, record.payload, record.labels)
-        found = self._enrichers.apply(subject, Budget(ENRICHMENT_BUDGET))
+        found = self._enrichers.apply(subject, call.enrichment.within(self._enrichment_seconds[0]))
         if not (found.additions or found.note):
             return record
         payload = {**record.payload, **found.additions, **({NOTES: found.note} if found.note else {})}
