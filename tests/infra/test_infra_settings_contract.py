@@ -41,7 +41,7 @@ EMAIL_SEND_ACTIONS = {
     "Microsoft.Communication/CommunicationServices/Write",
     "Microsoft.Communication/EmailServices/write",
 }
-# Run history's reads on one Azure ML workspace (../shared/reference/aml-run-history §4): no write, no datastore secrets.
+# Run history's reads on one Azure ML workspace (reference/aml-run-history §4): no write, no datastore secrets.
 RUN_HISTORY_READ_ACTIONS = {
     "Microsoft.MachineLearningServices/workspaces/read",
     "Microsoft.MachineLearningServices/workspaces/jobs/read",
@@ -232,9 +232,9 @@ def test_custom_role_is_assigned_to_the_app_identity(bicep, scope_type: str, exp
     matches = []
     for name, assignment, role in _role_assignments(bicep):
         definition = bicep[name].resources.get(role)
-        if definition is not None and definition.type_name == "Microsoft.Authorization/roleDefinitions":
-            if _scope_type(bicep, name, assignment) == scope_type:
-                matches.append((name, assignment, definition))
+        is_custom = definition is not None and definition.type_name == "Microsoft.Authorization/roleDefinitions"
+        if is_custom and _scope_type(bicep, name, assignment) == scope_type:
+            matches.append((name, assignment, definition))
     assert len(matches) == 1, f"one custom role assignment on a {scope_type} expected"
     name, assignment, definition = matches[0]
     _assert_granted_to_app_identity(bicep, name, assignment)
