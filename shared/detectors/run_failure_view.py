@@ -17,7 +17,6 @@ from shared.core.azure_ml import Workspace, studio_run_url
 from shared.core.text import utc_text
 
 ADDITION = "run_history"  # the payload key the enricher writes (shared/enrich/run_history.py)
-UPDATE_OF = "update_of"  # a follow-up's payload key: what the first message named, and its subject
 # Outcome -> (cell background, text colour): Outlook and Gmail render bgcolor on table cells, not CSS classes.
 _COLOURS = {
     "failed": ("#fdecea", "#b42318"),
@@ -106,7 +105,9 @@ def pipeline_view(
         failed_at, failed_at_is = cause.time, "its first failed step"
     named = history_cause["run_id"] if history_cause else cause.run_id
     return {
-        "subject": subject(pipeline_name, cause_name, workspace.name, update_of),
+        "subject": subject(
+            pipeline_name, _name_of(history, str(update_of["named"])) if update_of else cause_name, workspace.name
+        ),
         "incident": incident,
         "workspace": workspace,
         "pipeline_name": pipeline_name,
@@ -136,9 +137,14 @@ def silence_command(labels: Mapping[str, str]) -> str:
     return shlex.join(words)
 
 
-def headline(view: Mapping[str, Any]) -> str:
-    """What a message named as the root cause (its run id): a later different one earns one follow-up."""
-    return str(view.get("named") or "")
+def headline(payload: Mapping[str, Any]) -> str:
+    """The root-cause run a message about this payload names: run history's pick when it made one, else Log
+    Analytics' (the detector's); "" while only the pipeline's own failure is known (no step named yet)."""
+    addition = payload.get(ADDITION) or {}
+    if addition.get("root_cause"):
+        return str(addition["root_cause"])
+    cause = str((payload.get("root_cause") or {}).get("run_id") or "")
+    return "" if cause == payload.get("pipeline_run_id") else cause
 
 
 def _name_of(history: Mapping[str, Any] | None, run_id: str) -> str:
@@ -166,9 +172,7 @@ def _la_step(incident: Any, step: Any, tenant_id: str | None) -> dict[str, Any]:
     }
 
 
-def subject(pipeline: str, step: str, workspace: str, update_of: Mapping[str, Any] | None) -> str:
-    """By display names (the run ids stay in the body and its links); a follow-up keeps its first message's
-    subject, so mail clients thread the two."""
-    if update_of and update_of.get("subject"):
-        return str(update_of["subject"])
+def subject(pipeline: str, step: str, workspace: str) -> str:
+    """By display names (the run ids stay in the body and its links). A follow-up names the step its first
+    message named, so the two have the same subject and mail clients thread them."""
     return f"[AML] Pipeline failed: {pipeline} in {workspace} (root cause {step})"

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from shared.core.azure_ml import Workspace
 from shared.detectors.azure_monitor_alert import alert_view
 from shared.detectors.base import (
+    UPDATE_OF,
     Detected,
     DetectorSpec,
     Findings,
@@ -29,7 +30,7 @@ from shared.detectors.base import (
     from_payload,
     to_payload,
 )
-from shared.detectors.run_failure_view import ADDITION, UPDATE_OF, pipeline_view
+from shared.detectors.run_failure_view import ADDITION, headline, pipeline_view
 from shared.detectors.run_failures_query import (
     DEFAULT_FAILURE_STATUSES,
     RunEvent,
@@ -260,4 +261,5 @@ SPEC = DetectorSpec(
     schedule_setting="RUN_FAILURES_SCHEDULE",
     rules_section="run_failures",
     build=build,
+    headline=headline,
 )

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.core.budget import Budget
 from shared.core.log_markers import NOTICE_DEAD
-from shared.enrich import Budget, Enrichers, EnrichmentSubject
+from shared.enrich import Enrichers
+from shared.outbox import notices
 from shared.outbox import records as outbox
 from shared.outbox.channel import FAILED, SUCCEEDED, Channel, SendFailed
 from shared.outbox.records import OutboxRecord, RetryPolicy, Status
@@ -36,7 +38,7 @@ log = logging.getLogger(__name__)
 
 ENRICHMENT_BUDGET = 20.0  # seconds per message for the enrichers before rendering, by default
 ENRICHMENT_CALL_BUDGET = 120.0  # seconds for all messages of one deliver_due / deliver_now call, by default
-NOTES = "_notes"  # payload key of the enrichers' notes, shown at the end of the message
+NOTES = notices.NOTES
 
 
 @dataclass
@@ -92,12 +94,11 @@ class OutboxDelivery:
         self._policy = policy
         self._silences = silences
         self._storm_limit = storm_limit
-        self._enrichers = enrichers or Enrichers()
         # (per message, per call): a tick of 100 failed pipelines spends at most the second on enrichment.
-        self._enrichment_seconds = enrichment_seconds
+        self._enriching = notices.Enriching(enrichers or Enrichers(), *enrichment_seconds)
 
     def _new_call(self, now: datetime, *, wait: bool) -> _Call:
-        return _Call(now, DeliveryReport(), wait, enrichment=Budget(self._enrichment_seconds[1]))
+        return _Call(now, DeliveryReport(), wait, enrichment=Budget(self._enriching.per_call))
 
     def deliver_due(self, now: datetime) -> DeliveryReport:
         call = self._new_call(now, wait=True)
@@ -216,8 +217,16 @@ class OutboxDelivery:
             if not records:
                 return
         channel = self._channels[records[0].channel]
+        enriched = [self._enriching.enriched(record, call.enrichment) for record in records]
+        stale = {record.key for record in enriched if notices.no_news(record)}
+        if stale:
+            self._store.replace_batch([outbox.silenced(r, notices.NO_NEWS) for r in records if r.key in stale])
+            log.info("Not sent (%s): %s", notices.NO_NEWS, ", ".join(sorted(stale)))
+            records, enriched = [r for r in records if r.key not in stale], [r for r in enriched if r.key not in stale]
+            if not records:
+                return
         try:
-            message = channel.render([self._enriched(record, call) for record in records])
+            message = channel.render(enriched)
         except Exception as err:  # a rendering bug must not wedge the outbox: it ends as dead, with the error
             log.exception("Rendering %s failed", ", ".join(record.key for record in records))
             self._record_outcomes(
@@ -237,8 +246,11 @@ class OutboxDelivery:
         report.sent += len(records)
         report.awaiting += len(records) * (status != SUCCEEDED)
         outcomes = [
-            outbox.after_success(r, now) if status == SUCCEEDED else outbox.after_acceptance(r, now, self._policy)
-            for r in records
+            replace(
+                outbox.after_success(r, now) if status == SUCCEEDED else outbox.after_acceptance(r, now, self._policy),
+                named=notices.named(message_record),
+            )
+            for r, message_record in zip(records, enriched, strict=True)
         ]
         for record, outcome in zip(records, self._store.replace_batch(outcomes, status_only=True), strict=True):
             if outcome is None:
@@ -250,16 +262,6 @@ class OutboxDelivery:
             operation,
             status,
         )
-
-    def _enriched(self, record: OutboxRecord, call: _Call) -> OutboxRecord:
-        """The record as it is rendered: with what the delivery's enrichers add (not stored), each message
-        within its own budget and all of them within the call's."""
-        subject = EnrichmentSubject(record.kind, record.key, record.payload, record.labels)
-        found = self._enrichers.apply(subject, call.enrichment.within(self._enrichment_seconds[0]))
-        if not (found.additions or found.note):
-            return record
-        payload = {**record.payload, **found.additions, **({NOTES: found.note} if found.note else {})}
-        return replace(record, payload=payload)
 
     def _record_outcomes(self, outcomes: list[OutboxRecord], report: DeliveryReport) -> None:
         self._store.replace_batch(outcomes, status_only=True)
