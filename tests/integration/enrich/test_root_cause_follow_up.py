@@ -17,10 +17,9 @@ def _seed_with_late_train_rows(sandbox, *, run_history: bool) -> None:
     """The pipeline failed 16 minutes ago; train's rows (the real root cause) arrive 10 minutes from now."""
     run = six_step_run("ws-prod", "pipe1", sandbox.now - timedelta(minutes=31))
     tables: dict[str, list[dict]] = defaultdict(list)
+    late = {INGESTED_AT: sandbox.now + timedelta(minutes=10)}
     for table, row in run.rows():
-        if row.get("RunId") == "pipe1_train":
-            row = {**row, INGESTED_AT: sandbox.now + timedelta(minutes=10)}
-        tables[table].append(row)
+        tables[table].append({**row, **late} if row.get("RunId") == "pipe1_train" else row)
     sandbox.add_tables(dict(tables))
     if run_history:
         sandbox.add_pipeline_runs([run])
