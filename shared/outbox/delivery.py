@@ -135,13 +135,14 @@ class OutboxDelivery:
             log.info("Suppressed %s by %s", record.key, silence.describe())
         return True
 
-    def deliver_now(self, keys: list[str], now: datetime) -> DeliveryReport:
+    def deliver_now(self, keys: list[str], now: datetime, enrichment: Budget | None = None) -> DeliveryReport:
         """Send these incidents if they are due and not sent yet (the webhook, within its request). Returns once
         the channel has accepted each message, without polling for its final status: the record is then
         `accepted`, and `deliver_due` confirms it from the operation's status (or sends again if the operation
         Failed). What is not due, already has an operation (being confirmed), or fails stays in the outbox for
         `deliver_due`."""
         call = self._new_call(now, wait=False)
+        call.enrichment = enrichment or call.enrichment  # a request's: what is left of it
         silences: list[Silence] | None = None
         for key in keys:
             record = self._store.get(key)
