@@ -98,6 +98,8 @@ class ViewOptions:
 View = Callable[[Mapping[str, Any], ViewOptions], dict[str, Any]]
 # The payload key of a follow-up (outbox/records.py `follow_up`): {"named": what the first message named}.
 UPDATE_OF = "update_of"
+# The payload key of the links of the route an incident took (rules.yaml `runbook`, `owner`): [[label, url], ...].
+ROUTE_LINKS = "route_links"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any
 from shared import detectors
 from shared.azure.entity_bounds import MINIMAL, REDUCED
 from shared.azure.tables import Refused, refusal
-from shared.detectors.base import Detected
+from shared.detectors.base import ROUTE_LINKS, Detected
 from shared.outbox import records
 from shared.outbox.records import Detection, OutboxRecord
 from shared.outbox.store import IncidentStore
@@ -80,10 +80,11 @@ class Intake:
 
     def _new_record(self, incident: Detected, now: datetime) -> OutboxRecord:
         destination = self._route(incident.labels)
+        links = {ROUTE_LINKS: [list(link) for link in destination.links]} if destination.links else {}
         return records.new_record(
             incident.key,
             incident.kind,
-            incident.payload,
+            {**incident.payload, **links},
             destination.recipients,
             now,
             incident.due_at,

@@ -12,7 +12,7 @@ from shared import detectors
 from shared.azure.entity_bounds import MINIMAL, REDUCED
 from shared.channels.email.acs import Email
 from shared.core.text import one_line, utc_text
-from shared.detectors.base import ViewOptions
+from shared.detectors.base import ROUTE_LINKS, ViewOptions
 from shared.outbox.delivery import NOTES
 from shared.outbox.records import OutboxRecord
 
@@ -51,9 +51,10 @@ def render_incident(kind: str, payload: Mapping[str, Any], options: ViewOptions 
         spec = detectors.by_kind(kind)
     except KeyError:
         raise ValueError(f"no email template for incidents of kind {kind!r}") from None
-    context = spec.view({k: v for k, v in payload.items() if k not in (REDUCED, NOTES)}, options or ViewOptions())
+    shown = {k: v for k, v in payload.items() if k not in (REDUCED, NOTES, ROUTE_LINKS)}
+    context = spec.view(shown, options or ViewOptions())
     html, text = _render(spec.templates, context)
-    email = Email(subject=one_line(context["subject"]), text=text, html=html)
+    email = _with_links(Email(subject=one_line(context["subject"]), text=text, html=html), payload.get(ROUTE_LINKS))
     for note in (payload.get(REDUCED), payload.get(NOTES)):
         email = _with_note(email, note) if note else email
     return email
@@ -79,6 +80,21 @@ def _title(kind: str) -> str:
 def render_not_stored(minimal: Mapping[str, Any]) -> Email:
     html, text = _render("not_stored", minimal)
     return Email(subject=one_line(f"[AML] {minimal['key']} (details could not be stored)"), text=text, html=html)
+
+
+def _with_links(email: Email, links: Any) -> Email:
+    """The route's runbook and owner links (checked when the rules file was read), at the end of the message."""
+    from markupsafe import escape
+
+    pairs = [(str(label), str(url)) for label, url in links or []]
+    if not pairs:
+        return email
+    text = "".join(f"{label}: {url}\n" for label, url in pairs)
+    cells = " &middot; ".join(
+        f'<a href="{escape(url)}" style="color:#0969da;">{escape(label)}</a>' for label, url in pairs
+    )
+    block = f'<p style="font-size:13px;margin:12px;">{cells}</p>'
+    return Email(email.subject, f"{email.text}\n{text}", email.html.replace("</body>", block + "</body>", 1))
 
 
 def _with_note(email: Email, note: str) -> Email:
