@@ -113,6 +113,7 @@ def pipeline_view(
         "pipeline_name": pipeline_name,
         "pipeline_url": studio_run_url(workspace, incident.pipeline_run_id, tenant_id),
         "pipeline_start_text": _time((addition or {}).get("pipeline_start")),
+        "triggered_by": str((addition or {}).get("triggered_by") or ""),
         "pipeline_duration_text": duration_text((addition or {}).get("pipeline_duration_s")),
         "failed_at": failed_at,
         "failed_at_is": failed_at_is,

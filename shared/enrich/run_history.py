@@ -77,6 +77,7 @@ class RunHistoryEnricher:
         addition: dict[str, Any] = {
             "pipeline_name": run.display_name if run else "",
             "pipeline_status": run.status if run else "",
+            "triggered_by": run.created_by if run else "",
             "pipeline_start": _when(run.start) if run else None,
             "pipeline_end": _when(run.end) if run else None,
             "pipeline_duration_s": run.duration.total_seconds() if run and run.duration else None,

@@ -30,6 +30,8 @@ def test_the_email_names_steps_by_display_name_with_error_log_tail_and_timeline(
     text, html = content["plainText"], content["html"]
     assert "ROOT CAUSE: train_model Failed (component train_lightgbm_classifier)" in text
     assert "on gpu-cluster" in text
+    assert "Triggered by:  Nightly Scheduler" in text
+    assert "Failed at:     " in text and "(the pipeline run)" in text  # one "failed at": the pipeline's own
     assert "UserError" in text  # the error code from run history
     assert "Last " in text and "std_log.txt" in text  # the log tail
     assert "ValueError: Input contains NaN" in text
