@@ -104,7 +104,8 @@ def root_causes(entries: list[PipelineEntry], day: Day) -> RootCauses:
 def late_cause_day(day: Day) -> Day:
     """The day reduced to its failed pipelines whose root-cause step's Failed row reaches Log Analytics after
     another Failed row of the same run (the pipeline's own, or a later-failing step's): the emails that, without
-    run history, may name another root cause first. No compute deletions, no drift."""
+    run history, may name another root cause first. The compute deletions stay (their rows are in other tables);
+    no drift."""
     ingested: dict[str, dict[str, datetime]] = defaultdict(dict)  # pipeline run -> failed run -> ingested at
     for row in day.rows.get("AmlRunStatusChangedEvent", []):
         if row["Status"] == "Failed":
@@ -115,7 +116,8 @@ def late_cause_day(day: Day) -> Day:
         if cause in runs and any(at < runs[cause] for run, at in runs.items() if run != cause):
             kept.add(key)
     run_ids = {run for run, key in day.run_to_incident.items() if key in kept}
-    rows = {
+    rows = {  # the other tables as they are (a query naming an absent table fails; no table may be empty)
+        **day.rows,
         "AmlRunStatusChangedEvent": [
             row for row in day.rows.get("AmlRunStatusChangedEvent", []) if row["RootRunId"] in run_ids
         ],
@@ -126,11 +128,10 @@ def late_cause_day(day: Day) -> Day:
         day,
         rows=rows,
         series=[],
-        incidents=[incident for incident in day.incidents if incident.key in kept],
+        incidents=[i for i in day.incidents if i.key in kept or i.kind == "compute-change"],
         pipelines=len(pipelines),
         steps=sum(len(run.steps) for run in pipelines),
         run_to_incident={run: key for run, key in day.run_to_incident.items() if key in kept},
-        change_subjects={},
         drift_subjects={},
         root_causes={key: cause for key, cause in day.root_causes.items() if key in kept},
         pipeline_runs=pipelines,
