@@ -123,8 +123,7 @@ def _started(step: StepRun) -> tuple[bool, datetime, str]:
 
 def _ended(step: StepRun) -> tuple[bool, datetime, str]:
     """Failure order: by end (a failed step without an end time last)."""
-    when = step.end or step.start
-    return (when is None, when or _EPOCH, step.run_id)
+    return (step.end is None, step.end or _EPOCH, step.run_id)
 
 
 def _when(value: datetime | None) -> str | None:
