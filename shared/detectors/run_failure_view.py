@@ -105,7 +105,9 @@ def pipeline_view(
         failed_at, failed_at_is = cause.time, "its first failed step"
     named = history_cause["run_id"] if history_cause else cause.run_id
     return {
-        "subject": subject(
+        # A follow-up keeps its first message's subject (recorded when it was sent), so mail clients thread them.
+        "subject": str((update_of or {}).get("subject") or "")
+        or subject(
             pipeline_name, _name_of(history, str(update_of["named"])) if update_of else cause_name, workspace.name
         ),
         "incident": incident,
@@ -140,12 +142,11 @@ def silence_command(labels: Mapping[str, str]) -> str:
 
 def headline(payload: Mapping[str, Any]) -> str:
     """The root-cause run a message about this payload names: run history's pick when it made one, else Log
-    Analytics' (the detector's); "" while only the pipeline's own failure is known (no step named yet)."""
+    Analytics' (the detector's; the pipeline run itself while none of its steps' rows has arrived)."""
     addition = payload.get(ADDITION) or {}
     if addition.get("root_cause"):
         return str(addition["root_cause"])
-    cause = str((payload.get("root_cause") or {}).get("run_id") or "")
-    return "" if cause == payload.get("pipeline_run_id") else cause
+    return str((payload.get("root_cause") or {}).get("run_id") or "")
 
 
 def _name_of(history: Mapping[str, Any] | None, run_id: str) -> str:

@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 ENRICHMENT_BUDGET = 20.0  # seconds per message for the enrichers before rendering, by default
 ENRICHMENT_CALL_BUDGET = 120.0  # seconds for all messages of one deliver_due / deliver_now call, by default
-NOTES = notices.NOTES
 
 
 @dataclass
@@ -250,6 +249,7 @@ class OutboxDelivery:
             replace(
                 outbox.after_success(r, now) if status == SUCCEEDED else outbox.after_acceptance(r, now, self._policy),
                 named=notices.named(message_record),
+                subject=str(getattr(message, "subject", "")),
             )
             for r, message_record in zip(records, enriched, strict=True)
         ]

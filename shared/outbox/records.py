@@ -102,6 +102,7 @@ class OutboxRecord:
     accepted: bool = False  # ACS accepted that operation (202); its final status may not be known yet
     channel: str = DEFAULT_CHANNEL  # the channel it is sent on (channels/); the route decides
     named: str = ""  # what the message the channel accepted named as the cause (DetectorSpec.headline)
+    subject: str = ""  # that message's subject: its follow-up keeps it (mail clients thread by it)
 
     @property
     def fingerprint(self) -> str:
@@ -185,7 +186,7 @@ def follow_up(existing: OutboxRecord, fresh: OutboxRecord, now_named: str) -> Ou
         or existing.key.endswith(FOLLOW_UP)
     ):
         return None
-    payload = {**fresh.payload, UPDATE_OF: {"named": existing.named}}
+    payload = {**fresh.payload, UPDATE_OF: {"named": existing.named, "subject": existing.subject}}
     return replace(
         fresh,
         key=bounded_key(existing.key + FOLLOW_UP),

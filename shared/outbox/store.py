@@ -187,6 +187,7 @@ def _status_entity(record: OutboxRecord) -> dict[str, Any]:
     }
     if record.named:
         entity["Named"] = bounded_text(record.named, 1000)
+        entity["Subject"] = bounded_text(record.subject, 1000)
     if record.sent_at is not None:
         entity["SentAt"] = record.sent_at
     return entity
@@ -232,4 +233,5 @@ def _record(entity: Any) -> OutboxRecord:
         accepted=bool(entity.get("Accepted", entity["Status"] == Status.SENT)),
         channel=entity.get("Channel") or DEFAULT_CHANNEL,  # rows written before channels were named: email
         named=entity.get("Named") or "",
+        subject=entity.get("Subject") or "",
     )

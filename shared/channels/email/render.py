@@ -13,7 +13,7 @@ from shared.azure.entity_bounds import MINIMAL, REDUCED
 from shared.channels.email.acs import Email
 from shared.core.text import one_line, utc_text
 from shared.detectors.base import ROUTE_LINKS, ViewOptions
-from shared.outbox.delivery import NOTES
+from shared.outbox.notices import NOTES
 from shared.outbox.records import OutboxRecord
 
 if TYPE_CHECKING:

@@ -13,13 +13,13 @@ from sandbox.log_analytics import INGESTED_AT
 from sandbox.scenarios import six_step_run
 
 
-def _seed_with_late_train_rows(sandbox, *, run_history: bool) -> None:
+def _seed_with_late_train_rows(sandbox, *, run_history: bool, late_runs: tuple[str, ...] = ("pipe1_train",)) -> None:
     """The pipeline failed 16 minutes ago; train's rows (the real root cause) arrive 10 minutes from now."""
     run = six_step_run("ws-prod", "pipe1", sandbox.now - timedelta(minutes=31))
     tables: dict[str, list[dict]] = defaultdict(list)
     late = {INGESTED_AT: sandbox.now + timedelta(minutes=10)}
     for table, row in run.rows():
-        tables[table].append({**row, **late} if row.get("RunId") == "pipe1_train" else row)
+        tables[table].append({**row, **late} if row.get("RunId", row.get("JobName")) in late_runs else row)
     sandbox.add_tables(dict(tables))
     if run_history:
         sandbox.add_pipeline_runs([run])
@@ -54,6 +54,22 @@ def test_without_run_history_a_wrong_root_cause_gets_exactly_one_update(
     for other in (make_app(), make_app()):
         other.scan("run-failures", sandbox.now)
     assert len(sandbox.emails) == 2
+
+
+def test_without_run_history_an_email_naming_the_pipeline_itself_gets_one_update(
+    sandbox, make_app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every step's rows are late, past the wait for step details: the first email names the pipeline run."""
+    monkeypatch.setenv("RUN_HISTORY_ENABLED", "false")
+    steps = tuple(f"pipe1_{name}" for name in ("prep", "train", "evaluate", "register", "deploy", "report"))
+    _seed_with_late_train_rows(sandbox, run_history=False, late_runs=steps)
+    app = make_app()
+    _ticks(sandbox, app, 7)
+
+    first, update = (email["content"] for email in sandbox.emails)
+    assert first["subject"].endswith("(root cause pipe1)")
+    assert update["subject"] == first["subject"]
+    assert update["plainText"].startswith("Update: root cause is now pipe1_train")
 
 
 def test_with_run_history_the_first_email_names_the_first_failure_and_no_update_follows(sandbox, make_app) -> None:

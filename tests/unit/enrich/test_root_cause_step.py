@@ -32,8 +32,8 @@ def test_no_failed_step_no_root_cause() -> None:
     assert root_cause_step([_step("prep", "Completed", 4), _step("train", "Canceled", 5)]) is None
 
 
-def test_a_message_names_run_historys_pick_else_the_log_analytics_step_never_the_pipeline_itself() -> None:
+def test_a_message_names_run_historys_pick_else_the_log_analytics_root_cause() -> None:
     base = {"pipeline_run_id": "root", "root_cause": {"run_id": "evaluate"}}
     assert headline(base) == "evaluate"
     assert headline({**base, "run_history": {"root_cause": "train"}}) == "train"
-    assert headline({**base, "root_cause": {"run_id": "root"}}) == ""
+    assert headline({**base, "root_cause": {"run_id": "root"}}) == "root"  # only the pipeline's own row yet

@@ -22,12 +22,12 @@ def _record(status: Status, named: str = "", key: str = KEY) -> records.OutboxRe
 
 
 def test_a_sent_message_that_named_another_cause_gets_one_follow_up_record() -> None:
-    existing = _record(Status.SENT, named="pipe1_evaluate")
+    existing = replace(_record(Status.SENT, named="pipe1_evaluate"), subject="[AML] first")
     fresh = _record(Status.PENDING)
     found = records.follow_up(existing, fresh, "pipe1_train")
     assert found is not None
     assert found.key == KEY + FOLLOW_UP and found.status is Status.PENDING and found.due_at == NOW
-    assert found.payload[UPDATE_OF] == {"named": "pipe1_evaluate"}
+    assert found.payload[UPDATE_OF] == {"named": "pipe1_evaluate", "subject": "[AML] first"}
     assert found.recipients == fresh.recipients and found.labels == fresh.labels
 
 
