@@ -187,8 +187,10 @@ def simulate(
     *,
     run_history: bool = True,
     focus: Callable[[Day], Day] | None = None,
+    with_naive: bool = True,
 ) -> Result:
-    """`run_history`: RUN_HISTORY_ENABLED; `focus`: a reduction of the generated day (a second, shorter pass)."""
+    """`run_history`: RUN_HISTORY_ENABLED; `focus`: a reduction of the generated day (a second, shorter pass);
+    `with_naive`: run the naive alerters beside the app (the comparison)."""
     from shared.app import AlertingApp
     from shared.settings import Settings
 
@@ -226,7 +228,7 @@ def simulate(
             naive = [
                 NaiveAlerter("A", timedelta(minutes=5), sandbox.endpoint, DEFAULT_WORKSPACE_ID, rule, (RECIPIENT,)),
                 NaiveAlerter("B", timedelta(minutes=4), sandbox.endpoint, DEFAULT_WORKSPACE_ID, rule, (RECIPIENT,)),
-            ]
+            ][: 2 if with_naive else 0]
             _run_clock(day, faults, sandbox, gate, apps, naive, sources, result, progress, cadence, drain)
             result.table_requests_refused = gate.refused
             result.webhook = {
