@@ -8,7 +8,6 @@ the message is the one sent before run history existed, plus a line saying what 
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -126,18 +125,7 @@ def pipeline_view(
         "history": history,
         "update": {"before": _name_of(history, str(update_of.get("named", "")))} if update_of else None,
         "alert": alert,
-        "silence": silence_command(incident.labels),
     }
-
-
-def silence_command(labels: Mapping[str, str]) -> str:
-    """The exact CLI line that mutes this kind of incident (its kind, workspace and experiment) for 4 hours."""
-    matchers = [f"{name}={labels[name]}" for name in ("kind", "workspace", "experiment") if labels.get(name)]
-    words = ["python", "-m", "shared", "silence", "add"]
-    for matcher in matchers:
-        words += ["--match", matcher]
-    words += ["--for", "4h", "--reason", "known problem"]
-    return shlex.join(words)
 
 
 def headline(payload: Mapping[str, Any]) -> str:

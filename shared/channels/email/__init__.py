@@ -25,7 +25,9 @@ class EmailChannel:
         self._options = options
 
     def render(self, records: Sequence[OutboxRecord]) -> Email:
-        rendered = [(record, render_incident(record.kind, record.payload, self._options)) for record in records]
+        rendered = [
+            (record, render_incident(record.kind, record.payload, self._options, record.labels)) for record in records
+        ]
         return rendered[0][1] if len(rendered) == 1 else render_digest(rendered)
 
     def send(

@@ -15,6 +15,7 @@ from shared.core.text import one_line, utc_text
 from shared.detectors.base import ROUTE_LINKS, ViewOptions
 from shared.outbox.notices import NOTES
 from shared.outbox.records import OutboxRecord
+from shared.silences import silence_command
 
 if TYPE_CHECKING:
     import jinja2
@@ -42,7 +43,9 @@ def _render(name: str, context: Mapping[str, Any]) -> tuple[str, str]:
     return html, text
 
 
-def render_incident(kind: str, payload: Mapping[str, Any], options: ViewOptions | None = None) -> Email:
+def render_incident(
+    kind: str, payload: Mapping[str, Any], options: ViewOptions | None = None, labels: Mapping[str, str] | None = None
+) -> Email:
     """One incident's email: its detector's view through its templates, with a note when the details were
     shortened to fit the store or an enricher had something to say."""
     if MINIMAL in payload:  # the details could not be stored: an email that names the incident and says so
@@ -54,7 +57,8 @@ def render_incident(kind: str, payload: Mapping[str, Any], options: ViewOptions 
     shown = {k: v for k, v in payload.items() if k not in (REDUCED, NOTES, ROUTE_LINKS)}
     context = spec.view(shown, options or ViewOptions())
     html, text = _render(spec.templates, context)
-    email = _with_links(Email(subject=one_line(context["subject"]), text=text, html=html), payload.get(ROUTE_LINKS))
+    email = Email(subject=one_line(context["subject"]), text=text, html=html)
+    email = _with_footer(email, payload.get(ROUTE_LINKS), silence_command(labels) if labels else "")
     for note in (payload.get(REDUCED), payload.get(NOTES)):
         email = _with_note(email, note) if note else email
     return email
@@ -82,19 +86,27 @@ def render_not_stored(minimal: Mapping[str, Any]) -> Email:
     return Email(subject=one_line(f"[AML] {minimal['key']} (details could not be stored)"), text=text, html=html)
 
 
-def _with_links(email: Email, links: Any) -> Email:
-    """The route's runbook and owner links (checked when the rules file was read), at the end of the message."""
+def _with_footer(email: Email, links: Any, silence: str) -> Email:
+    """The exact CLI line that mutes incidents like this one, and the route's runbook and owner links (checked when
+    the rules file was read), at the end of the message."""
     from markupsafe import escape
 
     pairs = [(str(label), str(url)) for label, url in links or []]
-    if not pairs:
+    if not (pairs or silence):
         return email
-    text = "".join(f"{label}: {url}\n" for label, url in pairs)
+    text = f"To mute incidents like this one for 4 hours:\n  {silence}\n" if silence else ""
+    text += "".join(f"{label}: {url}\n" for label, url in pairs)
+    html = (
+        f'<p style="font-size:12px;color:#59636e;margin:12px;">To mute incidents like this one for 4 hours:<br>'
+        f'<code style="font-family:Consolas,Menlo,monospace;color:#1f2328;">{escape(silence)}</code></p>'
+        if silence
+        else ""
+    )
     cells = " &middot; ".join(
         f'<a href="{escape(url)}" style="color:#0969da;">{escape(label)}</a>' for label, url in pairs
     )
-    block = f'<p style="font-size:13px;margin:12px;">{cells}</p>'
-    return Email(email.subject, f"{email.text}\n{text}", email.html.replace("</body>", block + "</body>", 1))
+    html += f'<p style="font-size:13px;margin:12px;">{cells}</p>' if pairs else ""
+    return Email(email.subject, f"{email.text}\n{text}", email.html.replace("</body>", html + "</body>", 1))
 
 
 def _with_note(email: Email, note: str) -> Email:
