@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from shared.core.azure_ml import Workspace, studio_run_url
-from shared.core.text import utc_text
+from shared.core.text import first_line, utc_text
+from shared.detectors.base import DigestLine
 
 ADDITION = "run_history"  # the payload key the enricher writes (shared/enrich/run_history.py)
 # Outcome -> (cell background, text colour): Outlook and Gmail render bgcolor on table cells, not CSS classes.
@@ -125,6 +126,12 @@ def pipeline_view(
         "history": history,
         "update": {"before": _name_of(history, str(update_of.get("named", "")))} if update_of else None,
         "alert": alert,
+        "digest": DigestLine(
+            cause.time,
+            workspace.name,
+            studio_run_url(workspace, incident.pipeline_run_id, tenant_id),
+            f"{cause_name}: {first_line(cause.error) or cause.status}",
+        ),
     }
 
 
