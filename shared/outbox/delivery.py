@@ -36,9 +36,6 @@ from shared.silences import silence_for
 
 log = logging.getLogger(__name__)
 
-ENRICHMENT_BUDGET = 20.0  # seconds per message for the enrichers before rendering, by default
-ENRICHMENT_CALL_BUDGET = 120.0  # seconds for all messages of one deliver_due / deliver_now call, by default
-
 
 @dataclass
 class DeliveryReport:
@@ -69,7 +66,7 @@ class _Call:
     report: DeliveryReport
     wait: bool
     started: float = field(default_factory=time.monotonic)
-    enrichment: Budget = field(default_factory=lambda: Budget(ENRICHMENT_CALL_BUDGET))  # the per-tick cap
+    enrichment: Budget = field(default_factory=lambda: Budget(notices.PER_CALL))  # the per-tick cap
 
     def clock(self) -> datetime:
         """`now` moved on by the wall time the call has taken: when a request really leaves, on the caller's
@@ -86,7 +83,7 @@ class OutboxDelivery:
         silences: Callable[[datetime], list[Silence]],
         storm_limit: int,
         enrichers: Enrichers | None = None,
-        enrichment_seconds: tuple[float, float] = (ENRICHMENT_BUDGET, ENRICHMENT_CALL_BUDGET),
+        enrichment_seconds: tuple[float, float] = (notices.PER_MESSAGE, notices.PER_CALL),
     ) -> None:
         self._store = store
         self._channels = channels
@@ -96,11 +93,8 @@ class OutboxDelivery:
         # (per message, per call): a tick of 100 failed pipelines spends at most the second on enrichment.
         self._enriching = notices.Enriching(enrichers or Enrichers(), *enrichment_seconds)
 
-    def _new_call(self, now: datetime, *, wait: bool) -> _Call:
-        return _Call(now, DeliveryReport(), wait, enrichment=Budget(self._enriching.per_call))
-
     def deliver_due(self, now: datetime) -> DeliveryReport:
-        call = self._new_call(now, wait=True)
+        call = _Call(now, DeliveryReport(), wait=True, enrichment=Budget(self._enriching.per_call))
         due = self._store.due(now)
         if not due:
             return call.report
@@ -148,8 +142,8 @@ class OutboxDelivery:
         `accepted`, and `deliver_due` confirms it from the operation's status (or sends again if the operation
         Failed). What is not due, already has an operation (being confirmed), or fails stays in the outbox for
         `deliver_due`."""
-        call = self._new_call(now, wait=False)
-        call.enrichment = enrichment or call.enrichment  # a request's: what is left of it
+        # The enrichment gets the request's budget (what is left of it) when it is given.
+        call = _Call(now, DeliveryReport(), wait=False, enrichment=enrichment or Budget(self._enriching.per_call))
         silences: list[Silence] | None = None
         for key in keys:
             record = self._store.get(key)
@@ -226,13 +220,9 @@ class OutboxDelivery:
                 return
         channel = self._channels[records[0].channel]
         enriched = [self._enriching.enriched(record, call.enrichment) for record in records]
-        stale = {record.key for record in enriched if notices.no_news(record)}
-        if stale:
-            self._store.replace_batch([outbox.silenced(r, notices.NO_NEWS) for r in records if r.key in stale])
-            log.info("Not sent (%s): %s", notices.NO_NEWS, ", ".join(sorted(stale)))
-            records, enriched = [r for r in records if r.key not in stale], [r for r in enriched if r.key not in stale]
-            if not records:
-                return
+        records, enriched = notices.without_no_news(self._store, records, enriched)
+        if not records:
+            return
         try:
             message = channel.render(enriched)
         except Exception as err:  # a rendering bug must not wedge the outbox: it ends as dead, with the error

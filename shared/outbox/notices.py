@@ -8,15 +8,22 @@ is not sent, and is recorded as silenced with that reason.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 
 from shared import detectors
 from shared.core.budget import Budget
 from shared.detectors.base import UPDATE_OF
 from shared.enrich import Enrichers, EnrichmentSubject
+from shared.outbox import records as outbox
 from shared.outbox.records import OutboxRecord
+from shared.outbox.store import IncidentStore
+
+log = logging.getLogger(__name__)
 
 NOTES = "_notes"  # payload key of the enrichers' notes, shown at the end of the message
+PER_MESSAGE = 20.0  # seconds per message for the enrichers before rendering, by default
+PER_CALL = 120.0  # seconds for all messages of one delivery call (a tick), by default
 NO_NEWS = "no update: the first message named this cause"
 
 
@@ -51,3 +58,16 @@ def no_news(enriched: OutboxRecord) -> bool:
     """A follow-up whose message would name the cause its first message named."""
     update_of = enriched.payload.get(UPDATE_OF)
     return isinstance(update_of, dict) and bool(update_of.get("named")) and update_of["named"] == named(enriched)
+
+
+def without_no_news(
+    store: IncidentStore, records: list[OutboxRecord], enriched: list[OutboxRecord]
+) -> tuple[list[OutboxRecord], list[OutboxRecord]]:
+    """The leased records (and their enriched forms) less the follow-ups with no news, which are recorded as
+    silenced with that reason instead of being sent."""
+    stale = {record.key for record in enriched if no_news(record)}
+    if not stale:
+        return records, enriched
+    store.replace_batch([outbox.silenced(r, NO_NEWS) for r in records if r.key in stale])
+    log.info("Not sent (%s): %s", NO_NEWS, ", ".join(sorted(stale)))
+    return [r for r in records if r.key not in stale], [r for r in enriched if r.key not in stale]
