@@ -130,7 +130,9 @@ def pipeline_view(
             cause.time,
             workspace.name,
             studio_run_url(workspace, incident.pipeline_run_id, tenant_id),
-            f"{cause_name}: {first_line(cause.error) or cause.status}",
+            first_line(cause.error)
+            or (first_line(history_cause["error_message"]) if history_cause else "")
+            or cause.status,
         ),
     }
 
