@@ -391,7 +391,13 @@ def webhook_figure(stack: Stack) -> list[Row]:
 
 
 # Each figure: (stack) -> rows; a new figure is one more function here.
-FIGURES: list[Callable[[Stack], list[Row]]] = [import_figure, scan_figure, webhook_figure]
+def run_history_figure(stack: Stack) -> list[Row]:
+    from bench.run_history_bench import run_history_rows
+
+    return [Row(**row) for row in run_history_rows(stack)]
+
+
+FIGURES: list[Callable[[Stack], list[Row]]] = [import_figure, scan_figure, webhook_figure, run_history_figure]
 
 
 HISTORY = [

@@ -347,6 +347,12 @@ var appSettings = {
   WEBHOOK_TENANT_ID: ''
   WEBHOOK_ALLOWED_SCOPES: ''
   ENRICHMENT_MARGIN_MINUTES: '15'
+  RUN_HISTORY_ENABLED: 'true'
+  ARM_ENDPOINT: 'https://management.azure.com'
+  RUN_HISTORY_EXTRA_HOSTS: ''
+  RUN_HISTORY_INCIDENT_SECONDS: '30'
+  RUN_HISTORY_TICK_SECONDS: '120'
+  RUN_HISTORY_MAX_STEPS: '3'
 }
 
 module functionApp 'app/function-app.bicep' = {

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .aml import AzureMl
 from .aml_sandbox import AzureMlSandbox
@@ -125,6 +126,8 @@ class Sandbox(AzureMlSandbox):
             "METRICS_REGION": DEFAULT_REGION,
             "ACS_ENDPOINT": self.endpoint,
             "AZURE_CREDENTIAL": "emulator",
+            "ARM_ENDPOINT": self.endpoint,
+            "RUN_HISTORY_EXTRA_HOSTS": urlsplit(self.endpoint).netloc,
         }
 
     def app_settings(self, storage: str, **overrides: str) -> dict[str, str]:

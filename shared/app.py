@@ -39,6 +39,7 @@ from shared.webhook import deliveries
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
+    from shared.enrich import Enrichers
     from shared.outbox.channel import Channel
     from shared.webhook.answers import WebhookAnswer
     from shared.webhook.handler import AlertWebhook
@@ -147,7 +148,37 @@ class AlertingApp:
     def _delivery_through(self, incidents: IncidentStore) -> OutboxDelivery:
         s = self.settings
         policy = RetryPolicy(max_attempts=s.send_max_attempts, base_delay=s.send_retry_base)
-        return OutboxDelivery(incidents, self.channels, policy, self.active_silences, self.rules.storm_limit)
+        return OutboxDelivery(
+            incidents,
+            self.channels,
+            policy,
+            self.active_silences,
+            self.rules.storm_limit,
+            enrichers=self.delivery_enrichers,
+            enrichment_seconds=(s.run_history_incident_seconds, s.run_history_tick_seconds),
+        )
+
+    @cached_property
+    def delivery_enrichers(self) -> Enrichers:
+        """The enrichers at delivery: Azure ML run history (RUN_HISTORY_ENABLED) for failed pipelines."""
+        from shared.enrich import Enrichers
+
+        if not self.settings.run_history_enabled:
+            return Enrichers()
+        from shared.azure.arm import Arm
+        from shared.azure.log_tail import BLOB_HOSTS
+        from shared.azure.run_history import API_HOSTS, RunHistory
+        from shared.enrich.run_history import RunHistoryEnricher, RunHistorySettings
+
+        s = self.settings
+        arm = Arm(self.credential, endpoint=s.arm_endpoint or "https://management.azure.com")
+        history = RunHistory(
+            self.credential,
+            arm,
+            api_hosts=API_HOSTS + s.run_history_hosts,
+            blob_hosts=BLOB_HOSTS + s.run_history_hosts,
+        )
+        return Enrichers([RunHistoryEnricher(history, RunHistorySettings(max_steps=s.run_history_max_steps))])
 
     @cached_property
     def scan_policy(self) -> ScanPolicy:

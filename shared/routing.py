@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 class Destination:
     channel: str  # a name in the channel table (shared/channels/__init__.py)
     recipients: tuple[str, ...]
+    links: tuple[tuple[str, str], ...] = ()  # the route's (label, url): Runbook, Owner
 
 
 Router = Callable[[Mapping[str, str]], Destination]  # incident labels -> where it goes
@@ -27,7 +28,8 @@ def destination_for(labels: Mapping[str, str], routes: Iterable[Route], default:
     for route in routes:
         if route.match.matches(dict(labels)):
             recipients = list(route.recipients) + (list(default) if route.also_default else [])
-            return Destination(route.channel, tuple(dict.fromkeys(recipients)))  # de-duplicated, order kept
+            links = tuple((label, url) for label, url in (("Runbook", route.runbook), ("Owner", route.owner)) if url)
+            return Destination(route.channel, tuple(dict.fromkeys(recipients)), links)  # de-duplicated, order kept
     return Destination(DEFAULT_CHANNEL, default)
 
 

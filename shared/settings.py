@@ -56,6 +56,12 @@ class Settings:
     webhook_tenant_id: str | None = None
     webhook_allowed_scopes: tuple[str, ...] = ()
     enrichment_margin: timedelta = timedelta(minutes=15)
+    run_history_enabled: bool = True
+    arm_endpoint: str | None = "https://management.azure.com"
+    run_history_hosts: tuple[str, ...] = ()
+    run_history_incident_seconds: int = 30
+    run_history_tick_seconds: int = 120
+    run_history_max_steps: int = 3
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -182,5 +188,12 @@ _READ: dict[str, _Setting] = {
     "webhook_tenant_id": _Setting("WEBHOOK_TENANT_ID", v.optional_guid, ""),
     "webhook_allowed_scopes": _Setting("WEBHOOK_ALLOWED_SCOPES", v.scope_list, ""),
     "enrichment_margin": _Setting("ENRICHMENT_MARGIN_MINUTES", v.duration("minutes", 0, 360), "15"),
+    # Azure ML run history at delivery (docs/run-history.md): on/off, where, and its time per incident and per tick.
+    "run_history_enabled": _Setting("RUN_HISTORY_ENABLED", v.flag, "true"),
+    "arm_endpoint": _Setting("ARM_ENDPOINT", v.https_url, "https://management.azure.com"),
+    "run_history_hosts": _Setting("RUN_HISTORY_EXTRA_HOSTS", v.host_suffixes, ""),
+    "run_history_incident_seconds": _Setting("RUN_HISTORY_INCIDENT_SECONDS", v.int_range(5, 120), "30"),
+    "run_history_tick_seconds": _Setting("RUN_HISTORY_TICK_SECONDS", v.int_range(10, 240), "120"),
+    "run_history_max_steps": _Setting("RUN_HISTORY_MAX_STEPS", v.int_range(1, 10), "3"),
 }
 SETTINGS = tuple(setting.name for setting in _READ.values())

@@ -5,6 +5,7 @@ message is about to be sent (outbox/delivery.py), so one added during a storm al
 
 from __future__ import annotations
 
+import shlex
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -74,3 +75,15 @@ class SilenceStore:
     def delete_older_than(self, cutoff: datetime) -> int:
         """Retention: silences that ended before `cutoff` (they mute nothing any more)."""
         return self._tables.delete_where(SILENCES, "EndsAt lt @cutoff", cutoff)
+
+
+SILENCED_LABELS = ("kind", "workspace", "experiment", "rule")  # "this kind of incident": not its compute or run
+
+
+def silence_command(labels: Mapping[str, str], duration: str = "4h") -> str:
+    """The exact CLI line that mutes incidents like one with these labels (shell-quoted: labels are untrusted)."""
+    words = ["python", "-m", "shared", "silence", "add"]
+    for name in SILENCED_LABELS:
+        if labels.get(name):
+            words += ["--match", f"{name}={labels[name]}"]
+    return shlex.join([*words, "--for", duration, "--reason", "known problem"])

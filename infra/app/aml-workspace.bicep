@@ -54,3 +54,43 @@ resource monitoringReader 'Microsoft.Authorization/roleAssignments@2022-04-01' =
     principalType: 'ServicePrincipal'
   }
 }
+
+// Run history (step names, errors, log links) at delivery: a custom role with the read actions it needs on
+// this workspace only (../shared/reference/aml-run-history §4; docs/run-history.md). Not the built-in Reader:
+// Reader can also read datastore credentials. One role per workspace, assignable only on that workspace.
+var runHistoryReadActions = [
+  'Microsoft.MachineLearningServices/workspaces/read'
+  'Microsoft.MachineLearningServices/workspaces/jobs/read'
+  'Microsoft.MachineLearningServices/workspaces/experiments/read'
+  'Microsoft.MachineLearningServices/workspaces/experiments/runs/read'
+  'Microsoft.MachineLearningServices/workspaces/metadata/artifacts/read'
+]
+
+resource runHistoryReaderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(workspace.id, 'aml-failure-alert-reader')
+  properties: {
+    roleName: 'AML Failure Alert Reader (${workspaceName}, ${uniqueString(workspace.id)})'
+    description: 'Read an Azure ML workspace\'s jobs, runs, their details and log links; nothing else.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: runHistoryReadActions
+        notActions: []
+      }
+    ]
+    assignableScopes: [
+      workspace.id
+    ]
+  }
+}
+
+// The custom role above on this workspace only: the delivery reads run history's children, details and log links.
+resource runHistoryReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(workspace.id, principalId, runHistoryReaderRole.id)
+  scope: workspace
+  properties: {
+    roleDefinitionId: runHistoryReaderRole.id
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}

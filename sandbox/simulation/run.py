@@ -42,7 +42,8 @@ from sandbox.table_gate import TableGate
 from .alerts import AlertDeliveries
 from .crashes import DyingEmail, InstanceDied
 from .naive import NaiveAlerter
-from .score import Score, root_causes_named, score
+from .pipeline_emails import RootCauses, root_causes
+from .score import Score, pipeline_entries, score
 from .world import Day, DayPlan, generate
 
 RULES = Path(__file__).with_name("rules.yaml")
@@ -81,7 +82,7 @@ class Result:
     drain: timedelta = DRAIN
     call_seconds: dict[str, list[float]] = field(default_factory=dict)  # use case -> wall seconds of each call
     webhook: dict[str, int] = field(default_factory=dict)  # alerts fired, deliveries, answers by status
-    root_causes: tuple[int, int] = (0, 0)  # app pipeline emails naming the true first failing step / all
+    root_causes: RootCauses | None = None  # what the app's pipeline emails named as root cause
 
 
 class EventSource(Protocol):
@@ -183,18 +184,30 @@ def simulate(
     progress: Callable[[str], None] | None = None,
     cadence: tuple[int, int] = (10, 8),
     drain: timedelta = DRAIN,
+    *,
+    run_history: bool = True,
+    focus: Callable[[Day], Day] | None = None,
+    with_naive: bool = True,
 ) -> Result:
+    """`run_history`: RUN_HISTORY_ENABLED; `focus`: a reduction of the generated day (a second, shorter pass);
+    `with_naive`: run the naive alerters beside the app (the comparison)."""
     from shared.app import AlertingApp
     from shared.settings import Settings
 
     wall = time.perf_counter()
-    day = generate(plan)
+    day = generate(plan) if focus is None else focus(generate(plan))
     faults = plan_faults(day, plan.seed)
     result = Result(day, faults, [], cadence=cadence, drain=drain)
     with azurite_tables() as azurite, Sandbox(now=day.start) as sandbox:
         gate = TableGate(int(azurite.split("TableEndpoint=http://127.0.0.1:")[1].split("/", 1)[0]))
         try:
-            os.environ.update(sandbox.app_settings(gate.connection_string(azurite), RULES_FILE=str(RULES)))
+            os.environ.update(
+                sandbox.app_settings(
+                    gate.connection_string(azurite),
+                    RULES_FILE=str(RULES),
+                    RUN_HISTORY_ENABLED=str(run_history).lower(),
+                )
+            )
             sandbox.faults.retry_after_ms = 1
             apps = {"A": AlertingApp(Settings.from_environ()), "B": AlertingApp(Settings.from_environ())}
             deaths = [fault for fault in faults if fault.what == "instance dies"]
@@ -215,7 +228,7 @@ def simulate(
             naive = [
                 NaiveAlerter("A", timedelta(minutes=5), sandbox.endpoint, DEFAULT_WORKSPACE_ID, rule, (RECIPIENT,)),
                 NaiveAlerter("B", timedelta(minutes=4), sandbox.endpoint, DEFAULT_WORKSPACE_ID, rule, (RECIPIENT,)),
-            ]
+            ][: 2 if with_naive else 0]
             _run_clock(day, faults, sandbox, gate, apps, naive, sources, result, progress, cadence, drain)
             result.table_requests_refused = gate.refused
             result.webhook = {
@@ -243,7 +256,7 @@ def simulate(
         score("naive, 1 instance (every 5 min)", naive_a, day, naive=True),
         score("naive, 2 instances (every 5 and 4 min)", naive_a + naive_b, day, naive=True),
     ]
-    result.root_causes = root_causes_named(app_emails, day)
+    result.root_causes = root_causes(pipeline_entries(app_emails, day), day)
     result.wall_seconds = time.perf_counter() - wall
     return result
 

@@ -4,8 +4,9 @@ How an email is matched to its incident, from what on-call actually received (`s
 
 * a digest ("[AML] N alerts at once: ...") counts once for each incident it lists; its text lists each
   incident by that incident's own email subject ("1. <subject>"), so every entry is matched like an email;
-* run failure: the subject names the root-cause run ("(root cause <run id>)"); every run id of the day (the
-  pipeline run and each step) maps to its pipeline's incident, so a wrong root cause still finds its incident;
+* run failure: pipeline_emails.py (by the body's pipeline run id; a digest entry by its subject's names and when
+  it was first seen); every run id of the day maps to its pipeline's incident, so a wrong root cause still finds
+  its incident; a follow-up ("Update: root cause is now ...") is a second, different notice;
 * compute change: the subject names target, workspace and caller, which the generator keeps unique per
   deletion;
 * drift: the subject names the notice, the resource and the value; the generator makes every value of the day
@@ -26,11 +27,11 @@ from datetime import datetime, timedelta
 
 from sandbox.timeutil import parse_datetime
 
+from . import pipeline_emails
 from .world import Day
 
 _DIGEST = re.compile(r"^\[AML\] \d+ alerts at once")
-_ENTRY = re.compile(r"^\d+\. (\[AML\] .*)$", re.MULTILINE)
-_RUN = re.compile(r"Pipeline failed: .* \(root cause (?P<run>[^)\s]+)\)$")
+_ENTRY = re.compile(r"^\d+\. (\[AML\] .*)\n\s+first seen (.+)$", re.MULTILINE)
 _CHANGE = re.compile(r"computes/delete \w+: (?P<target>\S+) in (?P<ws>\S+) by (?P<caller>\S+)$")
 _METRIC = re.compile(
     r"\] (?P<notice>FIRING|RESOLVED|STILL FIRING): \S+ on (?P<resource>\S+) \(\S+ = (?P<value>[^)]+)\)$"
@@ -57,15 +58,33 @@ class Score:
 
 def app_entries(email: dict, day: Day) -> list[tuple[str, str] | None]:
     """(incident key, notice) for each incident an app email is about; None for an entry that matches none."""
-    subject = email["content"]["subject"]
-    subjects = _ENTRY.findall(email["content"]["plainText"]) if _DIGEST.match(subject) else [subject]
-    return [_app_entry(entry, day) for entry in subjects]
+    subject, text = email["content"]["subject"], email["content"]["plainText"]
+    if _DIGEST.match(subject):
+        return [_app_entry(entry, day, first_seen=seen) for entry, seen in _ENTRY.findall(text)]
+    return [_app_entry(subject, day, text=text)]
 
 
-def _app_entry(subject: str, day: Day) -> tuple[str, str] | None:
-    if match := _RUN.search(subject):
-        key = day.run_to_incident.get(match["run"])
-        return (key, "alert") if key else None
+def pipeline_entries(emails: list[dict], day: Day) -> list[pipeline_emails.PipelineEntry]:
+    """The pipeline-failure notices among the app's emails (and digest entries)."""
+    found = []
+    for email in emails:
+        subject, text = email["content"]["subject"], email["content"]["plainText"]
+        if _DIGEST.match(subject):
+            entries = [pipeline_emails.from_digest_entry(entry, seen, day) for entry, seen in _ENTRY.findall(text)]
+        else:
+            entries = [pipeline_emails.from_email(subject, text, day)]
+        found += [entry for entry in entries if entry is not None]
+    return found
+
+
+def _app_entry(subject: str, day: Day, *, text: str = "", first_seen: str = "") -> tuple[str, str] | None:
+    if pipeline_emails.SUBJECT.search(subject):
+        entry = (
+            pipeline_emails.from_digest_entry(subject, first_seen, day)
+            if first_seen
+            else pipeline_emails.from_email(subject, text, day)
+        )
+        return (entry.key, entry.notice) if entry else None
     if match := _CHANGE.search(subject):
         key = day.change_subjects.get((match["target"], match["ws"], match["caller"]))
         return (key, "alert") if key else None
@@ -85,21 +104,6 @@ def naive_entries(email: dict, day: Day) -> list[tuple[str, str] | None]:
         key = day.drift_subjects.get(("POINT", match["resource"], match["value"]))
         return [(key, "alert") if key else None]
     return [None]
-
-
-def root_causes_named(emails: list[dict], day: Day) -> tuple[int, int]:
-    """(right, all): of the app's pipeline-failure emails (and digest entries), how many name as root cause the
-    step that really failed first (the generator knows it)."""
-    right = named = 0
-    for email in emails:
-        subject = email["content"]["subject"]
-        for entry in _ENTRY.findall(email["content"]["plainText"]) if _DIGEST.match(subject) else [subject]:
-            match = _RUN.search(entry)
-            key = day.run_to_incident.get(match["run"]) if match else None
-            if key and match:
-                named += 1
-                right += match["run"] == day.root_causes.get(key)
-    return right, named
 
 
 def score(approach: str, emails: list[dict], day: Day, naive: bool) -> Score:

@@ -77,6 +77,7 @@ class StepRun:
     duration: timedelta | None
     run_type: str  # azureml.StepRun, azureml.PipelineRun ...
     error: RunError | None
+    created_by: str = ""  # createdBy.userName: who (or which schedule) submitted it
 
     @property
     def is_pipeline(self) -> bool:
@@ -106,6 +107,7 @@ class StepRun:
             duration=duration,
             run_type=as_text(run.get("runType")) or as_text(properties.get("azureml.runsource")),
             error=RunError.from_json(run.get("error")),
+            created_by=as_text(as_mapping(run.get("createdBy")).get("userName")),
         )
 
 

@@ -56,3 +56,22 @@ def unlinked_text(url: Any) -> str:
         return "(not an https link; not shown)"
     why = "a malformed link" if host in AZURE_LINK_HOSTS else "not an Azure address"
     return f"{host[:200].replace('.', '[.]')} ({why}; not linked)"
+
+
+def configured_link(url: str) -> str:
+    """A link the operator writes in the rules file (a route's `runbook` or `owner`): any https host, because
+    runbooks live on wikis and repositories, not on Azure; the file is reviewed like code, unlike an alert's
+    payload. Still: https only, no credentials or port, nothing a mail client could read differently; `mailto:`
+    for an owner's address. ValueError says what is wrong."""
+    if isinstance(url, str) and re.fullmatch(r"mailto:[^@\s\"'<>\\,;?]+@[^@\s\"'<>\\,;?]+\.[A-Za-z]{2,}", url):
+        return url
+    if not isinstance(url, str) or len(url) > 2000 or not re.fullmatch(r"https://[^\s\"'<>\\]+", url):
+        raise ValueError("expected an https:// link (or mailto:address) without spaces, quotes or angle brackets")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError("not a valid https link") from None
+    if not parts.hostname or port or parts.username is not None:
+        raise ValueError("an https link without credentials or a port")
+    return url

@@ -168,6 +168,21 @@ def duration(unit: str, low: int, high: int) -> Callable[[str], timedelta]:
     return parse
 
 
+def flag(raw: str) -> bool:
+    if raw.lower() not in ("true", "false"):
+        raise ValueError("expected true or false")
+    return raw.lower() == "true"
+
+
+def host_suffixes(raw: str) -> tuple[str, ...]:
+    """Extra hosts (or .suffixes) a client may call beyond Azure's own, e.g. the sandbox's `127.0.0.1:8443`."""
+    hosts = split(raw)
+    bad = [host for host in hosts if not re.fullmatch(r"\.?[A-Za-z0-9.-]+(?::\d+)?", host)]
+    if bad:
+        raise ValueError(f"expected comma-separated host names, got {bad}")
+    return tuple(hosts)
+
+
 # shared/azure/credentials.py says what each one means.
 CREDENTIAL_KINDS = one_of("managed-identity", "default", "emulator")
 

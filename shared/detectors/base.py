@@ -107,6 +107,10 @@ class ViewOptions:
 
 
 View = Callable[[Mapping[str, Any], ViewOptions], dict[str, Any]]
+# The payload key of a follow-up (outbox/records.py `follow_up`): {"named": what the first message named}.
+UPDATE_OF = "update_of"
+# The payload key of the links of the route an incident took (rules.yaml `runbook`, `owner`): [[label, url], ...].
+ROUTE_LINKS = "route_links"
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,9 @@ class DetectorSpec:
     schedule_setting: str | None = None  # its timer's app setting, e.g. "RUN_FAILURES_SCHEDULE"
     rules_section: str | None = None  # the rules.yaml section it reads, e.g. "run_failures"
     build: Callable[[Rules, Settings], WindowDetector | PeriodicDetector] | None = None  # WINDOW, PERIODIC
+    # payload -> what a sent message named as its cause (run-failure: the root-cause run id; "" = nothing known):
+    # when a later detection names another, one follow-up goes out (outbox/records.py `follow_up`).
+    headline: Callable[[Mapping[str, Any]], str] | None = None
 
 
 _ADAPTERS: dict[type, Any] = {}

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from shared.core.azure_ml import Workspace, studio_run_url
-from shared.core.text import first_line
+from shared.core.azure_ml import Workspace
 from shared.detectors.azure_monitor_alert import alert_view
 from shared.detectors.base import (
+    UPDATE_OF,
     Detected,
     DetectorSpec,
-    DigestLine,
     Findings,
     QueryWindow,
     Shape,
@@ -31,6 +30,7 @@ from shared.detectors.base import (
     from_payload,
     to_payload,
 )
+from shared.detectors.run_failure_view import ADDITION, headline, pipeline_view
 from shared.detectors.run_failures_query import (
     DEFAULT_FAILURE_STATUSES,
     RunEvent,
@@ -230,39 +230,19 @@ class RunFailureDetector:
         )
 
 
-def _step_view(incident: PipelineFailure, step: Step, tenant_id: str | None) -> dict[str, Any]:
-    return {
-        "run_id": step.run_id,
-        "status": step.status,
-        "time": step.time,
-        "error": step.error,
-        "cluster": step.cluster,
-        "url": studio_run_url(incident.workspace, step.run_id, tenant_id),
-    }
-
-
 def view(payload: Mapping[str, Any], options: ViewOptions) -> dict[str, Any]:
-    """The incident with studio links; `alert`: the Azure Monitor alert that led to it (the webhook), if any."""
+    """The incident with studio links; `alert`: the Azure Monitor alert that led to it (the webhook), if any;
+    `run_history`: what the delivery read from Azure ML run history; `update_of`: this is the one follow-up."""
     fields = dict(payload)
     alert = fields.pop("alert", None)
-    incident = incident_from_payload(fields)
-    cause, tenant_id = incident.root_cause, options.studio_tenant_id
-    subject_what = incident.experiment or incident.pipeline_run_id
-    return {
-        "subject": f"[AML] Pipeline failed: {subject_what} in {incident.workspace.name} (root cause {cause.run_id})",
-        "incident": incident,
-        "workspace": incident.workspace,
-        "pipeline_url": studio_run_url(incident.workspace, incident.pipeline_run_id, tenant_id),
-        "cause": _step_view(incident, cause, tenant_id),
-        "downstream": [_step_view(incident, step, tenant_id) for step in incident.downstream],
-        "alert": alert_view(alert) if alert else None,
-        "digest": DigestLine(
-            cause.time,
-            incident.workspace.name,
-            studio_run_url(incident.workspace, incident.pipeline_run_id, tenant_id),
-            first_line(cause.error) or cause.status,
-        ),
-    }
+    addition, update_of = fields.pop(ADDITION, None), fields.pop(UPDATE_OF, None)
+    return pipeline_view(
+        incident_from_payload(fields),
+        options,
+        alert=alert_view(alert) if alert else None,
+        addition=addition,
+        update_of=update_of,
+    )
 
 
 def build(rules: Rules, settings: Settings) -> RunFailureDetector:
@@ -281,4 +261,5 @@ SPEC = DetectorSpec(
     schedule_setting="RUN_FAILURES_SCHEDULE",
     rules_section="run_failures",
     build=build,
+    headline=headline,
 )

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.core.budget import Budget
 from shared.core.log_markers import NOTICE_DEAD
-from shared.enrich import Budget, Enrichers, EnrichmentSubject
+from shared.enrich import Enrichers
+from shared.outbox import notices
 from shared.outbox import records as outbox
 from shared.outbox.channel import FAILED, SUCCEEDED, Channel, SendFailed
 from shared.outbox.records import OutboxRecord, RetryPolicy, Status
@@ -33,9 +35,6 @@ from shared.rules import Silence
 from shared.silences import silence_for
 
 log = logging.getLogger(__name__)
-
-ENRICHMENT_BUDGET = 20.0  # seconds per message for the enrichers before rendering (none registered yet)
-NOTES = "_notes"  # payload key of the enrichers' notes, shown at the end of the message
 
 
 @dataclass
@@ -67,6 +66,7 @@ class _Call:
     report: DeliveryReport
     wait: bool
     started: float = field(default_factory=time.monotonic)
+    enrichment: Budget = field(default_factory=lambda: Budget(notices.PER_CALL))  # the per-tick cap
 
     def clock(self) -> datetime:
         """`now` moved on by the wall time the call has taken: when a request really leaves, on the caller's
@@ -83,16 +83,18 @@ class OutboxDelivery:
         silences: Callable[[datetime], list[Silence]],
         storm_limit: int,
         enrichers: Enrichers | None = None,
+        enrichment_seconds: tuple[float, float] = (notices.PER_MESSAGE, notices.PER_CALL),
     ) -> None:
         self._store = store
         self._channels = channels
         self._policy = policy
         self._silences = silences
         self._storm_limit = storm_limit
-        self._enrichers = enrichers or Enrichers()
+        # (per message, per call): a tick of 100 failed pipelines spends at most the second on enrichment.
+        self._enriching = notices.Enriching(enrichers or Enrichers(), *enrichment_seconds)
 
     def deliver_due(self, now: datetime) -> DeliveryReport:
-        call = _Call(now, DeliveryReport(), wait=True)
+        call = _Call(now, DeliveryReport(), wait=True, enrichment=Budget(self._enriching.per_call))
         due = self._store.due(now)
         if not due:
             return call.report
@@ -134,13 +136,14 @@ class OutboxDelivery:
             log.info("Suppressed %s by %s", record.key, silence.describe())
         return True
 
-    def deliver_now(self, keys: list[str], now: datetime) -> DeliveryReport:
+    def deliver_now(self, keys: list[str], now: datetime, enrichment: Budget | None = None) -> DeliveryReport:
         """Send these incidents if they are due and not sent yet (the webhook, within its request). Returns once
         the channel has accepted each message, without polling for its final status: the record is then
         `accepted`, and `deliver_due` confirms it from the operation's status (or sends again if the operation
         Failed). What is not due, already has an operation (being confirmed), or fails stays in the outbox for
         `deliver_due`."""
-        call = _Call(now, DeliveryReport(), wait=False)
+        # The enrichment gets the request's budget (what is left of it) when it is given.
+        call = _Call(now, DeliveryReport(), wait=False, enrichment=enrichment or Budget(self._enriching.per_call))
         silences: list[Silence] | None = None
         for key in keys:
             record = self._store.get(key)
@@ -216,8 +219,12 @@ class OutboxDelivery:
             if not records:
                 return
         channel = self._channels[records[0].channel]
+        enriched = [self._enriching.enriched(record, call.enrichment) for record in records]
+        records, enriched = notices.without_no_news(self._store, records, enriched)
+        if not records:
+            return
         try:
-            message = channel.render([self._enriched(record) for record in records])
+            message = channel.render(enriched)
         except Exception as err:  # a rendering bug must not wedge the outbox: it ends as dead, with the error
             log.exception("Rendering %s failed", ", ".join(record.key for record in records))
             self._record_outcomes(
@@ -237,8 +244,12 @@ class OutboxDelivery:
         report.sent += len(records)
         report.awaiting += len(records) * (status != SUCCEEDED)
         outcomes = [
-            outbox.after_success(r, now) if status == SUCCEEDED else outbox.after_acceptance(r, now, self._policy)
-            for r in records
+            replace(
+                outbox.after_success(r, now) if status == SUCCEEDED else outbox.after_acceptance(r, now, self._policy),
+                named=notices.named(message_record),
+                subject=str(getattr(message, "subject", "")),
+            )
+            for r, message_record in zip(records, enriched, strict=True)
         ]
         for record, outcome in zip(records, self._store.replace_batch(outcomes, status_only=True), strict=True):
             if outcome is None:
@@ -250,15 +261,6 @@ class OutboxDelivery:
             operation,
             status,
         )
-
-    def _enriched(self, record: OutboxRecord) -> OutboxRecord:
-        """The record as it is rendered: with what the delivery's enrichers add (not stored)."""
-        subject = EnrichmentSubject(record.kind, record.key, record.payload, record.labels)
-        found = self._enrichers.apply(subject, Budget(ENRICHMENT_BUDGET))
-        if not (found.additions or found.note):
-            return record
-        payload = {**record.payload, **found.additions, **({NOTES: found.note} if found.note else {})}
-        return replace(record, payload=payload)
 
     def _record_outcomes(self, outcomes: list[OutboxRecord], report: DeliveryReport) -> None:
         self._store.replace_batch(outcomes, status_only=True)

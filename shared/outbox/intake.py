@@ -13,14 +13,16 @@ compare-and-swap. The store (store.py) only stores; this is the only place a det
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from typing import Any
 
+from shared import detectors
 from shared.azure.entity_bounds import MINIMAL, REDUCED
 from shared.azure.tables import Refused, refusal
-from shared.detectors.base import Detected
+from shared.detectors.base import ROUTE_LINKS, Detected
 from shared.outbox import records
 from shared.outbox.records import Detection, OutboxRecord
 from shared.outbox.store import IncidentStore
@@ -78,10 +80,11 @@ class Intake:
 
     def _new_record(self, incident: Detected, now: datetime) -> OutboxRecord:
         destination = self._route(incident.labels)
+        links = {ROUTE_LINKS: [list(link) for link in destination.links]} if destination.links else {}
         return records.new_record(
             incident.key,
             incident.kind,
-            incident.payload,
+            {**incident.payload, **links},
             destination.recipients,
             now,
             incident.due_at,
@@ -99,10 +102,21 @@ class Intake:
     def _decide(self, existing: OutboxRecord, fresh: OutboxRecord) -> Detection:
         detection, record = records.on_detected(existing, fresh)
         if record is None:
+            self._follow_up(existing, fresh)
             return detection
         if self._store.replace(record) is not None:
             return detection
         return self._record_one(fresh)  # changed meanwhile: read again and decide again
+
+    def _follow_up(self, existing: OutboxRecord, fresh: OutboxRecord) -> None:
+        """A message already out named another cause than this detection does: claim its one follow-up."""
+        headline = _headline(fresh.kind)
+        named = headline(fresh.payload) if headline else ""
+        record = records.follow_up(existing, fresh, named)
+        if record is not None and self._store.create(record):
+            log.info(
+                "Incident %s now names %s (its email named %s): one follow-up", existing.key, named, existing.named
+            )
 
     def _record_one(self, fresh: OutboxRecord) -> Detection:
         """Claim one incident, or update its pending record (records.on_detected decides)."""
@@ -159,3 +173,10 @@ class Intake:
                 refused.error,
             )
             return Detection.UNCHANGED
+
+
+def _headline(kind: str) -> Callable[[Mapping[str, Any]], str] | None:
+    try:
+        return detectors.by_kind(kind).headline
+    except KeyError:
+        return None

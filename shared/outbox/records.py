@@ -3,7 +3,9 @@ again, or not at all (after Prometheus Alertmanager's notification log).
 
     detected, no record             -> claim (insert-if-absent; losing the race means another scan owns it)
     detected, pending, changed      -> update the pending record (the email not yet sent shows the latest)
-    detected, sending/accepted/sent/dead/silenced -> nothing (one email per incident)
+    detected, sending/accepted/sent/dead/silenced -> nothing (one email per incident), except:
+    detected, accepted/sent, names another cause -> one follow-up record (key + "#update"), claimed
+                                       insert-if-absent: at most one per incident, sent by the same rules
     pending and due, silenced       -> silenced (logged with the silence; never sent)
     pending and due                 -> lease it (status sending, attempts + 1) and record the ACS operation id it
                                        will be sent under (write-ahead), then send
@@ -50,6 +52,7 @@ from shared.azure.entity_bounds import (
     bounded_recipients,
     fit_payload,
 )
+from shared.detectors.base import UPDATE_OF
 from shared.rules import DEFAULT_CHANNEL
 
 
@@ -98,6 +101,8 @@ class OutboxRecord:
     operation_id: str = ""  # the ACS operation of the last send whose outcome is not known to be a failure
     accepted: bool = False  # ACS accepted that operation (202); its final status may not be known yet
     channel: str = DEFAULT_CHANNEL  # the channel it is sent on (channels/); the route decides
+    named: str = ""  # what the message the channel accepted named as the cause (DetectorSpec.headline)
+    subject: str = ""  # that message's subject: its follow-up keeps it (mail clients thread by it)
 
     @property
     def fingerprint(self) -> str:
@@ -164,6 +169,30 @@ def on_detected(existing: OutboxRecord | None, fresh: OutboxRecord) -> tuple[Det
         due_at = min(existing.due_at, fresh.due_at) if existing.attempts == 0 else existing.due_at
         return Detection.UPDATE, replace(existing, payload=payload, recipients=fresh.recipients, due_at=due_at)
     return Detection.UNCHANGED, None
+
+
+FOLLOW_UP = "#update"  # key suffix of an incident's one follow-up record
+
+
+def follow_up(existing: OutboxRecord, fresh: OutboxRecord, now_named: str) -> OutboxRecord | None:
+    """The one follow-up of a message already out whose cause a later detection names differently (`now_named`,
+    from the fresh payload): a pending record under the incident's key + FOLLOW_UP, claimed insert-if-absent by
+    the caller, so there is never a second. None when nothing changed, nothing was named, or this is a follow-up."""
+    if (
+        existing.status not in (Status.ACCEPTED, Status.SENT)
+        or not existing.named
+        or not now_named
+        or now_named == existing.named
+        or existing.key.endswith(FOLLOW_UP)
+    ):
+        return None
+    payload = {**fresh.payload, UPDATE_OF: {"named": existing.named, "subject": existing.subject}}
+    return replace(
+        fresh,
+        key=bounded_key(existing.key + FOLLOW_UP),
+        payload=bounded_payload(existing.key + FOLLOW_UP, payload, fresh.labels),
+        due_at=fresh.created_at,
+    )
 
 
 def is_due(record: OutboxRecord, now: datetime) -> bool:

@@ -185,6 +185,9 @@ def _status_entity(record: OutboxRecord) -> dict[str, Any]:
         "OperationId": record.operation_id,
         "Accepted": record.accepted,
     }
+    if record.named:
+        entity["Named"] = bounded_text(record.named, 1000)
+        entity["Subject"] = bounded_text(record.subject, 1000)
     if record.sent_at is not None:
         entity["SentAt"] = record.sent_at
     return entity
@@ -229,4 +232,6 @@ def _record(entity: Any) -> OutboxRecord:
         operation_id=entity.get("OperationId") or "",
         accepted=bool(entity.get("Accepted", entity["Status"] == Status.SENT)),
         channel=entity.get("Channel") or DEFAULT_CHANNEL,  # rows written before channels were named: email
+        named=entity.get("Named") or "",
+        subject=entity.get("Subject") or "",
     )

@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
+from shared.core.links import configured_link
 from shared.core.resource_ids import parse_resource_id
 from shared.rules.parts import Strict, any_case
 from shared.rules.schedules import ScheduleRules
@@ -38,6 +39,7 @@ def _email(value: str) -> str:
 
 
 Email = Annotated[str, AfterValidator(_email)]
+Link = Annotated[str, AfterValidator(configured_link)]
 
 
 class Match(Strict):
@@ -71,6 +73,8 @@ class Route(Strict):
     recipients: list[Email] = Field(min_length=1)
     also_default: bool = False  # also send to the default recipients
     channel: str = DEFAULT_CHANNEL  # a name in the channel table (shared/channels/__init__.py)
+    runbook: Link | None = None  # shown in the message: what to do (any https host: shared/core/links.py)
+    owner: Link | None = None  # who owns what it matches: an https page or mailto:address
 
     @field_validator("channel")
     @classmethod

@@ -214,7 +214,9 @@ class AlertWebhook:
             pending = len(keys)
         else:
             try:
-                report = self._delivery.deliver_now(keys, now)
+                # Run history (the delivery's enrichers) gets what the request has left before its send.
+                enrichment = budget.within(max(0.0, budget.remaining() - SEND_RESERVE))
+                report = self._delivery.deliver_now(keys, now, enrichment)
                 sent = report.sent
                 pending = report.retrying
             except Exception:  # recorded already: the outbox timer sends it; the caller must not retry

@@ -41,6 +41,14 @@ EMAIL_SEND_ACTIONS = {
     "Microsoft.Communication/CommunicationServices/Write",
     "Microsoft.Communication/EmailServices/write",
 }
+# Run history's reads on one Azure ML workspace (reference/aml-run-history §4): no write, no datastore secrets.
+RUN_HISTORY_READ_ACTIONS = {
+    "Microsoft.MachineLearningServices/workspaces/read",
+    "Microsoft.MachineLearningServices/workspaces/jobs/read",
+    "Microsoft.MachineLearningServices/workspaces/experiments/read",
+    "Microsoft.MachineLearningServices/workspaces/experiments/runs/read",
+    "Microsoft.MachineLearningServices/workspaces/metadata/artifacts/read",
+}
 
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
@@ -212,21 +220,29 @@ def test_builtin_role_is_assigned_to_the_app_identity(bicep, role: str, scope_ty
         assert _scope_type(bicep, name, assignment) == scope_type, f"{role} must be scoped to a {scope_type}"
 
 
-def test_email_send_role_is_assigned_to_the_app_identity(bicep) -> None:
+@pytest.mark.parametrize(
+    ("scope_type", "expected_actions"),
+    [
+        ("Microsoft.Communication/communicationServices", EMAIL_SEND_ACTIONS),
+        ("Microsoft.MachineLearningServices/workspaces", RUN_HISTORY_READ_ACTIONS),
+    ],
+    ids=["email-send", "run-history-read"],
+)
+def test_custom_role_is_assigned_to_the_app_identity(bicep, scope_type: str, expected_actions: set[str]) -> None:
     matches = []
     for name, assignment, role in _role_assignments(bicep):
         definition = bicep[name].resources.get(role)
-        if definition is not None and definition.type_name == "Microsoft.Authorization/roleDefinitions":
+        is_custom = definition is not None and definition.type_name == "Microsoft.Authorization/roleDefinitions"
+        if is_custom and _scope_type(bicep, name, assignment) == scope_type:
             matches.append((name, assignment, definition))
-    assert len(matches) == 1, "one custom email-send role assignment expected"
+    assert len(matches) == 1, f"one custom role assignment on a {scope_type} expected"
     name, assignment, definition = matches[0]
     _assert_granted_to_app_identity(bicep, name, assignment)
-    assert _scope_type(bicep, name, assignment) == "Microsoft.Communication/communicationServices"
     (permission,) = definition.body["properties"]["permissions"]
     actions = permission["actions"]
     if isinstance(actions, Expr):
         actions = bicep[name].variables[actions.text]
-    assert set(actions) == EMAIL_SEND_ACTIONS, "least privilege: exactly the documented email-send actions"
+    assert set(actions) == expected_actions, "least privilege: exactly the documented actions"
     assert not permission.get("dataActions")
 
 

@@ -67,3 +67,9 @@ def test_the_naive_approach_loses_or_duplicates(result):
     assert one.lost + one.duplicated > 0
     assert two.lost + two.duplicated > 0
     assert two.emails > result.scores[0].emails
+
+
+def test_with_run_history_every_pipeline_email_names_the_step_that_failed_first(result):
+    found = result.root_causes
+    assert found is not None and found.named >= 10
+    assert (found.right, found.wrong, found.updates) == (found.named, 0, 0)

@@ -26,7 +26,7 @@ class EmailChannel:
 
     def render(self, records: Sequence[OutboxRecord]) -> Email:
         if len(records) == 1:
-            return render_incident(records[0].kind, records[0].payload, self._options)
+            return render_incident(records[0].kind, records[0].payload, self._options, records[0].labels)
         return render_digest([digest_entry(record, self._options) for record in records])
 
     def send(

@@ -16,9 +16,10 @@ from shared.channels.email.acs import Email
 from shared.channels.email.digest import DigestEntry, group_by_error
 from shared.core.links import safe_link
 from shared.core.text import one_line, utc_text
-from shared.detectors.base import DigestLine, ViewOptions
-from shared.outbox.delivery import NOTES
+from shared.detectors.base import ROUTE_LINKS, DigestLine, ViewOptions
+from shared.outbox.notices import NOTES
 from shared.outbox.records import OutboxRecord
+from shared.silences import silence_command
 
 if TYPE_CHECKING:
     import jinja2
@@ -46,7 +47,9 @@ def _render(name: str, context: Mapping[str, Any]) -> tuple[str, str]:
     return html, text
 
 
-def render_incident(kind: str, payload: Mapping[str, Any], options: ViewOptions | None = None) -> Email:
+def render_incident(
+    kind: str, payload: Mapping[str, Any], options: ViewOptions | None = None, labels: Mapping[str, str] | None = None
+) -> Email:
     """One incident's email: its detector's view through its templates, with a note when the details were
     shortened to fit the store or an enricher had something to say."""
     if MINIMAL in payload:  # the details could not be stored: an email that names the incident and says so
@@ -55,9 +58,11 @@ def render_incident(kind: str, payload: Mapping[str, Any], options: ViewOptions 
         spec = detectors.by_kind(kind)
     except KeyError:
         raise ValueError(f"no email template for incidents of kind {kind!r}") from None
-    context = spec.view({k: v for k, v in payload.items() if k not in (REDUCED, NOTES)}, options or ViewOptions())
+    shown = {k: v for k, v in payload.items() if k not in (REDUCED, NOTES, ROUTE_LINKS)}
+    context = spec.view(shown, options or ViewOptions())
     html, text = _render(spec.templates, context)
     email = Email(subject=one_line(context["subject"]), text=text, html=html)
+    email = _with_footer(email, payload.get(ROUTE_LINKS), silence_command(labels) if labels else "")
     for note in (payload.get(REDUCED), payload.get(NOTES)):
         email = _with_note(email, note) if note else email
     return email
@@ -99,6 +104,29 @@ def _title(kind: str) -> str:
 def render_not_stored(minimal: Mapping[str, Any]) -> Email:
     html, text = _render("not_stored", minimal)
     return Email(subject=one_line(f"[AML] {minimal['key']} (details could not be stored)"), text=text, html=html)
+
+
+def _with_footer(email: Email, links: Any, silence: str) -> Email:
+    """The exact CLI line that mutes incidents like this one, and the route's runbook and owner links (checked when
+    the rules file was read), at the end of the message."""
+    from markupsafe import escape
+
+    pairs = [(str(label), str(url)) for label, url in links or []]
+    if not (pairs or silence):
+        return email
+    text = f"To mute incidents like this one for 4 hours:\n  {silence}\n" if silence else ""
+    text += "".join(f"{label}: {url}\n" for label, url in pairs)
+    html = (
+        f'<p style="font-size:12px;color:#59636e;margin:12px;">To mute incidents like this one for 4 hours:<br>'
+        f'<code style="font-family:Consolas,Menlo,monospace;color:#1f2328;">{escape(silence)}</code></p>'
+        if silence
+        else ""
+    )
+    cells = " &middot; ".join(
+        f'<a href="{escape(url)}" style="color:#0969da;">{escape(label)}</a>' for label, url in pairs
+    )
+    html += f'<p style="font-size:13px;margin:12px;">{cells}</p>' if pairs else ""
+    return Email(email.subject, f"{email.text}\n{text}", email.html.replace("</body>", html + "</body>", 1))
 
 
 def _with_note(email: Email, note: str) -> Email:
