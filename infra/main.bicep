@@ -119,6 +119,15 @@ param computeChangesSchedule string = '30 */5 * * * *'
 @description('Schedule of scan_metrics (METRICS_SCHEDULE).')
 param metricsSchedule string = '15 */5 * * * *'
 
+@description('Schedule of scan_stuck_runs (STUCK_RUNS_SCHEDULE).')
+param stuckRunsSchedule string = '20 */10 * * * *'
+
+@description('Schedule of scan_schedules (SCHEDULES_SCHEDULE).')
+param schedulesSchedule string = '50 */15 * * * *'
+
+@description('Azure ML workspaces whose schedules scan_schedules checks, comma-separated resource ids (AML_WORKSPACE_IDS); empty checks none.')
+param amlWorkspaceIds string = ''
+
 @description('Schedule of deliver_outbox (OUTBOX_SCHEDULE).')
 param outboxSchedule string = '45 */2 * * * *'
 
@@ -322,6 +331,8 @@ var appSettings = {
   RUN_FAILURES_SCHEDULE: runFailuresSchedule
   COMPUTE_CHANGES_SCHEDULE: computeChangesSchedule
   METRICS_SCHEDULE: metricsSchedule
+  STUCK_RUNS_SCHEDULE: stuckRunsSchedule
+  SCHEDULES_SCHEDULE: schedulesSchedule
   OUTBOX_SCHEDULE: outboxSchedule
   AZURE_CLIENT_ID: identity.outputs.clientId
   // Only the user-assigned identity, by its client id: no developer-credential fallback in Azure.
@@ -347,6 +358,9 @@ var appSettings = {
   WEBHOOK_TENANT_ID: ''
   WEBHOOK_ALLOWED_SCOPES: ''
   ENRICHMENT_MARGIN_MINUTES: '15'
+  ARM_ENDPOINT: 'https://management.azure.com'
+  AML_API_HOSTS: '.api.azureml.ms,.api.ml.azure.us,.api.ml.azure.cn'
+  AML_WORKSPACE_IDS: amlWorkspaceIds
 }
 
 module functionApp 'app/function-app.bicep' = {

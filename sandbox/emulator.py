@@ -124,6 +124,8 @@ class Sandbox(AzureMlSandbox):
             "METRICS_REGION": DEFAULT_REGION,
             "ACS_ENDPOINT": self.endpoint,
             "AZURE_CREDENTIAL": "emulator",
+            "ARM_ENDPOINT": self.endpoint,
+            "AML_API_HOSTS": ",".join(self.aml_client_options()["api_hosts"]),
         }
 
     def app_settings(self, storage: str, **overrides: str) -> dict[str, str]:

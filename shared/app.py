@@ -31,6 +31,8 @@ from shared.scans.metric_scan import MetricScan
 from shared.scans.metric_states import MetricStates
 from shared.scans.periodic import PeriodicCheck
 from shared.scans.reports import MetricTickReport, TickReport
+from shared.scans.sourced import SourcedCheck
+from shared.scans.sources import SOURCES
 from shared.scans.state import ScanState
 from shared.settings import HOST_SETTINGS, SETTINGS, Settings, SettingsError
 from shared.silences import SilenceStore
@@ -39,6 +41,8 @@ from shared.webhook import deliveries
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
+    from shared.azure.arm import Arm
+    from shared.azure.run_history import RunHistory
     from shared.outbox.channel import Channel
     from shared.webhook.answers import WebhookAnswer
     from shared.webhook.handler import AlertWebhook
@@ -55,7 +59,7 @@ ALL_SETTINGS = SETTINGS + HOST_SETTINGS + detectors.schedule_settings()
 class AlertingApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._engines: dict[str, LogScan | PeriodicCheck] = {}
+        self._engines: dict[str, LogScan | PeriodicCheck | SourcedCheck] = {}
 
     @cached_property
     def rules(self) -> Rules:
@@ -123,6 +127,18 @@ class AlertingApp:
         )
 
     @cached_property
+    def arm(self) -> Arm:
+        from shared.azure.arm import Arm
+
+        return Arm(self.credential, endpoint=self.settings.arm_endpoint)
+
+    @cached_property
+    def run_history(self) -> RunHistory:
+        from shared.azure.run_history import RunHistory
+
+        return RunHistory(self.credential, self.arm, api_hosts=self.settings.aml_api_hosts)
+
+    @cached_property
     def metrics(self) -> MetricsApi:
         try:
             check_regions(self.rules.metric_rules, self.settings.metrics_region)
@@ -154,15 +170,18 @@ class AlertingApp:
         s = self.settings
         return ScanPolicy(s.workspace_ids, s.scan_overlap, s.scan_lookback, s.first_scan_lookback)
 
-    def engine(self, name: str) -> LogScan | PeriodicCheck:
-        """The engine of a Log Analytics scan (WINDOW or PERIODIC), built from the registry on first use."""
+    def engine(self, name: str) -> LogScan | PeriodicCheck | SourcedCheck:
+        """The engine of a scan (WINDOW or PERIODIC, over KQL or a named source), built from the registry on first
+        use."""
         if name not in self._engines:
             spec = detectors.by_scan(name)
             if spec.build is None or spec.shape not in (Shape.WINDOW, Shape.PERIODIC):
                 raise ValueError(f"{name} is not a Log Analytics scan")
             detector: Any = spec.build(self.rules, self.settings)
             self._engines[name] = (
-                PeriodicCheck(detector, self.logs, self.scan_state, self.intake, self.settings.workspace_ids)
+                SourcedCheck(detector, SOURCES[spec.source](self), self.scan_state, self.intake)
+                if spec.source
+                else PeriodicCheck(detector, self.logs, self.scan_state, self.intake, self.settings.workspace_ids)
                 if spec.shape is Shape.PERIODIC
                 else LogScan(detector, self.logs, self.scan_state, self.intake, self.scan_policy)
             )

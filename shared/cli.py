@@ -136,6 +136,7 @@ def _scan(app: AlertingApp, name: str, now: datetime, dry_run: bool, since: time
     from shared.detectors.base import Shape, ViewOptions
     from shared.rules import DEFAULT_CHANNEL
     from shared.scans.log_scan import LogScan
+    from shared.scans.sourced import SourcedCheck
 
     shape = detectors.by_scan(name).shape
     if (dry_run and shape is Shape.METRICS) or (since and shape is not Shape.WINDOW):
@@ -145,7 +146,8 @@ def _scan(app: AlertingApp, name: str, now: datetime, dry_run: bool, since: time
         print(app.scan(name, now, since).summary())
         return 0
     engine = app.engine(name)
-    for workspace_id in app.settings.workspace_ids:
+    units = engine.source.units if isinstance(engine, SourcedCheck) else app.settings.workspace_ids
+    for workspace_id in units:
         if isinstance(engine, LogScan):
             window = engine.window(workspace_id, now, since)
             found = engine.find(workspace_id, window)

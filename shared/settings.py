@@ -56,6 +56,9 @@ class Settings:
     webhook_tenant_id: str | None = None
     webhook_allowed_scopes: tuple[str, ...] = ()
     enrichment_margin: timedelta = timedelta(minutes=15)
+    arm_endpoint: str = "https://management.azure.com"
+    aml_api_hosts: tuple[str, ...] = (".api.azureml.ms", ".api.ml.azure.us", ".api.ml.azure.cn")
+    aml_workspace_ids: tuple[str, ...] = ()  # the Azure ML workspaces whose schedules are checked
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -166,5 +169,8 @@ _READ: dict[str, _Setting] = {
     "webhook_tenant_id": _Setting("WEBHOOK_TENANT_ID", v.optional_guid, ""),
     "webhook_allowed_scopes": _Setting("WEBHOOK_ALLOWED_SCOPES", v.scope_list, ""),
     "enrichment_margin": _Setting("ENRICHMENT_MARGIN_MINUTES", v.duration("minutes", 0, 360), "15"),
+    "arm_endpoint": _Setting("ARM_ENDPOINT", v.https_url, "https://management.azure.com"),
+    "aml_api_hosts": _Setting("AML_API_HOSTS", v.host_list, ".api.azureml.ms,.api.ml.azure.us,.api.ml.azure.cn"),
+    "aml_workspace_ids": _Setting("AML_WORKSPACE_IDS", v.aml_workspace_list, ""),
 }
 SETTINGS = tuple(setting.name for setting in _READ.values())
