@@ -15,7 +15,7 @@ from shared import detectors, silences
 from shared.azure.log_analytics import LogAnalytics
 from shared.azure.metrics import MetricsApi
 from shared.azure.tables import Tables
-from shared.channels import CHANNELS, ChannelDeps
+from shared.channels import CHANNELS, ChannelDeps, route_targets
 from shared.detectors.base import Shape
 from shared.detectors.metric_rules import MetricsRegionMissing, check_regions
 from shared.outbox import store
@@ -23,7 +23,7 @@ from shared.outbox.delivery import DeliveryReport, OutboxDelivery
 from shared.outbox.intake import Intake
 from shared.outbox.records import RetryPolicy
 from shared.outbox.store import IncidentStore
-from shared.routing import Destination, destination_for
+from shared.routing import Destination, destinations_for
 from shared.rules import Rules, Silence
 from shared.scans import metric_states, state
 from shared.scans.log_scan import LogScan, ScanPolicy
@@ -65,7 +65,7 @@ class AlertingApp:
     def rules(self) -> Rules:
         from shared.rules_yaml import load_rules
 
-        return load_rules(self.settings.rules_file, channels=tuple(CHANNELS))
+        return load_rules(self.settings.rules_file, channels=route_targets(self.settings))
 
     @cached_property
     def credential(self) -> TokenCredential:
@@ -154,7 +154,7 @@ class AlertingApp:
 
     @cached_property
     def intake(self) -> Intake:
-        return Intake(self.incidents, self.route)
+        return Intake(self.incidents, self.destinations)
 
     @cached_property
     def delivery(self) -> OutboxDelivery:
@@ -214,15 +214,19 @@ class AlertingApp:
         return AlertWebhook(
             settings=s,
             deliveries=WebhookDeliveries(self.webhook_tables),
-            intake=Intake(incidents, self.route),
+            intake=Intake(incidents, self.destinations),
             enrichers=Enrichers([LogAnalyticsEnricher(self.webhook_logs, s.workspace_ids, s.group_wait)]),
             delivery=self._delivery_through(incidents),
             secure=self.secure_webhook,
         )
 
-    def route(self, labels: Mapping[str, str]) -> Destination:
+    def destinations(self, labels: Mapping[str, str]) -> tuple[Destination, ...]:
         """Where an incident with these labels goes (kind, workspace, experiment, compute, rule, operation)."""
-        return destination_for(labels, self.rules.routes, self.settings.email_recipients)
+        return destinations_for(labels, self.rules.routes, self.settings.email_recipients)
+
+    def route(self, labels: Mapping[str, str]) -> Destination:
+        """The first of its destinations."""
+        return self.destinations(labels)[0]
 
     def recipients_for(self, labels: Mapping[str, str]) -> tuple[str, ...]:
         return self.route(labels).recipients

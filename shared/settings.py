@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,8 @@ class Settings:
     arm_endpoint: str = "https://management.azure.com"
     aml_api_hosts: tuple[str, ...] = (".api.azureml.ms", ".api.ml.azure.us", ".api.ml.azure.cn")
     aml_workspace_ids: tuple[str, ...] = ()  # the Azure ML workspaces whose schedules are checked
+    # TEAMS_WEBHOOK_<NAME> -> its URL, a secret (Key Vault reference in Azure): never in repr, logs or tables.
+    teams_webhooks: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -69,7 +71,8 @@ class Settings:
         metrics_endpoint, endpoint_region = values["metrics_endpoint"] or (None, None)
         values["metrics_endpoint"] = metrics_endpoint
         values["metrics_region"] = values["metrics_region"] or endpoint_region
-        settings = cls(state_storage=storage, **values)
+        teams = {name: value for name, value in env.items() if name.upper().startswith(TEAMS_WEBHOOK_PREFIX)}
+        settings = cls(state_storage=storage, teams_webhooks=teams, **values)
         if settings.webhook_auth == "entra":
             for name, value in (
                 ("WEBHOOK_TENANT_ID", settings.webhook_tenant_id),
@@ -82,6 +85,9 @@ class Settings:
         reader.raise_if_invalid()
         return settings
 
+
+# One setting per Teams destination (shared/channels/teams/destinations.py); dynamic names, so not in _READ.
+TEAMS_WEBHOOK_PREFIX = "TEAMS_WEBHOOK_"
 
 # Read by the Functions host, not by this module, but still part of the contract (sample file, Bicep). The scans'
 # schedules (RUN_FAILURES_SCHEDULE, ...) are listed by the detector registry (shared/detectors/__init__.py).

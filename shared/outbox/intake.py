@@ -54,7 +54,8 @@ class Intake:
     def record(self, detected: Sequence[Detected], now: datetime, *, source: str) -> Recorded:
         """Record these incidents (claim, or update a pending record); `source` names the producer in the log
         ("run-failures scan of <workspace>", "alert_webhook")."""
-        fresh = list({incident.key: self._new_record(incident, now) for incident in detected}.values())
+        copies = (record for incident in detected for record in self._new_records(incident, now))
+        fresh = list({record.key: record for record in copies}.values())
         done = Recorded(shortened=sum(REDUCED in r.payload or MINIMAL in r.payload for r in fresh))
         claimed = self._claim(fresh)
         undecided = [record for record in fresh if claimed[record.key] is None]
@@ -76,18 +77,21 @@ class Intake:
                 done.detections[record.key] = self._not_stored(record, outcome.error, done, source, stored=False)
         return done
 
-    def _new_record(self, incident: Detected, now: datetime) -> OutboxRecord:
-        destination = self._route(incident.labels)
-        return records.new_record(
-            incident.key,
-            incident.kind,
-            incident.payload,
-            destination.recipients,
-            now,
-            incident.due_at,
-            labels=incident.labels,
-            channel=destination.channel,
-        )
+    def _new_records(self, incident: Detected, now: datetime) -> list[OutboxRecord]:
+        """One record per destination of its route: the first under the incident's key, the others as copies."""
+        return [
+            records.new_record(
+                incident.key if position == 0 else records.copy_key(incident.key, destination.target),
+                incident.kind,
+                incident.payload,
+                destination.recipients,
+                now,
+                incident.due_at,
+                labels=incident.labels,
+                channel=destination.channel,
+            )
+            for position, destination in enumerate(self._route(incident.labels))
+        ]
 
     def _claim(self, fresh: list[OutboxRecord]) -> dict[str, bool | Refused | None]:
         claimed: dict[str, bool | Refused | None] = {}

@@ -67,19 +67,49 @@ class Match(Strict):
 
 
 class Route(Strict):
+    """Where matching incidents go. `channel: email` (one channel) or `channels: [email, teams:ml-oncall]`: email
+    to `recipients`, and/or a Teams channel by its destination name (the app setting TEAMS_WEBHOOK_ML_ONCALL).
+    Each target gets its own copy in the outbox, sent, retried and given up on by itself."""
+
     match: Match
-    recipients: list[Email] = Field(min_length=1)
+    recipients: list[Email] = []  # required when email is a target
     also_default: bool = False  # also send to the default recipients
-    channel: str = DEFAULT_CHANNEL  # a name in the channel table (shared/channels/__init__.py)
+    channel: str | None = None  # one target: a name in the channel table (shared/channels/__init__.py)
+    channels: list[str] = []  # several targets: `email`, `teams:<destination>`
 
     @field_validator("channel")
     @classmethod
-    def _known_channel(cls, value: str, info: ValidationInfo) -> str:
-        # The channel table sits above this module; whoever loads the file passes its names (rules_yaml.py).
-        known = (info.context or {}).get("channels", (DEFAULT_CHANNEL,))
-        if value not in known:
-            raise ValueError(f"{value!r} is not a channel: use one of {', '.join(known)}")
-        return value
+    def _known_channel(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _known_target(value, info)
+
+    @field_validator("channels")
+    @classmethod
+    def _known_channels(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        if len(set(values)) != len(values):
+            raise ValueError("a target is listed twice")
+        return [_known_target(value, info) for value in values]
+
+    @model_validator(mode="after")
+    def _targets_and_recipients(self) -> Route:
+        if self.channel is not None and self.channels:
+            raise ValueError("give channel or channels, not both")
+        if DEFAULT_CHANNEL in self.targets and not self.recipients:
+            raise ValueError("email needs recipients (at least one address)")
+        return self
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """`email` and/or `teams:<destination>`, in the order given."""
+        return tuple(self.channels) or (self.channel or DEFAULT_CHANNEL,)
+
+
+def _known_target(value: str, info: ValidationInfo) -> str:
+    # The channel table sits above this module; whoever loads the file passes its targets (rules_yaml.py):
+    # channel names, and `teams:<destination>` for each configured Teams destination.
+    known = (info.context or {}).get("channels", (DEFAULT_CHANNEL,))
+    if value not in known:
+        raise ValueError(f"{value!r} is not a channel: use one of {', '.join(known)}")
+    return value
 
 
 class Silence(Strict):

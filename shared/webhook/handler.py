@@ -214,7 +214,8 @@ class AlertWebhook:
             pending = len(keys)
         else:
             try:
-                report = self._delivery.deliver_now(keys, now)
+                # With the copies for the route's other destinations (Teams), each its own record.
+                report = self._delivery.deliver_now([*keys, *(k for k in recorded.detections if k not in keys)], now)
                 sent = report.sent
                 pending = report.retrying
             except Exception:  # recorded already: the outbox timer sends it; the caller must not retry

@@ -14,6 +14,7 @@ from shared.azure.log_analytics import QueryFailed
 from shared.detectors.stuck_run_check import StuckRunDetector, StuckRunInputs
 from shared.detectors.stuck_run_query import run_states, stuck_runs_query
 from shared.detectors.stuck_runs import KIND, follow_run_ids
+from shared.outbox.records import incident_key
 from shared.scans.sources.base import Gathered, SourceDeps
 
 if TYPE_CHECKING:
@@ -33,7 +34,8 @@ class StuckRunSource:
         return self._deps.settings.workspace_ids
 
     def gather(self, detector: StuckRunDetector, unit: str, now: datetime, budget: Budget) -> Gathered:
-        recorded = self._deps.incidents.recorded(KIND)
+        # The incidents' own records; copies for a route's other destinations (key@target) say nothing more.
+        recorded = {key: at for key, at in self._deps.incidents.recorded(KIND).items() if incident_key(key) == key}
         start = now - detector.lookback
         query = stuck_runs_query(start, now, follow_run_ids(recorded))
         try:
