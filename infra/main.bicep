@@ -131,6 +131,9 @@ param amlWorkspaceIds string = ''
 @description('Schedule of deliver_outbox (OUTBOX_SCHEDULE).')
 param outboxSchedule string = '45 */2 * * * *'
 
+@description('Teams destinations: the name after TEAMS_WEBHOOK_ -> the Key Vault secret URI holding that channel\'s Workflows webhook URL, e.g. {"ML_ONCALL": "https://kv-alerts.vault.azure.net/secrets/teams-ml-oncall"}. Each becomes the app setting TEAMS_WEBHOOK_<NAME> as a Key Vault reference: the URL carries its signature and is never a plain setting. The app\'s identity needs Key Vault Secrets User on that vault (infra/README.md).')
+param teamsWebhookSecrets object = {}
+
 @description('Extra or overriding app settings, for example {"SEND_MAX_ATTEMPTS": "5"}; applied last.')
 param appSettingOverrides object = {}
 
@@ -363,6 +366,14 @@ var appSettings = {
   AML_WORKSPACE_IDS: amlWorkspaceIds
 }
 
+// One TEAMS_WEBHOOK_<NAME> per Teams destination, resolved by App Service from Key Vault with the app's identity
+// (keyVaultReferenceIdentity in app/function-app.bicep); the app reads the resolved URL and never logs or stores it.
+var teamsSettings = toObject(
+  items(teamsWebhookSecrets),
+  secret => 'TEAMS_WEBHOOK_${secret.key}',
+  secret => '@Microsoft.KeyVault(SecretUri=${secret.value})'
+)
+
 module functionApp 'app/function-app.bicep' = {
   name: 'function-app'
   scope: rg
@@ -378,7 +389,7 @@ module functionApp 'app/function-app.bicep' = {
     storageBlobEndpoint: storage.outputs.blobEndpoint
     deploymentContainerName: storage.outputs.deploymentContainerName
     applicationInsightsConnectionString: applicationInsightsAccess.outputs.connectionString
-    appSettings: union(appSettings, appSettingOverrides)
+    appSettings: union(appSettings, teamsSettings, appSettingOverrides)
   }
 }
 

@@ -88,6 +88,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   }
   properties: {
     serverFarmId: plan.id
+    // Key Vault references (the Teams webhook URLs) are resolved with the user-assigned identity.
+    keyVaultReferenceIdentity: identityId
     httpsOnly: true
     publicNetworkAccess: 'Enabled'
     siteConfig: {
