@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from shared.core.azure_ml import Workspace, studio_run_url
+from shared.core.text import utc_text
 from shared.detectors.base import DetectorSpec, Findings, Shape, ViewOptions
 from shared.detectors.stuck_run_query import RunState
 from shared.detectors.stuck_runs import KIND, find_stuck, stuck_run_notices
@@ -58,6 +59,10 @@ def _minutes(minutes: int) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
+def _when(value: str | None) -> str:
+    return utc_text(datetime.fromisoformat(value)) if value else ""
+
+
 def view(payload: Mapping[str, Any], options: ViewOptions) -> dict[str, Any]:
     """The notice (stuck, reminder or finished) with studio links; each run with the limit it is over and why."""
     workspace = Workspace(payload["workspace"], payload.get("subscription_id", ""), payload.get("resource_group", ""))
@@ -67,6 +72,7 @@ def view(payload: Mapping[str, Any], options: ViewOptions) -> dict[str, Any]:
     runs = [
         {
             **run,
+            **{field: _when(run.get(field)) for field in ("status_since", "since", "over_since")},
             "name": run.get("step_name") or ("the pipeline run" if run.get("is_pipeline") else run["run_id"]),
             "limit_text": _minutes(int(run.get("limit_minutes", 0))),
             "url": studio_run_url(workspace, run["run_id"], tenant),
@@ -94,6 +100,8 @@ def view(payload: Mapping[str, Any], options: ViewOptions) -> dict[str, Any]:
         "pipeline_url": studio_run_url(workspace, root, tenant),
         "runs": runs,
         "ran_text": _minutes(int(payload.get("ran_minutes", 0))),
+        "ended_at": _when(payload.get("ended_at")),
+        "first_seen": _when(payload.get("first_seen")),
     }
 
 

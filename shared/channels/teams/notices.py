@@ -69,7 +69,7 @@ def _stuck_run(view: Mapping[str, Any]) -> Notice:
     runs = view["runs"]
     if view["notice"] == "finished":
         payload = view["payload"]
-        facts: Facts = [("Ended", f"{payload['ended_status']} at {payload['ended_at']}"), ("Ran for", view["ran_text"])]
+        facts: Facts = [("Ended", f"{payload['ended_status']} at {view['ended_at']}"), ("Ran for", view["ran_text"])]
         return Notice(
             view["subject"], Severity.GOOD, [], facts, links=_links(("Open the pipeline run", view["pipeline_url"]))
         )
