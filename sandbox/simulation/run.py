@@ -174,9 +174,9 @@ def _instance_calls(app: Any, minute: int, every: int, outbox_every: int) -> lis
         calls.append(("scan_compute_changes", partial(app.scan, "compute-changes")))
     if _due(minute, every, 2):
         calls.append(("scan_metrics", partial(app.scan, "metrics")))
-    if _due(minute, every, 3):
+    if _due(minute, every, 3 % every):
         calls.append(("scan_stuck_runs", partial(app.scan, "stuck-runs")))
-    if _due(minute, every, 4):
+    if _due(minute, every, 4 % every):
         calls.append(("scan_schedules", partial(app.scan, "schedules")))
     if _due(minute, outbox_every, 0):
         calls.append(("deliver_outbox", app.deliver_outbox))

@@ -127,10 +127,10 @@ class SilentFailures:
         sandbox.add_schedule(SCHEDULED, "score-every-2h", arm.cron_trigger("17 */2 * * *"), created_at=self.created)
         nightly = arm.cron_trigger("0 2 * * *", WINDOWS_ZONE)
         sandbox.add_schedule(SCHEDULED, "nightly-retrain", nightly, created_at=self.created - timedelta(days=30))
-        self._export(sandbox, enabled=True, modified=self.created)
+        self._export(sandbox, enabled=True, modified=self.day.start)  # last edited as the day starts
 
     def _export(self, sandbox: Sandbox, *, enabled: bool, modified: datetime) -> None:
-        trigger = arm.cron_trigger("30 23 * * *")  # fires after the day: only its state matters here
+        trigger = arm.cron_trigger("30 23 * * *")  # no fire time between its edit and its disabling
         created = self.created - timedelta(days=10)
         sandbox.add_schedule(
             SCHEDULED, "nightly-export", trigger, created_at=created, modified_at=modified, enabled=enabled

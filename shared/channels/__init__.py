@@ -65,5 +65,7 @@ def teams_destinations(settings: Settings) -> dict[str, TeamsDestination]:
 
 
 def route_targets(settings: Settings) -> tuple[str, ...]:
-    """What a route may name: `email`, and `teams:<destination>` for each configured Teams destination."""
-    return ("email", *(f"teams:{name}" for name in sorted(teams_destinations(settings))))
+    """What a route may name: each channel of the table by its name (`email`), except Teams, which is named with
+    its destination: `teams:<destination>` for each configured one."""
+    teams = (f"teams:{name}" for name in sorted(teams_destinations(settings)))
+    return (*(name for name in CHANNELS if name != "teams"), *teams)
