@@ -125,9 +125,6 @@ param stuckRunsSchedule string = '20 */10 * * * *'
 @description('Schedule of scan_schedules (SCHEDULES_SCHEDULE).')
 param schedulesSchedule string = '50 */15 * * * *'
 
-@description('Azure ML workspaces whose schedules scan_schedules checks, comma-separated resource ids (AML_WORKSPACE_IDS); empty checks none.')
-param amlWorkspaceIds string = ''
-
 @description('Schedule of deliver_outbox (OUTBOX_SCHEDULE).')
 param outboxSchedule string = '45 */2 * * * *'
 
@@ -363,7 +360,8 @@ var appSettings = {
   ENRICHMENT_MARGIN_MINUTES: '15'
   ARM_ENDPOINT: 'https://management.azure.com'
   AML_API_HOSTS: '.api.azureml.ms,.api.ml.azure.us,.api.ml.azure.cn'
-  AML_WORKSPACE_IDS: amlWorkspaceIds
+  // The watched workspaces are also those whose schedules scan_schedules checks.
+  AML_WORKSPACE_IDS: join(amlWorkspaceIds, ',')
 }
 
 // One TEAMS_WEBHOOK_<NAME> per Teams destination, resolved by App Service from Key Vault with the app's identity
