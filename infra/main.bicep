@@ -364,14 +364,6 @@ var appSettings = {
   AML_WORKSPACE_IDS: join(amlWorkspaceIds, ',')
 }
 
-// One TEAMS_WEBHOOK_<NAME> per Teams destination, resolved by App Service from Key Vault with the app's identity
-// (keyVaultReferenceIdentity in app/function-app.bicep); the app reads the resolved URL and never logs or stores it.
-var teamsSettings = toObject(
-  items(teamsWebhookSecrets),
-  secret => 'TEAMS_WEBHOOK_${secret.key}',
-  secret => '@Microsoft.KeyVault(SecretUri=${secret.value})'
-)
-
 module functionApp 'app/function-app.bicep' = {
   name: 'function-app'
   scope: rg
@@ -387,7 +379,8 @@ module functionApp 'app/function-app.bicep' = {
     storageBlobEndpoint: storage.outputs.blobEndpoint
     deploymentContainerName: storage.outputs.deploymentContainerName
     applicationInsightsConnectionString: applicationInsightsAccess.outputs.connectionString
-    appSettings: union(appSettings, teamsSettings, appSettingOverrides)
+    appSettings: union(appSettings, appSettingOverrides)
+    teamsWebhookSecrets: teamsWebhookSecrets
   }
 }
 

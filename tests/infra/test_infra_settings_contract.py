@@ -67,11 +67,12 @@ def app_setting_names(bicep) -> set[str]:
     main, function_app = bicep["main.bicep"], bicep["app/function-app.bicep"]
     # main.bicep passes its appSettings object (plus optional overrides) to the function-app module...
     module = _module_for(main, "main.bicep", "app/function-app.bicep")
-    assert _text(module.params["appSettings"]) == "union(appSettings, teamsSettings, appSettingOverrides)"
+    assert _text(module.params["appSettings"]) == "union(appSettings, appSettingOverrides)"
     # ...which merges it with the host settings and writes them all into siteConfig.appSettings.
     assert _text(function_app.variables["allAppSettings"]) == "union(hostSettings, appSettings)"
     site = _only(function_app.resources_of_type("Microsoft.Web/sites"))
-    written = _text(site.body["properties"]["siteConfig"]["appSettings"])
+    assert _text(site.body["properties"]["siteConfig"]["appSettings"]) == "concat(appSettingsList, teamsAppSettings)"
+    written = _text(function_app.variables["appSettingsList"])
     assert re.search(r"for \w+ in items\(allAppSettings\)", written), written
     return set(main.variables["appSettings"]) | set(function_app.variables["hostSettings"])
 
@@ -94,10 +95,13 @@ def test_teams_webhooks_are_key_vault_references_resolved_by_the_app_identity(bi
     # TEAMS_WEBHOOK_<NAME> (shared/channels/teams/destinations.py) hold a signed URL: only ever a Key Vault
     # reference, resolved with the user-assigned identity, never a plain value in the template or its parameters.
     main, function_app = bicep["main.bicep"], bicep["app/function-app.bicep"]
-    teams = " ".join(_text(main.variables["teamsSettings"]).split())
-    assert "'TEAMS_WEBHOOK_${secret.key}'" in teams
-    assert "'@Microsoft.KeyVault(SecretUri=${secret.value})'" in teams
+    module = _module_for(main, "main.bicep", "app/function-app.bicep")
+    assert _text(module.params["teamsWebhookSecrets"]) == "teamsWebhookSecrets"
     assert main.params["teamsWebhookSecrets"].default == {}
+    teams = " ".join(_text(function_app.variables["teamsAppSettings"]).split())
+    assert "for secret in items(teamsWebhookSecrets)" in teams
+    assert "name: 'TEAMS_WEBHOOK_${secret.key}'" in teams
+    assert "value: '@Microsoft.KeyVault(SecretUri=${secret.value})'" in teams
     site = _only(function_app.resources_of_type("Microsoft.Web/sites"))
     assert _text(site.body["properties"]["keyVaultReferenceIdentity"]) == "identityId"
 
