@@ -24,6 +24,7 @@ import hashlib
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -84,6 +85,7 @@ class Email:
         self._lose_answers: list[int | None] = []
         self.repeats_answered = 0  # repeated requests answered with the first answer (no second email)
         self.status_reads = 0  # GET /emails/operations/{id} answered (polls and checks)
+        self.on_accept: Callable[[list[dict[str, Any]]], None] | None = None  # told every email so far, per send
 
     @property
     def sent(self) -> list[dict[str, Any]]:
@@ -198,6 +200,8 @@ class Email:
             self._sent.append(
                 {**message, "operation_id": operation_id, "accepted_at": format_datetime(now), "status": status}
             )
+        if self.on_accept is not None:
+            self.on_accept(self.sent)
         return {"id": operation_id, "status": "Running", "error": None}
 
     def operation(self, operation_id: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from .communication_email import POLL_HINT_HEADERS, Email
 from .faults import Faults
 from .log_analytics import DEFAULT_WORKSPACE_ID, LogAnalytics, partial_error
 from .metrics import DEFAULT_REGION, Metrics, endpoint_template
+from .seeds import resolve_times
 from .server import SandboxServer
 from .teams import Workflows
 from .timeutil import parse_datetime
@@ -183,10 +184,14 @@ class Sandbox(AzureMlSandbox):
         self.metrics.add_series(resource_id, namespace, metric, points, dimensions=dimensions, unit=unit, region=region)
 
     def load_seed(self, seed: dict[str, Any]) -> None:
-        """Apply a seed document: ``{"clock"?, "workspace_id"?, "tables": {table: rows}, "metrics": [...]}``."""
+        """Apply a seed document (docs/sandbox-seeds.md): ``{"clock"?, "workspace_id"?, "pipelines": [...],
+        "tables": {table: rows}, "metrics": [...]}``; times may be relative to the clock (``now-25m``)."""
         if seed.get("clock"):
             self.set_clock(seed["clock"])
+        seed = resolve_times(seed, self.now)
         workspace_id = seed.get("workspace_id") or DEFAULT_WORKSPACE_ID
+        for run in seed.get("pipelines") or []:
+            self.add_pipeline(run, workspace_id)
         self.add_tables(seed.get("tables") or {}, workspace_id)
         for series in seed.get("metrics") or []:
             self.add_metric_series(

@@ -189,6 +189,30 @@ class Metrics:
         with self._lock:
             self._series.clear()
 
+    def definitions(self, resource_id: str, params: dict[str, str]) -> dict[str, Any]:
+        """ARM's metric definitions of a resource (api-version 2018-01-01), one per metric seeded on it, in
+        `metricnamespace` when given. A resource with no series is not found (ARM's 404 body); a namespace it
+        has no series in answers an empty list (the sandbox's choice: what Azure answers for a misspelt namespace
+        is not recorded in the team's samples)."""
+        if params.get("api-version") != "2018-01-01":
+            raise ServiceError(400, "InvalidApiVersionParameter", "The sandbox answers api-version 2018-01-01.")
+        namespace = params.get("metricnamespace", "").lower()
+        with self._lock:
+            on_resource = [s for s in self._series if s.resource_id.lower() == resource_id.lower()]
+        if not on_resource:
+            parts = resource_id.strip("/").split("/")
+            raise ServiceError(
+                404,
+                "ResourceNotFound",
+                f"The Resource '{'/'.join(parts[5:])}' under resource group '{parts[3] if len(parts) > 3 else ''}' "
+                "was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+            )
+        by_name: dict[str, Series] = {}
+        for series in on_resource:
+            if not namespace or series.namespace.lower() == namespace:
+                by_name.setdefault(series.metric, series)
+        return {"value": [_definition(resource_id, series) for series in by_name.values()]}
+
     def get_batch(
         self, region: str, subscription: str, params: dict[str, str], body: dict[str, Any], now: datetime
     ) -> dict[str, Any]:
@@ -309,4 +333,20 @@ def _metric(resource_id: str, name: str, series: list[Series], request: _Request
         "unit": series[0].unit if series else "Unspecified",
         "timeseries": timeseries,
         "errorCode": "Success",
+    }
+
+
+def _definition(resource_id: str, series: Series) -> dict[str, Any]:
+    """One metric definition as ARM writes it (Microsoft Learn, Metric Definitions - List, 2018-01-01)."""
+    return {
+        "id": f"{resource_id}/providers/microsoft.insights/metricdefinitions/{series.metric}",
+        "resourceId": resource_id,
+        "namespace": series.namespace,
+        "name": {"value": series.metric, "localizedValue": series.metric},
+        "isDimensionRequired": False,
+        "unit": series.unit,
+        "primaryAggregationType": "Average",
+        "supportedAggregationTypes": ["None", "Average", "Minimum", "Maximum", "Total", "Count"],
+        "metricAvailabilities": [{"timeGrain": grain, "retention": "P93D"} for grain in ("PT1M", "PT5M", "PT1H")],
+        "dimensions": [{"value": name, "localizedValue": name} for name in series.dimensions],
     }

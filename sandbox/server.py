@@ -42,6 +42,10 @@ def _metrics_batch(sb: Sandbox, request: Request) -> Answer:
     return 200, sb.answer_metrics_batch(match["region"], match["subscription"], request["params"], request["body"]), {}
 
 
+def _metric_definitions(sb: Sandbox, request: Request) -> Answer:
+    return 200, sb.metrics.definitions(request["match"]["resource"], request["params"]), {}
+
+
 def _email_send(sb: Sandbox, request: Request) -> Answer:
     headers = request["headers"]
     accepted, extra = sb.answer_email_send(
@@ -67,6 +71,13 @@ _SERVICE_ROUTES: list[tuple[str, re.Pattern[str], tuple[str, ...], Callable[[San
         re.compile(r"/metrics/(?P<region>[^/]+)/subscriptions/(?P<subscription>[^/]+)/metrics:getBatch"),
         ("metrics",),
         _metrics_batch,
+    ),
+    # ARM (management.azure.com) answers the metric definitions of any resource: `rules check --online`.
+    (
+        "GET",
+        re.compile(r"(?P<resource>/subscriptions/.+?)/providers/microsoft\.insights/metricdefinitions", re.IGNORECASE),
+        ("metrics",),
+        _metric_definitions,
     ),
     ("POST", re.compile(r"/emails:send"), ("email",), _email_send),
     ("GET", re.compile(r"/emails/operations/(?P<operation>[^/]+)"), ("email", "email-status"), _email_operation),

@@ -8,12 +8,15 @@ in bounded time and memory.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from shared.rules import DEFAULT_CHANNEL, Rules, RulesError
+from shared.rules.lint import MetricLookup, cannot_fire, missing_metrics
+from shared.rules.messages import explain
 
 
 def load_rules(path: str | Path, channels: Sequence[str] = (DEFAULT_CHANNEL,)) -> Rules:
@@ -32,6 +35,24 @@ def load_rules(path: str | Path, channels: Sequence[str] = (DEFAULT_CHANNEL,)) -
 MAX_TEXT = 1_000_000  # characters
 MAX_DEPTH = 32  # nested mappings and lists
 MAX_VALUES = 100_000  # scalars, mappings and lists once every alias is expanded
+
+
+def check_rules(
+    path: str | Path,
+    now: datetime,
+    kinds: Sequence[str],
+    channels: Sequence[str] = (DEFAULT_CHANNEL,),
+    workspaces: Sequence[str] | None = None,
+    metrics: MetricLookup | None = None,
+) -> tuple[Rules, list[str]]:
+    """`rules check`: the rules (or RulesError) and a `file:line: field: what to fix` warning for each rule
+    that cannot fire (shared/rules/lint.py); `metrics`: ask whether each metric exists (--online)."""
+    import yaml
+
+    rules = load_rules(path, channels)
+    lines = _lines(yaml.compose(Path(path).read_text(), Loader=yaml.SafeLoader))
+    findings = cannot_fire(rules, now, kinds, workspaces) + (missing_metrics(rules, metrics) if metrics else [])
+    return rules, [f"{path}:{_line_for(lines, found.loc)}: {_field(found.loc)}: {found.message}" for found in findings]
 
 
 def parse_rules(text: str, source: str = "rules.yaml", channels: Sequence[str] = (DEFAULT_CHANNEL,)) -> Rules:
@@ -54,7 +75,8 @@ def parse_rules(text: str, source: str = "rules.yaml", channels: Sequence[str] =
     except ValidationError as err:
         lines = _lines(node)
         problems = [
-            f"{source}:{_line_for(lines, error['loc'])}: {_field(error['loc']) or '(top level)'}: {error['msg']}"
+            f"{source}:{_line_for(lines, error['loc'])}: {_field(error['loc']) or '(top level)'}: "
+            f"{explain(error, Rules)}"
             for error in err.errors()
         ]
         raise RulesError("Invalid rules file:\n  " + "\n  ".join(problems)) from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,10 @@ class Settings:
         values["metrics_region"] = values["metrics_region"] or endpoint_region
         teams = {name: value for name, value in env.items() if name.upper().startswith(TEAMS_WEBHOOK_PREFIX)}
         settings = cls(state_storage=storage, teams_webhooks=teams, **values)
+        # The timers' schedules are read by the Functions host, which names neither the setting nor the form when
+        # one is wrong: every *_SCHEDULE setting (the registry's and OUTBOX_SCHEDULE) is checked here.
+        for name in sorted(name for name in env if name.endswith("_SCHEDULE") and env[name].strip()):
+            reader.get(name, v.ncrontab)
         if settings.webhook_auth == "entra":
             for name, value in (
                 ("WEBHOOK_TENANT_ID", settings.webhook_tenant_id),
@@ -88,6 +92,19 @@ class Settings:
 
 # One setting per Teams destination (shared/channels/teams/destinations.py); dynamic names, so not in _READ.
 TEAMS_WEBHOOK_PREFIX = "TEAMS_WEBHOOK_"
+
+
+def some_settings(*fields: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Only these Settings fields, for the commands that need a few (silence: the storage; test-email: ACS), each
+    read and checked as `from_environ` does; SettingsError names what is missing. `state_storage` is a field too."""
+    reader = _Reader(os.environ if environ is None else environ)
+    values = {
+        field: reader.state_storage() if field == "state_storage" else reader.get(*astuple(_READ[field]))
+        for field in fields
+    }
+    reader.raise_if_invalid()
+    return values
+
 
 # Read by the Functions host, not by this module, but still part of the contract (sample file, Bicep). The scans'
 # schedules (RUN_FAILURES_SCHEDULE, ...) are listed by the detector registry (shared/detectors/__init__.py).

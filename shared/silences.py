@@ -16,6 +16,25 @@ SILENCES = "silences"
 TABLES = (SILENCES,)
 
 
+def open_silence_store(environ: Mapping[str, str] | None = None) -> tuple[SilenceStore, str]:
+    """The `silences` table alone, from the storage settings alone (the silence commands: on-call has a role on
+    this table and nothing else), and who is adding silences: the signed-in identity with a credential, else the
+    local user name ($USER)."""
+    import getpass
+
+    from shared.azure.credentials import azure_credential, signed_in_name
+    from shared.settings import some_settings
+
+    read = some_settings("state_storage", "credential_kind", "credential_client_id", environ=environ)
+    storage = read["state_storage"]
+    if storage.connection_string:
+        tables = Tables.connect(storage.connection_string, None, None, TABLES)
+        return SilenceStore(tables), getpass.getuser()
+    credential = azure_credential(read["credential_kind"], read["credential_client_id"])
+    tables = Tables.connect(None, storage.table_endpoint, credential, TABLES).assume_created()
+    return SilenceStore(tables), signed_in_name(credential) or getpass.getuser()
+
+
 def silence_for(labels: Mapping[str, str], silences: Iterable[Silence], now: datetime) -> Silence | None:
     return next((s for s in silences if s.active(now) and s.match.matches(dict(labels))), None)
 

@@ -33,6 +33,24 @@ class EmulatorCredential:
         return AccessToken("local-emulator", int(time.time()) + 3600)
 
 
+def signed_in_name(credential: TokenCredential, scope: str = "https://storage.azure.com/.default") -> str | None:
+    """Who a developer credential is signed in as (`az login`): the user name claim of its token, read without
+    checking the signature (it is our own token, used only to label what that person adds). None when the token
+    is not a JWT or names nobody."""
+    import base64
+    import json
+
+    try:
+        payload = credential.get_token(scope).token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, TypeError):
+        return None
+    for claim in ("upn", "preferred_username", "unique_name", "email", "name"):
+        if isinstance(claims.get(claim), str) and claims[claim]:
+            return str(claims[claim])
+    return None
+
+
 def azure_credential(kind: str, client_id: str | None = None) -> TokenCredential:
     if kind == "emulator":
         return EmulatorCredential()

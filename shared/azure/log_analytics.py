@@ -64,6 +64,7 @@ class LogAnalytics:
         # A few retries within the deadline; beyond it the next tick tries again from the same watermark.
         policy = deadline_retry_policy("Log Analytics", retry_total=retry_total, min_call_seconds=MIN_CALL_SECONDS)
         self._client = LogsQueryClient(credential, endpoint=endpoint, retry_policy=policy, **transport)
+        self.endpoint = endpoint  # named in errors: a host, no secret
         self._server_timeout = server_timeout
 
     def query(

@@ -56,3 +56,11 @@ def optional_table(table: str, columns: Sequence[tuple[str, str]], steps: str) -
     columns (`RunId_string`)."""
     schema = ", ".join(f"{name}:{kind}" for name, kind in columns)
     return f"union isfuzzy=true (datatable({schema})[]),\n    ({table}\n    {steps})"
+
+
+def aml_workspace_names_query() -> str:
+    """The Azure ML workspaces whose runs logged to a Log Analytics workspace (`rules check --online`: rule
+    patterns that match none of them can never fire)."""
+    steps = "| distinct WorkspaceName"
+    table = optional_table("AmlRunStatusChangedEvent", [("WorkspaceName", "string")], steps)
+    return f"{table}\n| where isnotempty(WorkspaceName)\n| distinct WorkspaceName"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 # The hosts of the links Azure Monitor puts in its payloads (investigationLink, linkToSearchResultsUI,
 # LinkToSearchResults: the Azure portal) and of Azure ML studio; the sovereign clouds' portals and studios are
@@ -22,6 +22,13 @@ AZURE_LINK_HOSTS = frozenset(
         "studio.ml.azure.cn",
     }
 )
+
+
+def portal_resource_url(resource_id: str) -> str | None:
+    """The Azure portal's page of a resource; None for anything that is not an ARM resource id."""
+    if not resource_id.lower().startswith("/subscriptions/"):
+        return None
+    return f"https://portal.azure.com/#resource{quote(resource_id, safe='/')}/overview"
 
 
 def safe_link(url: Any) -> str | None:

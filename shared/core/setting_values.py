@@ -23,9 +23,49 @@ def split(raw: str) -> list[str]:
 def guid_list(raw: str) -> tuple[str, ...]:
     ids = split(raw)
     bad = [value for value in ids if not is_guid(value)]
+    if any(value.lower().startswith("/subscriptions/") for value in bad):
+        raise ValueError(
+            "that is a resource id; each Log Analytics workspace's Workspace ID (its customer id, a GUID on its "
+            "Overview page) is expected"
+        )
     if bad or not ids:
         raise ValueError(f"expected comma-separated workspace GUIDs (the workspace id, not its name), got {bad or raw}")
     return tuple(ids)
+
+
+# NCRONTAB, as the Functions timer trigger reads it: six fields, seconds first.
+_CRON_FIELDS = (
+    ("second", 0, 59),
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day", 1, 31),
+    ("month", 1, 12),
+    ("day-of-week", 0, 6),
+)
+_CRON_NAMES = re.compile(r"^(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat)$", re.I)
+_CRON_PART = re.compile(r"^(\*|[0-9a-zA-Z]+(-[0-9a-zA-Z]+)?)(/\d+)?$")
+
+
+def ncrontab(raw: str) -> str:
+    """A timer schedule: `{second} {minute} {hour} {day} {month} {day-of-week}`. A 5-field Unix cron is the
+    usual mistake: the message shows it with a seconds field in front."""
+    fields = raw.split()
+    shape = " ".join("{" + name + "}" for name, _, _ in _CRON_FIELDS)
+    if len(fields) == 5:
+        raise ValueError(
+            f"a 5-field cron; the Functions timer reads NCRONTAB, 6 fields with seconds first ({shape}): "
+            f"use {'0 ' + raw.strip()!r}"
+        )
+    if len(fields) != 6:
+        raise ValueError(f"expected NCRONTAB, 6 fields ({shape}), e.g. '0 */5 * * * *' (every 5 minutes)")
+    for value, (name, low, high) in zip(fields, _CRON_FIELDS, strict=True):
+        for part in value.split(","):
+            match = _CRON_PART.match(part)
+            numbers = re.findall(r"\d+", match[1]) if match else []
+            names_ok = match and all(n.isdigit() or _CRON_NAMES.match(n) for n in re.split("-", match[1]) if n != "*")
+            if not match or not names_ok or any(not low <= int(n) <= high for n in numbers):
+                raise ValueError(f"{name} field {value!r} is not NCRONTAB ({low}-{high}, *, lists, ranges, */n)")
+    return raw.strip()
 
 
 def optional_guid(raw: str) -> str | None:

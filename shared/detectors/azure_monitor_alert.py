@@ -14,7 +14,7 @@ from typing import Any
 from shared.core.links import safe_link, unlinked_text
 from shared.core.resource_ids import resource_name
 from shared.core.text import utc_text
-from shared.detectors.base import DetectorSpec, Shape, ViewOptions
+from shared.detectors.base import DetectorSpec, DigestLine, Shape, ViewOptions
 
 KIND = "alert"
 
@@ -48,7 +48,15 @@ def view(summary: Mapping[str, Any], options: ViewOptions) -> dict[str, Any]:
     targets = summary.get("targets") or []
     where = " on " + resource_name(targets[0]) if targets else ""
     subject = f"[Azure Monitor] {state}: {severity}{summary.get('rule') or summary.get('service')}{where}"
-    return {"subject": subject, "alert": alert_view(summary), "resolved": resolved, "state": state}
+    alert = alert_view(summary)
+    try:
+        fired = datetime.fromisoformat(summary["fired_at"]) if summary.get("fired_at") else None
+    except ValueError:
+        fired = None
+    link = alert["links"][0][1] if alert["links"] else None
+    where_name = resource_name(targets[0]) if targets else ""
+    digest = DigestLine(fired, where_name, link, str(summary.get("rule") or summary.get("service") or ""))
+    return {"subject": subject, "alert": alert, "resolved": resolved, "state": state, "digest": digest}
 
 
 SPEC = DetectorSpec(kind=KIND, title="Azure Monitor alerts", shape=Shape.NONE, view=view, templates="alert")

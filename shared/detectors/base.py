@@ -104,6 +104,17 @@ class SourcedDetector(Protocol):
 
 
 @dataclass(frozen=True)
+class DigestLine:
+    """How an incident reads in a storm digest, beside its subject: when it really began (not when it was
+    recorded), where, one link and the first line of its error. A view returns one as "digest"."""
+
+    at: datetime | None = None
+    workspace: str = ""
+    link: str | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class ViewOptions:
     """What a view needs beyond the payload."""
 

@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from shared.core.azure_ml import Workspace
 from shared.core.kql import kql_datetime, kql_string_list, optional_table
+from shared.core.links import portal_resource_url
 from shared.core.log_rows import moment, text
 from shared.core.resource_ids import resource_name
 from shared.detectors.base import (
     Detected,
     DetectorSpec,
+    DigestLine,
     Findings,
     QueryWindow,
     Shape,
@@ -195,7 +197,9 @@ def view(payload: Mapping[str, Any], options: ViewOptions) -> dict[str, Any]:
     subject = (
         f"[AML] {change.verb} {change.status.lower()}: {change.target} in {change.workspace.name} by {change.caller}"
     )
-    return {"subject": subject, "change": change}
+    what = f"{change.verb} {change.status.lower()} by {change.caller}"
+    digest = DigestLine(change.time, change.workspace.name, portal_resource_url(change.resource_id), what)
+    return {"subject": subject, "change": change, "digest": digest}
 
 
 def build(rules: Rules, settings: Settings) -> ComputeChangeDetector:

@@ -22,8 +22,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.core.links import portal_resource_url
 from shared.core.resource_ids import parse_resource_id, resource_name
-from shared.detectors.base import DetectorSpec, Shape, ViewOptions
+from shared.detectors.base import DetectorSpec, DigestLine, Shape, ViewOptions
 from shared.rules import MetricRule, resource_scope
 
 KIND = "metric"
@@ -173,6 +174,12 @@ def view(payload: Mapping[str, Any], options: ViewOptions) -> dict[str, Any]:
         "episode_start": datetime.fromisoformat(payload["episode_start"]),
         "at": datetime.fromisoformat(payload["at"]),
         "recent": recent,
+        "digest": DigestLine(
+            datetime.fromisoformat(payload["episode_start"]),
+            resource,
+            portal_resource_url(payload["resource_id"]),
+            f"{payload['metric']} = {payload['value']:g} ({payload['operator']} {payload['threshold']:g})",
+        ),
     }
 
 

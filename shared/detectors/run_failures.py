@@ -18,10 +18,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from shared.core.azure_ml import Workspace, studio_run_url
+from shared.core.text import first_line
 from shared.detectors.azure_monitor_alert import alert_view
 from shared.detectors.base import (
     Detected,
     DetectorSpec,
+    DigestLine,
     Findings,
     QueryWindow,
     Shape,
@@ -254,6 +256,12 @@ def view(payload: Mapping[str, Any], options: ViewOptions) -> dict[str, Any]:
         "cause": _step_view(incident, cause, tenant_id),
         "downstream": [_step_view(incident, step, tenant_id) for step in incident.downstream],
         "alert": alert_view(alert) if alert else None,
+        "digest": DigestLine(
+            cause.time,
+            incident.workspace.name,
+            studio_run_url(incident.workspace, incident.pipeline_run_id, tenant_id),
+            first_line(cause.error) or cause.status,
+        ),
     }
 
 

@@ -2,8 +2,8 @@
 record the outcome. Holds the channels by name (channel.py is their interface).
 
 Silences are checked here, at send time (as Alertmanager does), so a silence added by on-call during a storm
-also mutes incidents that were already waiting. Past `storm_limit` due messages in one tick, each group of
-recipients of one channel gets one digest instead of many.
+also mutes incidents that were already waiting. Past `storm_limit` due messages in one tick for one group of
+recipients of one channel, that group gets one digest instead of many; a group below the limit gets each one.
 
 A message is sent under an operation id recorded in its incidents before the send. An incident that is due
 with an operation recorded (the channel accepted it and the final status is not known yet, or an attempt ended
@@ -105,15 +105,23 @@ class OutboxDelivery:
             for record in due
             if not record.operation_id and not self._silence(record, silences, now, call.report)
         ]
-        if len(to_send) <= self._storm_limit:
-            for record in to_send:
-                self._deliver([record], call)
-            return call.report
-        log.warning("Storm guard: %d emails due (limit %d); sending digests", len(to_send), self._storm_limit)
+        # The storm limit is per group of recipients (of one channel): a team below it gets each message on its own
+        # while another team's storm is folded into one digest.
         by_destination: dict[tuple[str, tuple[str, ...]], list[OutboxRecord]] = defaultdict(list)
         for record in to_send:
             by_destination[(record.channel, record.recipients)].append(record)
-        for records in by_destination.values():
+        for (channel, recipients), records in by_destination.items():
+            if len(records) <= self._storm_limit:
+                for record in records:
+                    self._deliver([record], call)
+                continue
+            log.warning(
+                "Storm guard: %d messages due for %s on %s (limit %d); sending one digest",
+                len(records),
+                ", ".join(recipients),
+                channel,
+                self._storm_limit,
+            )
             self._deliver(records, call)
         return call.report
 

@@ -15,10 +15,10 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from shared.core.resource_ids import parse_resource_id
-from shared.rules.parts import Strict
+from shared.rules.parts import Strict, any_case
 from shared.rules.schedules import ScheduleRules
 from shared.rules.stuck_runs import StuckRunRules
 
@@ -67,9 +67,8 @@ class Match(Strict):
 
 
 class Route(Strict):
-    """Where matching incidents go. `channel: email` (one channel) or `channels: [email, teams:ml-oncall]`: email
-    to `recipients`, and/or a Teams channel by its destination name (the app setting TEAMS_WEBHOOK_ML_ONCALL).
-    Each target gets its own copy in the outbox, sent, retried and given up on by itself."""
+    """`channel: email`, or `channels: [email, teams:ml-oncall]` (TEAMS_WEBHOOK_ML_ONCALL): each target gets its
+    own outbox record (docs/channels.md)."""
 
     match: Match
     recipients: list[Email] = []  # required when email is a target
@@ -77,10 +76,7 @@ class Route(Strict):
     channel: str | None = None  # one target: a name in the channel table (shared/channels/__init__.py)
     channels: list[str] = []  # several targets: `email`, `teams:<destination>`
 
-    @field_validator("channel")
-    @classmethod
-    def _known_channel(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return None if value is None else _known_target(value, info)
+    _known_channel = field_validator("channel")(lambda value, info: value and _known_target(value, info))
 
     @field_validator("channels")
     @classmethod
@@ -117,6 +113,7 @@ class Silence(Strict):
     starts: datetime | None = None
     ends: datetime
     reason: str = Field(min_length=3)
+    author: str = ""  # who added it (the CLI's --author, or who was signed in); as they said, not a proof
     id: str = ""  # set for silences stored in Table Storage (added from the CLI)
 
     @model_validator(mode="after")
@@ -134,7 +131,8 @@ class Silence(Strict):
     def describe(self) -> str:
         matchers = ", ".join(f"{k}={v}" for k, v in self.match.matchers().items())
         name = f"silence {self.id}" if self.id else "silence"
-        return f"{name} [{matchers}] until {self.ends:%Y-%m-%d %H:%M} UTC: {self.reason}"
+        by = f" (by {self.author})" if self.author else ""
+        return f"{name} [{matchers}] until {self.ends:%Y-%m-%d %H:%M} UTC: {self.reason}{by}"
 
 
 class RunFailureRules(Strict):
@@ -150,8 +148,15 @@ class ComputeChangeRules(Strict):
     workspaces: list[str] = []
 
 
-Operator = Literal["GreaterThan", "GreaterThanOrEqual", "LessThan", "LessThanOrEqual"]
-Aggregation = Literal["Total", "Average", "Minimum", "Maximum", "Count"]
+_OPERATORS = ("GreaterThan", "GreaterThanOrEqual", "LessThan", "LessThanOrEqual")
+_AGGREGATIONS = ("Total", "Average", "Minimum", "Maximum", "Count")
+# Written in any case (`average`), stored as the Metrics API spells them.
+Operator = Annotated[
+    Literal["GreaterThan", "GreaterThanOrEqual", "LessThan", "LessThanOrEqual"], BeforeValidator(any_case(*_OPERATORS))
+]
+Aggregation = Annotated[
+    Literal["Total", "Average", "Minimum", "Maximum", "Count"], BeforeValidator(any_case(*_AGGREGATIONS))
+]
 
 # The Metrics batch API (getBatch) reads at most 50 resources per call, all of one subscription, region and
 # resource type, at one of these time grains (Microsoft Learn: "Migrate from the metrics API to the getBatch

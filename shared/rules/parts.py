@@ -4,8 +4,9 @@ it back)."""
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -14,6 +15,13 @@ class Strict(BaseModel):
     """Unknown keys are errors (a typo must not silently mean "default"); values are frozen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def any_case(*choices: str) -> Callable[[Any], Any]:
+    """A before-validator for an enum written in any case (`average` is `Average`); other input passes through
+    to the Literal's own check and its message."""
+    canonical = {choice.lower(): choice for choice in choices}
+    return lambda value: canonical.get(value.lower(), value) if isinstance(value, str) else value
 
 
 def pattern_matches(pattern: str | None, value: str) -> bool:

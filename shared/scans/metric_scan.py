@@ -99,7 +99,22 @@ class MetricScan:
             )
         return [Series(series.resource_id, series.dimensions, series.points) for series in found]
 
+    def preview(self, now: datetime) -> list[tuple[RuleScan, list[Detected]]]:
+        """What a tick would send now, per rule: reads the states and the metrics, records and saves nothing
+        (`scan metrics --dry-run`)."""
+        return [self._evaluate(rule, now)[:2] for rule in self._rules]
+
     def _scan_rule(self, rule: MetricRule, now: datetime) -> RuleScan:
+        scan, detected, changed = self._evaluate(rule, now)
+        scan.claimed = self._intake.record(detected, now, source=f"metric rule {rule.name}").claimed
+        # Saved after the claims: a crash in between replays the same points and the claims absorb the repeat.
+        if changed:
+            self._states.save(rule.name, changed)
+        return scan
+
+    def _evaluate(
+        self, rule: MetricRule, now: datetime
+    ) -> tuple[RuleScan, list[Detected], dict[str, tuple[str, SeriesState]]]:
         states = self._states.load(rule.name)
         read = self.read(rule, query_start(rule, list(states.values()), now), now)
         scan = RuleScan(rule.name, series=len(read.series), calls=read.calls, failures=read.failures)
@@ -115,8 +130,4 @@ class MetricScan:
             scan.notices.extend(notices)
             if after != before:
                 changed[series.key_hash] = (series.key, after)
-        scan.claimed = self._intake.record(detected, now, source=f"metric rule {rule.name}").claimed
-        # Saved after the claims: a crash in between replays the same points and the claims absorb the repeat.
-        if changed:
-            self._states.save(rule.name, changed)
-        return scan
+        return scan, detected, changed

@@ -15,6 +15,7 @@ from shared.detectors.base import Findings, QueryWindow
 from shared.outbox.intake import Intake
 from shared.scans.reports import WorkspaceScan
 from shared.scans.state import ScanState
+from shared.scans.workspace_hints import explain
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +38,16 @@ def find(
         # No access or no such workspace needs a person (role assignment, LOG_ANALYTICS_WORKSPACE_IDS); the rest
         # (throttling, 5xx, timeouts) usually passes by the next tick.
         level = logging.ERROR if err.status in (401, 403, 404) else logging.WARNING
+        error = explain(err.reason, err.status, workspace_id, logs.endpoint)
         log.log(
             level,
             "%s %s: Log Analytics workspace %s not read, the next tick reads it again: %s",
             SCAN_FAILED,
             scan,
             workspace_id,
-            err.reason,
+            error,
         )
-        return WorkspaceScan(
-            workspace_id, window, complete=False, error=err.reason, seconds=time.perf_counter() - started
-        )
+        return WorkspaceScan(workspace_id, window, complete=False, error=error, seconds=time.perf_counter() - started)
     findings = detect(result.rows)
     if findings.skipped:
         log.warning(

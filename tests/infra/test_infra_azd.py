@@ -56,8 +56,8 @@ def test_alerting_is_provisioned_after_the_code_is_deployed(azure_yaml: dict, pa
     steps = [step["azd"] for step in azure_yaml["workflows"]["up"]["steps"]]
     assert steps == ["provision", "deploy --all", "provision"]
     postdeploy = azure_yaml["hooks"]["postdeploy"]
-    assert postdeploy["posix"]["run"] == MARK_CODE_DEPLOYED
-    assert postdeploy["windows"]["run"] == MARK_CODE_DEPLOYED
+    for shell in ("posix", "windows"):
+        assert MARK_CODE_DEPLOYED in (REPO / postdeploy[shell]["run"]).read_text()
     assert parameter_values["functionCodeDeployed"] == "${FUNCTION_CODE_DEPLOYED=false}"
     main = load_all()["main.bicep"]
     assert main.params["functionCodeDeployed"].default is False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from shared.core.kql import aml_workspace_names_query
 from shared.detectors.base import QueryWindow
 from shared.detectors.compute_changes import compute_changes_query
 from shared.detectors.run_failures_query import run_failures_query
@@ -53,6 +54,7 @@ def app_queries() -> list[tuple[str, str]]:
             "stuck_runs_query following reported runs",
             stuck_runs_query(END - rules.stuck_runs.lookback, END, ["pipe1", HOSTILE_RUN_ID]),
         ),
+        ("aml_workspace_names_query (rules check --online)", aml_workspace_names_query()),
         *alert_rules,
     ]
 

@@ -63,3 +63,28 @@ def test_the_sample_settings_file_lists_every_setting_and_is_valid():
     values = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
     assert set(ALL_SETTINGS) <= set(values)
     Settings.from_environ(values)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        (
+            "*/5 * * * *",
+            "RUN_FAILURES_SCHEDULE='*/5 * * * *' is invalid: a 5-field cron; the Functions timer reads NCRONTAB, "
+            "6 fields with seconds first ({second} {minute} {hour} {day} {month} {day-of-week}): use '0 */5 * * * *'",
+        ),
+        ("0 61 * * * *", "RUN_FAILURES_SCHEDULE='0 61 * * * *' is invalid: minute field '61' is not NCRONTAB"),
+        ("every 5 minutes", "RUN_FAILURES_SCHEDULE='every 5 minutes' is invalid: expected NCRONTAB, 6 fields"),
+    ],
+)
+def test_a_timer_schedule_must_be_six_field_ncrontab(schedule, message):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_environ({**VALID, "RUN_FAILURES_SCHEDULE": schedule})
+    assert message in str(raised.value)
+
+
+def test_the_sample_schedules_are_valid_ncrontab():
+    sample = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
+    schedules = {name: value for name, value in sample.items() if name.endswith("_SCHEDULE")}
+    assert len(schedules) >= 4
+    Settings.from_environ({**VALID, **schedules})

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from shared.channels.email.acs import AcsEmail, Email
-from shared.channels.email.render import render_digest, render_incident
+from shared.channels.email.render import digest_entry, render_digest, render_incident
 from shared.detectors.base import ViewOptions
 from shared.outbox.records import OutboxRecord
 
@@ -25,8 +25,9 @@ class EmailChannel:
         self._options = options
 
     def render(self, records: Sequence[OutboxRecord]) -> Email:
-        rendered = [(record, render_incident(record.kind, record.payload, self._options)) for record in records]
-        return rendered[0][1] if len(rendered) == 1 else render_digest(rendered)
+        if len(records) == 1:
+            return render_incident(records[0].kind, records[0].payload, self._options)
+        return render_digest([digest_entry(record, self._options) for record in records])
 
     def send(
         self, message: Email, recipients: tuple[str, ...], operation_id: str, first_sent: datetime, *, wait: bool

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from shared import detectors
 from shared.azure.entity_bounds import MINIMAL, REDUCED
 from shared.channels.email.acs import Email
+from shared.channels.email.digest import DigestEntry, group_by_error
+from shared.core.links import safe_link
 from shared.core.text import one_line, utc_text
-from shared.detectors.base import ViewOptions
+from shared.detectors.base import DigestLine, ViewOptions
 from shared.outbox.delivery import NOTES
 from shared.outbox.records import OutboxRecord
 
@@ -59,14 +63,30 @@ def render_incident(kind: str, payload: Mapping[str, Any], options: ViewOptions 
     return email
 
 
-def render_digest(rendered: Sequence[tuple[OutboxRecord, Email]]) -> Email:
-    """Storm guard: one email that lists many incidents, each by its own subject, oldest first."""
-    entries = sorted(rendered, key=lambda pair: pair[0].created_at)
-    kinds = Counter(record.kind for record, _ in entries)
+def digest_entry(record: OutboxRecord, options: ViewOptions | None = None) -> DigestEntry:
+    """How one incident reads in a digest: its subject and its view's digest line (when it began, where, a link,
+    its first error line); an incident stored in its minimal form has its key only."""
+    if MINIMAL in record.payload:
+        return DigestEntry(record, f"{record.key} (details could not be stored)", DigestLine())
+    context = detectors.by_kind(record.kind).view(record.payload, options or ViewOptions())
+    line = context.get("digest") or DigestLine()
+    return DigestEntry(record, one_line(context["subject"]), replace(line, link=safe_link(line.link)))
+
+
+def render_digest(entries: Sequence[DigestEntry]) -> Email:
+    """Storm guard: one email for a group of recipients that lists its incidents, grouped by their first error
+    line, oldest first (by when each really began), each with its workspace, link and key."""
+    kinds = Counter(entry.record.kind for entry in entries)
     summary = ", ".join(f"{count} {_title(kind)}" for kind, count in kinds.most_common())
-    context = {"entries": [{"record": record, "email": email} for record, email in entries], "summary": summary}
+    context = {"groups": group_by_error(entries), "count": len(entries), "summary": summary}
     html, text = _render("digest", context)
     return Email(subject=one_line(f"[AML] {len(entries)} alerts at once: {summary}"), text=text, html=html)
+
+
+def render_test_email(sender: str, now: datetime) -> Email:
+    """`test-email`: says where it came from and that nothing is wrong."""
+    html, text = _render("test_email", {"sender": sender, "now": now})
+    return Email(subject=f"[AML] Test email from the AML pipeline alerting app ({utc_text(now)})", text=text, html=html)
 
 
 def _title(kind: str) -> str:

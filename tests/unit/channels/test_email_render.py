@@ -129,11 +129,11 @@ def test_metric_notice_shows_the_breaching_points():
 
 
 def test_digest_lists_every_incident_once():
-    from shared.channels.email.render import render_digest
+    from shared.channels.email.render import digest_entry, render_digest
     from shared.outbox import records as outbox
 
-    records = [outbox.new_record(f"run-failure:ws:p{i}", "run-failure", {}, (), START, START) for i in range(3)]
-    rendered = [(r, render_run_failure(_incident())) for r in records]
-    email = render_digest(rendered)
+    payload = incident_payload(_incident())
+    records = [outbox.new_record(f"run-failure:ws:p{i}", "run-failure", payload, (), START, START) for i in range(3)]
+    email = render_digest([digest_entry(r) for r in records])
     assert email.subject == "[AML] 3 alerts at once: 3 pipeline failures"
     assert email.text.count("[AML] Pipeline failed") == 3

@@ -292,8 +292,12 @@ def test_a_weekly_recurrence_fires_on_its_days_at_its_time(weekdays, hour, minut
         }
     )
     tz = schedule_zone(zone)
-    times = fire_times(trigger, start, start + timedelta(weeks=interval), anchor=datetime(2024, 12, 30, tzinfo=tz))
-    assert len(times) == len(weekdays)  # one period holds each day once
+    end = start + timedelta(weeks=interval)
+    times = fire_times(trigger, start, end, anchor=datetime(2024, 12, 30, tzinfo=tz))
+    if start.astimezone(tz).utcoffset() == end.astimezone(tz).utcoffset():
+        assert len(times) == len(weekdays)  # one period holds each day once
+    else:  # a week of UTC across an offset change is a week +- the change in local time: one day may fire twice or not
+        assert abs(len(times) - len(weekdays)) <= 1
     for moment in times:
         local = moment.astimezone(tz)
         assert local.strftime("%A") in weekdays

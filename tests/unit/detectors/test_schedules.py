@@ -297,7 +297,7 @@ def test_the_schedules_section_is_checked_with_file_and_line():
     assert "overrides[0]: a wait of PT2H needs a lookback of at least PT4H" in message
     message = _rules_error("schedules:\n  overrides:\n    - {grace: PT1H}\n    - {schedule: y, grase: PT1H}\n")
     assert "team/rules.yaml:3: schedules.overrides[0]: Value error, give workspace or schedule" in message
-    assert "team/rules.yaml:4: schedules.overrides[1].grase: Extra inputs are not permitted" in message
+    assert "team/rules.yaml:4: schedules.overrides[1].grase: unknown key 'grase': did you mean 'grace'?" in message
     assert "schedules.lookback: Input should be less than or equal to 7 days" in _rules_error(
         "schedules:\n  lookback: P10D\n"
     )

@@ -274,7 +274,7 @@ def test_the_stuck_runs_section_is_checked_with_file_and_line():
     ) in message
     message = _rules_error("stuck_runs:\n  overrides:\n    - {running: PT1H}\n    - {step: x, runing: PT1H}\n")
     assert "team/rules.yaml:3: stuck_runs.overrides[0]: Value error, give at least one of workspace" in message
-    assert "team/rules.yaml:4: stuck_runs.overrides[1].runing: Extra inputs are not permitted" in message
+    assert "team/rules.yaml:4: stuck_runs.overrides[1].runing: unknown key 'runing': did you mean 'running'?" in message
     assert "stuck_runs.adaptive.factor: Input should be greater than or equal to 1" in _rules_error(
         "stuck_runs:\n  adaptive:\n    factor: 0.5\n"
     )

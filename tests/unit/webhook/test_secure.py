@@ -42,7 +42,7 @@ def _token(private=SIGNING, kid="k1", **overrides):
         "iss": f"https://sts.windows.net/{TENANT}/",
         "iat": now,
         "nbf": now,
-        "exp": now + 600,
+        "exp": now + 86400,  # the parametrized tokens are made at collection: a long suite must not outlive them
         "appid": AZNS_APP_ID,
         "roles": [REQUIRED_ROLE],
         **overrides,
