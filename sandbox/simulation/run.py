@@ -250,7 +250,7 @@ def simulate(
             }
             result.deaths += [(instance, "alert_webhook", when) for instance, when in alerts.died]
             records = apps["A"].incidents.records()
-            result.outbox = dict(Counter(record.status.value for record in records))
+            result.outbox = dict(Counter(_end_state(record) for record in records))
             result.retried = sum(record.attempts > 1 for record in records)
         finally:
             gate.stop()
@@ -335,3 +335,11 @@ def _run_calls(instance: str, calls: list[tuple[str, Callable]], now: datetime, 
                 result.failed_calls.append((instance, name, now, type(err).__name__))
         with _lock:
             result.call_seconds.setdefault(name, []).append(time.perf_counter() - started)
+
+
+def _end_state(record: Any) -> str:
+    """A record's status, follow-ups told apart: one with no news (run history had named the cause already) is
+    silenced by design."""
+    from shared.outbox.records import FOLLOW_UP
+
+    return f"{record.status.value} (follow-up)" if record.key.endswith(FOLLOW_UP) else record.status.value
