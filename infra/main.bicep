@@ -353,6 +353,7 @@ var appSettings = {
   RUN_HISTORY_INCIDENT_SECONDS: '30'
   RUN_HISTORY_TICK_SECONDS: '120'
   RUN_HISTORY_MAX_STEPS: '3'
+  RUN_HISTORY_RECENT_RUNS: '10'
 }
 
 module functionApp 'app/function-app.bicep' = {

@@ -178,7 +178,13 @@ class AlertingApp:
             api_hosts=API_HOSTS + s.run_history_hosts,
             blob_hosts=BLOB_HOSTS + s.run_history_hosts,
         )
-        return Enrichers([RunHistoryEnricher(history, RunHistorySettings(max_steps=s.run_history_max_steps))])
+        enrichers: list[Any] = [RunHistoryEnricher(history, RunHistorySettings(max_steps=s.run_history_max_steps))]
+        if s.run_history_recent_runs:
+            from shared.enrich.recent_history import RecentHistoryEnricher, RecentHistorySettings
+
+            recent = RecentHistorySettings(runs=s.run_history_recent_runs, min_runs=min(3, s.run_history_recent_runs))
+            enrichers.append(RecentHistoryEnricher(history, recent))
+        return Enrichers(enrichers)
 
     @cached_property
     def scan_policy(self) -> ScanPolicy:
