@@ -201,10 +201,7 @@ def _arm(
 def _history(
     sb: Sandbox, groups: dict[str, Any], params: dict[str, str], query: str, headers: Any, base_url: str
 ) -> Answer:
-    try:
-        ws = sb.aml.workspace(groups["sub"], groups["rg"], groups["ws"])
-    except ServiceError as exc:
-        raise ServiceError(404, "UserError", f"Workspace {groups['ws']} was not found") from exc
+    ws = _history_workspace(sb, groups)
     now = sb.now
     found = sb.aml.find_run(ws, groups["run"], now) if ws.region.lower() == groups["region"].lower() else None
     if found is None:
@@ -223,14 +220,19 @@ def _history(
     return 200, run_history.run(ws, pipeline, step, now), {}
 
 
+def _history_workspace(sb: Sandbox, groups: dict[str, Any]) -> Any:
+    """The workspace a run-history path names, or run history's own 404."""
+    try:
+        return sb.aml.workspace(groups["sub"], groups["rg"], groups["ws"])
+    except ServiceError as exc:
+        raise ServiceError(404, "UserError", f"Workspace {groups['ws']} was not found") from exc
+
+
 def _runs_query(
     sb: Sandbox, groups: dict[str, Any], params: dict[str, Any], query: str, headers: Any, base_url: str
 ) -> Answer:
     """`experimentids/{id}/runs:query`: the experiment's runs (pipelines and their steps) by the body's query."""
-    try:
-        ws = sb.aml.workspace(groups["sub"], groups["rg"], groups["ws"])
-    except ServiceError as exc:
-        raise ServiceError(404, "UserError", f"Workspace {groups['ws']} was not found") from exc
+    ws = _history_workspace(sb, groups)
     return 200, run_history.runs_query(ws, sb.aml.pipelines(ws, sb.now), groups["experiment"], params, sb.now), {}
 
 
