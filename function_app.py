@@ -34,6 +34,16 @@ def scan_metrics(timer: func.TimerRequest) -> None:
     _scan("scan_metrics", "metrics")
 
 
+@app.timer_trigger(schedule="%STUCK_RUNS_SCHEDULE%", arg_name="timer", use_monitor=True)
+def scan_stuck_runs(timer: func.TimerRequest) -> None:
+    _scan("scan_stuck_runs", "stuck-runs")
+
+
+@app.timer_trigger(schedule="%SCHEDULES_SCHEDULE%", arg_name="timer", use_monitor=True)
+def scan_schedules(timer: func.TimerRequest) -> None:
+    _scan("scan_schedules", "schedules")
+
+
 @app.timer_trigger(schedule="%OUTBOX_SCHEDULE%", arg_name="timer", use_monitor=True)
 def deliver_outbox(timer: func.TimerRequest) -> None:
     report = alerting_app().deliver_outbox(datetime.now(UTC))

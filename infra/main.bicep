@@ -119,8 +119,17 @@ param computeChangesSchedule string = '30 */5 * * * *'
 @description('Schedule of scan_metrics (METRICS_SCHEDULE).')
 param metricsSchedule string = '15 */5 * * * *'
 
+@description('Schedule of scan_stuck_runs (STUCK_RUNS_SCHEDULE).')
+param stuckRunsSchedule string = '20 */10 * * * *'
+
+@description('Schedule of scan_schedules (SCHEDULES_SCHEDULE).')
+param schedulesSchedule string = '50 */15 * * * *'
+
 @description('Schedule of deliver_outbox (OUTBOX_SCHEDULE).')
 param outboxSchedule string = '45 */2 * * * *'
+
+@description('Teams destinations: the name after TEAMS_WEBHOOK_ -> the Key Vault secret URI holding that channel\'s Workflows webhook URL, e.g. {"ML_ONCALL": "https://kv-alerts.vault.azure.net/secrets/teams-ml-oncall"}. Each becomes the app setting TEAMS_WEBHOOK_<NAME> as a Key Vault reference: the URL carries its signature and is never a plain setting. The app\'s identity needs Key Vault Secrets User on that vault (infra/README.md).')
+param teamsWebhookSecrets object = {}
 
 @description('Extra or overriding app settings, for example {"SEND_MAX_ATTEMPTS": "5"}; applied last.')
 param appSettingOverrides object = {}
@@ -322,6 +331,8 @@ var appSettings = {
   RUN_FAILURES_SCHEDULE: runFailuresSchedule
   COMPUTE_CHANGES_SCHEDULE: computeChangesSchedule
   METRICS_SCHEDULE: metricsSchedule
+  STUCK_RUNS_SCHEDULE: stuckRunsSchedule
+  SCHEDULES_SCHEDULE: schedulesSchedule
   OUTBOX_SCHEDULE: outboxSchedule
   AZURE_CLIENT_ID: identity.outputs.clientId
   // Only the user-assigned identity, by its client id: no developer-credential fallback in Azure.
@@ -354,6 +365,8 @@ var appSettings = {
   RUN_HISTORY_TICK_SECONDS: '120'
   RUN_HISTORY_MAX_STEPS: '3'
   RUN_HISTORY_RECENT_RUNS: '10'
+  // The watched workspaces are also those whose schedules scan_schedules checks.
+  AML_WORKSPACE_IDS: join(amlWorkspaceIds, ',')
 }
 
 module functionApp 'app/function-app.bicep' = {
@@ -372,6 +385,7 @@ module functionApp 'app/function-app.bicep' = {
     deploymentContainerName: storage.outputs.deploymentContainerName
     applicationInsightsConnectionString: applicationInsightsAccess.outputs.connectionString
     appSettings: union(appSettings, appSettingOverrides)
+    teamsWebhookSecrets: teamsWebhookSecrets
   }
 }
 

@@ -1,7 +1,7 @@
 """`make demo`: the alerting app offline, with its real code and SDK clients.
 
-Starts Azurite (Table Storage) and the sandbox (Log Analytics, Metrics, ACS Email, Azure ML run history), then
-shows three stories:
+Starts Azurite (Table Storage) and the sandbox (Log Analytics, Metrics, ACS Email, Azure ML run history and ARM,
+Teams Workflows), then shows three stories, and three that send no failure event at all (demo_silent.py):
 a failing 6-step pipeline (the `scan_run_failures` function, run twice: one email), a deleted compute cluster
 (`scan_compute_changes`), and a drift metric that fires and resolves (`scan_metrics` over simulated time).
 """
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sandbox import Sandbox
 from sandbox.azurite import AzuriteNotAvailable, azurite_tables
+from sandbox.demo_silent import demo_settings, stuck_and_missed
 from sandbox.scenarios import activity_rows, six_step_run
 
 OUT = Path(".sandbox") / "demo"
@@ -52,7 +53,9 @@ def main() -> int:
         with azurite_tables() as storage, Sandbox() as sandbox:
             tenant = "00000000-0000-0000-0000-0000000000bb"  # a placeholder, for the studio links' &tid=
             os.environ.update(
-                sandbox.app_settings(storage, STUDIO_TENANT_ID=tenant, RULES_FILE=str(HERE / "demo-rules.yaml"))
+                sandbox.app_settings(
+                    storage, STUDIO_TENANT_ID=tenant, RULES_FILE=str(HERE / "demo-rules.yaml"), **demo_settings(sandbox)
+                )
             )
             from azure.functions.timer import TimerRequest
 
@@ -105,8 +108,18 @@ def main() -> int:
             for _ in values:  # the scan_metrics timer, every 5 simulated minutes
                 sandbox.advance(timedelta(minutes=5))
                 alerting_app().scan("metrics", sandbox.now)
-            _show(sandbox, shown, "drift")
-            return 0 if len(sandbox.emails) == 4 else 1
+            shown = _show(sandbox, shown, "drift")
+
+            def scan(name: str) -> None:
+                alerting_app().scan(name, sandbox.now)
+
+            def show(name: str) -> None:
+                nonlocal shown
+                shown = _show(sandbox, shown, name)
+
+            stuck_and_missed(sandbox, scan, _banner, show)
+            # 4 above, then stuck + ended + missed nightly + disabled schedule; Teams: stuck + ended
+            return 0 if (len(sandbox.emails), len(sandbox.teams_cards)) == (8, 2) else 1
     except AzuriteNotAvailable as err:
         print(err, file=sys.stderr)
         return 2

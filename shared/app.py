@@ -15,7 +15,7 @@ from shared import detectors, silences
 from shared.azure.log_analytics import LogAnalytics
 from shared.azure.metrics import MetricsApi
 from shared.azure.tables import Tables
-from shared.channels import CHANNELS, ChannelDeps
+from shared.channels import CHANNELS, ChannelDeps, route_targets
 from shared.detectors.base import Shape
 from shared.detectors.metric_rules import MetricsRegionMissing, check_regions
 from shared.outbox import store
@@ -23,7 +23,7 @@ from shared.outbox.delivery import DeliveryReport, OutboxDelivery
 from shared.outbox.intake import Intake
 from shared.outbox.records import RetryPolicy
 from shared.outbox.store import IncidentStore
-from shared.routing import Destination, destination_for
+from shared.routing import Destination, destinations_for
 from shared.rules import Rules, Silence
 from shared.scans import metric_states, state
 from shared.scans.log_scan import LogScan, ScanPolicy
@@ -31,6 +31,8 @@ from shared.scans.metric_scan import MetricScan
 from shared.scans.metric_states import MetricStates
 from shared.scans.periodic import PeriodicCheck
 from shared.scans.reports import MetricTickReport, TickReport
+from shared.scans.sourced import SourcedCheck
+from shared.scans.sources import SOURCES
 from shared.scans.state import ScanState
 from shared.settings import HOST_SETTINGS, SETTINGS, Settings, SettingsError
 from shared.silences import SilenceStore
@@ -39,6 +41,8 @@ from shared.webhook import deliveries
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
+    from shared.azure.arm import Arm
+    from shared.azure.run_history import RunHistory
     from shared.enrich import Enrichers
     from shared.outbox.channel import Channel
     from shared.webhook.answers import WebhookAnswer
@@ -56,13 +60,13 @@ ALL_SETTINGS = SETTINGS + HOST_SETTINGS + detectors.schedule_settings()
 class AlertingApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._engines: dict[str, LogScan | PeriodicCheck] = {}
+        self._engines: dict[str, LogScan | PeriodicCheck | SourcedCheck] = {}
 
     @cached_property
     def rules(self) -> Rules:
         from shared.rules_yaml import load_rules
 
-        return load_rules(self.settings.rules_file, channels=tuple(CHANNELS))
+        return load_rules(self.settings.rules_file, channels=route_targets(self.settings))
 
     @cached_property
     def credential(self) -> TokenCredential:
@@ -124,6 +128,21 @@ class AlertingApp:
         )
 
     @cached_property
+    def arm(self) -> Arm:
+        from shared.azure.arm import Arm
+
+        return Arm(self.credential, endpoint=self.settings.arm_endpoint)
+
+    @cached_property
+    def run_history(self) -> RunHistory:
+        """Azure ML run history; RUN_HISTORY_EXTRA_HOSTS adds hosts beyond Azure's own (the sandbox's)."""
+        from shared.azure.log_tail import BLOB_HOSTS
+        from shared.azure.run_history import API_HOSTS, RunHistory
+
+        extra = self.settings.run_history_hosts
+        return RunHistory(self.credential, self.arm, api_hosts=API_HOSTS + extra, blob_hosts=BLOB_HOSTS + extra)
+
+    @cached_property
     def metrics(self) -> MetricsApi:
         try:
             check_regions(self.rules.metric_rules, self.settings.metrics_region)
@@ -139,7 +158,7 @@ class AlertingApp:
 
     @cached_property
     def intake(self) -> Intake:
-        return Intake(self.incidents, self.route)
+        return Intake(self.incidents, self.destinations)
 
     @cached_property
     def delivery(self) -> OutboxDelivery:
@@ -165,25 +184,16 @@ class AlertingApp:
 
         if not self.settings.run_history_enabled:
             return Enrichers()
-        from shared.azure.arm import Arm
-        from shared.azure.log_tail import BLOB_HOSTS
-        from shared.azure.run_history import API_HOSTS, RunHistory
         from shared.enrich.run_history import RunHistoryEnricher, RunHistorySettings
 
         s = self.settings
-        arm = Arm(self.credential, endpoint=s.arm_endpoint or "https://management.azure.com")
-        history = RunHistory(
-            self.credential,
-            arm,
-            api_hosts=API_HOSTS + s.run_history_hosts,
-            blob_hosts=BLOB_HOSTS + s.run_history_hosts,
-        )
-        enrichers: list[Any] = [RunHistoryEnricher(history, RunHistorySettings(max_steps=s.run_history_max_steps))]
-        if s.run_history_recent_runs:
+        settings = RunHistorySettings(max_steps=s.run_history_max_steps)
+        enrichers: list[Any] = [RunHistoryEnricher(self.run_history, settings)]
+        if s.run_history_recent_runs:  # the "Before this run, 3 of the last 10 ... failed" line
             from shared.enrich.recent_history import RecentHistoryEnricher, RecentHistorySettings
 
             recent = RecentHistorySettings(runs=s.run_history_recent_runs, min_runs=min(3, s.run_history_recent_runs))
-            enrichers.append(RecentHistoryEnricher(history, recent))
+            enrichers.append(RecentHistoryEnricher(self.run_history, recent))
         return Enrichers(enrichers)
 
     @cached_property
@@ -191,15 +201,18 @@ class AlertingApp:
         s = self.settings
         return ScanPolicy(s.workspace_ids, s.scan_overlap, s.scan_lookback, s.first_scan_lookback)
 
-    def engine(self, name: str) -> LogScan | PeriodicCheck:
-        """The engine of a Log Analytics scan (WINDOW or PERIODIC), built from the registry on first use."""
+    def engine(self, name: str) -> LogScan | PeriodicCheck | SourcedCheck:
+        """The engine of a scan (WINDOW or PERIODIC, over KQL or a named source), built from the registry on first
+        use."""
         if name not in self._engines:
             spec = detectors.by_scan(name)
             if spec.build is None or spec.shape not in (Shape.WINDOW, Shape.PERIODIC):
                 raise ValueError(f"{name} is not a Log Analytics scan")
             detector: Any = spec.build(self.rules, self.settings)
             self._engines[name] = (
-                PeriodicCheck(detector, self.logs, self.scan_state, self.intake, self.settings.workspace_ids)
+                SourcedCheck(detector, SOURCES[spec.source](self), self.scan_state, self.intake)
+                if spec.source
+                else PeriodicCheck(detector, self.logs, self.scan_state, self.intake, self.settings.workspace_ids)
                 if spec.shape is Shape.PERIODIC
                 else LogScan(detector, self.logs, self.scan_state, self.intake, self.scan_policy)
             )
@@ -232,15 +245,19 @@ class AlertingApp:
         return AlertWebhook(
             settings=s,
             deliveries=WebhookDeliveries(self.webhook_tables),
-            intake=Intake(incidents, self.route),
+            intake=Intake(incidents, self.destinations),
             enrichers=Enrichers([LogAnalyticsEnricher(self.webhook_logs, s.workspace_ids, s.group_wait)]),
             delivery=self._delivery_through(incidents),
             secure=self.secure_webhook,
         )
 
-    def route(self, labels: Mapping[str, str]) -> Destination:
+    def destinations(self, labels: Mapping[str, str]) -> tuple[Destination, ...]:
         """Where an incident with these labels goes (kind, workspace, experiment, compute, rule, operation)."""
-        return destination_for(labels, self.rules.routes, self.settings.email_recipients)
+        return destinations_for(labels, self.rules.routes, self.settings.email_recipients)
+
+    def route(self, labels: Mapping[str, str]) -> Destination:
+        """The first of its destinations."""
+        return self.destinations(labels)[0]
 
     def recipients_for(self, labels: Mapping[str, str]) -> tuple[str, ...]:
         return self.route(labels).recipients

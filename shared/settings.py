@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -57,12 +57,15 @@ class Settings:
     webhook_allowed_scopes: tuple[str, ...] = ()
     enrichment_margin: timedelta = timedelta(minutes=15)
     run_history_enabled: bool = True
-    arm_endpoint: str | None = "https://management.azure.com"
+    arm_endpoint: str = "https://management.azure.com"
     run_history_hosts: tuple[str, ...] = ()
     run_history_incident_seconds: int = 30
     run_history_tick_seconds: int = 120
     run_history_max_steps: int = 3
     run_history_recent_runs: int = 10
+    aml_workspace_ids: tuple[str, ...] = ()  # the Azure ML workspaces whose schedules are checked
+    # TEAMS_WEBHOOK_<NAME> -> its URL, a secret (Key Vault reference in Azure): never in repr, logs or tables.
+    teams_webhooks: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -73,7 +76,8 @@ class Settings:
         metrics_endpoint, endpoint_region = values["metrics_endpoint"] or (None, None)
         values["metrics_endpoint"] = metrics_endpoint
         values["metrics_region"] = values["metrics_region"] or endpoint_region
-        settings = cls(state_storage=storage, **values)
+        teams = {name: value for name, value in env.items() if name.upper().startswith(TEAMS_WEBHOOK_PREFIX)}
+        settings = cls(state_storage=storage, teams_webhooks=teams, **values)
         # The timers' schedules are read by the Functions host, which names neither the setting nor the form when
         # one is wrong: every *_SCHEDULE setting (the registry's and OUTBOX_SCHEDULE) is checked here.
         for name in sorted(name for name in env if name.endswith("_SCHEDULE") and env[name].strip()):
@@ -89,6 +93,10 @@ class Settings:
             reader.problem("AZURE_CLIENT_ID is required when AZURE_CREDENTIAL=managed-identity (its client id)")
         reader.raise_if_invalid()
         return settings
+
+
+# One setting per Teams destination (shared/channels/teams/destinations.py); dynamic names, so not in _READ.
+TEAMS_WEBHOOK_PREFIX = "TEAMS_WEBHOOK_"
 
 
 def some_settings(*fields: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -197,5 +205,6 @@ _READ: dict[str, _Setting] = {
     "run_history_tick_seconds": _Setting("RUN_HISTORY_TICK_SECONDS", v.int_range(10, 240), "120"),
     "run_history_max_steps": _Setting("RUN_HISTORY_MAX_STEPS", v.int_range(1, 10), "3"),
     "run_history_recent_runs": _Setting("RUN_HISTORY_RECENT_RUNS", v.int_range(0, 50), "10"),
+    "aml_workspace_ids": _Setting("AML_WORKSPACE_IDS", v.aml_workspace_list, ""),
 }
 SETTINGS = tuple(setting.name for setting in _READ.values())

@@ -29,6 +29,9 @@ param applicationInsightsConnectionString string
 @description('Settings read by the app code and the timer triggers (see infra/main.bicep: appSettings).')
 param appSettings object
 
+@description('Teams destinations: the name after TEAMS_WEBHOOK_ -> the Key Vault secret URI of its Workflows webhook URL.')
+param teamsWebhookSecrets object = {}
+
 @description('Python version of the Flex Consumption runtime.')
 @allowed(['3.11'])
 param pythonVersion string = '3.11'
@@ -70,6 +73,20 @@ var hostSettings = {
 
 // All app settings: the host's and the app's (the app's win on a clash, so an override parameter can replace any).
 var allAppSettings = union(hostSettings, appSettings)
+var appSettingsList = [
+  for setting in items(allAppSettings): {
+    name: setting.key
+    value: setting.value
+  }
+]
+// One TEAMS_WEBHOOK_<NAME> per Teams destination, resolved by App Service from Key Vault with the app's identity
+// (keyVaultReferenceIdentity below): the URL carries its signature, so it is never a plain value here.
+var teamsAppSettings = [
+  for secret in items(teamsWebhookSecrets): {
+    name: 'TEAMS_WEBHOOK_${secret.key}'
+    value: '@Microsoft.KeyVault(SecretUri=${secret.value})'
+  }
+]
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero on demand; always-ready instances would cost money around the clock for timers that run every few minutes, and a missed tick is caught up by the watermark.
@@ -88,18 +105,15 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   }
   properties: {
     serverFarmId: plan.id
+    // Key Vault references (the Teams webhook URLs) are resolved with the user-assigned identity.
+    keyVaultReferenceIdentity: identityId
     httpsOnly: true
     publicNetworkAccess: 'Enabled'
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
-      appSettings: [
-        for setting in items(allAppSettings): {
-          name: setting.key
-          value: setting.value
-        }
-      ]
+      appSettings: concat(appSettingsList, teamsAppSettings)
     }
     functionAppConfig: {
       deployment: {

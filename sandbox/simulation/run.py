@@ -3,8 +3,8 @@ instances and two naive alerters, driven minute by minute on the sandbox clock (
 
 Schedules (minutes of the simulated clock), overlapping on purpose, `cadence` = (A, B) minutes:
 
-    instance A: scan_run_failures every A minutes (at :00), scan_compute_changes (:01), scan_metrics (:02);
-                deliver_outbox every 2
+    instance A: scan_run_failures every A minutes (at :00), scan_compute_changes (:01), scan_metrics (:02),
+                scan_stuck_runs (:03), scan_schedules (:04); deliver_outbox every 2
     instance B: the same every B minutes, deliver_outbox every 3
     naive A / naive B: every 5 / every 4 minutes, each over the last 5 / 4 minutes by TimeGenerated
 
@@ -39,6 +39,7 @@ from sandbox.azurite import azurite_tables
 from sandbox.emulator import LOCAL_RECIPIENT
 from sandbox.table_gate import TableGate
 
+from . import silent
 from .alerts import AlertDeliveries
 from .crashes import DyingEmail, InstanceDied
 from .naive import NaiveAlerter
@@ -174,6 +175,10 @@ def _instance_calls(app: Any, minute: int, every: int, outbox_every: int) -> lis
         calls.append(("scan_compute_changes", partial(app.scan, "compute-changes")))
     if _due(minute, every, 2):
         calls.append(("scan_metrics", partial(app.scan, "metrics")))
+    if _due(minute, every, 3 % every):
+        calls.append(("scan_stuck_runs", partial(app.scan, "stuck-runs")))
+    if _due(minute, every, 4 % every):
+        calls.append(("scan_schedules", partial(app.scan, "schedules")))
     if _due(minute, outbox_every, 0):
         calls.append(("deliver_outbox", app.deliver_outbox))
     return calls
@@ -206,6 +211,7 @@ def simulate(
                     gate.connection_string(azurite),
                     RULES_FILE=str(RULES),
                     RUN_HISTORY_ENABLED=str(run_history).lower(),
+                    **silent.SETTINGS,
                 )
             )
             sandbox.faults.retry_after_ms = 1
@@ -217,7 +223,12 @@ def simulate(
             for app in apps.values():
                 app.ensure_tables()
             alerts = AlertDeliveries(day, apps, plan.seed)
-            sources: list[EventSource] = [LogRows(day), MetricSeries(day), alerts]
+            sources: list[EventSource] = [
+                LogRows(day),
+                MetricSeries(day),
+                alerts,
+                silent.SilentFailures(day, plan.seed, drain),
+            ]
             for source in sources:
                 source.seed(sandbox)
             for fault in faults:

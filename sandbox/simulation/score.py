@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 from sandbox.timeutil import parse_datetime
 
-from . import pipeline_emails
+from . import pipeline_emails, silent
 from .world import Day
 
 _DIGEST = re.compile(r"^\[AML\] \d+ alerts at once")
@@ -92,7 +92,7 @@ def _app_entry(subject: str, day: Day, *, text: str = "", first_seen: str = "") 
         notice = {"STILL FIRING": "REPEAT"}.get(match["notice"], match["notice"])
         key = day.drift_subjects.get((notice, match["resource"], match["value"]))
         return (key, "alert" if notice == "FIRING" else notice) if key else None
-    return None
+    return silent.entry(subject, day)
 
 
 def naive_entries(email: dict, day: Day) -> list[tuple[str, str] | None]:

@@ -63,6 +63,8 @@ class Day:
     drift_subjects: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (notice, resource, value)
     root_causes: dict[str, str] = field(default_factory=dict)  # run-failure key -> the step that failed first
     pipeline_runs: list[PipelineRun] = field(default_factory=list)  # for run history: the same runs as the rows
+    # Stuck runs and schedules (silent.py): ("stuck", root run id) or (schedule, expected local time) -> key.
+    silent_subjects: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ class ArmJob:
     studio_url: str = ""
     is_archived: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
+    body: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)  # as ARM answered
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> ArmJob:
@@ -67,6 +68,7 @@ class ArmJob:
             as_text(studio.get("endpoint")),
             properties.get("isArchived") is True,
             tags,
+            body,
         )
 
 
@@ -129,6 +131,7 @@ class Schedule:
     created_at: datetime | None
     last_modified_at: datetime | None
     description: str = ""
+    body: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)  # as ARM answered
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Schedule:
@@ -147,4 +150,5 @@ class Schedule:
             created_at=parse_time(system.get("createdAt")),
             last_modified_at=parse_time(system.get("lastModifiedAt")),
             description=as_text(properties.get("description")),
+            body=body,
         )

@@ -27,6 +27,7 @@ def outbox(app: AlertingApp) -> int:
 def scan(app: AlertingApp, name: str, now: datetime, dry_run: bool, since: timedelta | None) -> int:
     from shared.detectors.base import Shape
     from shared.scans.log_scan import LogScan
+    from shared.scans.sourced import SourcedCheck
 
     shape = detectors.by_scan(name).shape
     if since and shape is not Shape.WINDOW:
@@ -42,7 +43,8 @@ def scan(app: AlertingApp, name: str, now: datetime, dry_run: bool, since: timed
             print_incidents(app, detected)
         return 0
     engine = app.engine(name)
-    for workspace_id in app.settings.workspace_ids:
+    units = engine.source.units if isinstance(engine, SourcedCheck) else app.settings.workspace_ids
+    for workspace_id in units:
         if isinstance(engine, LogScan):
             window = engine.window(workspace_id, now, since)
             found = engine.find(workspace_id, window)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared.core.resource_ids import GUID_PATTERN, is_guid
+from shared.core.resource_ids import AML_WORKSPACE, GUID_PATTERN, is_guid, parse_resource_id
 
 _REGION = re.compile(r"^[a-z][a-z0-9]*$")
 # The Metrics batch API is regional: one endpoint per region. Sovereign clouds: metrics.monitor.azure.us / .cn.
@@ -96,6 +96,20 @@ def scope_list(raw: str) -> tuple[str, ...]:
         else:
             raise ValueError(f"expected subscription ids or resource id prefixes (/subscriptions/...), got {value!r}")
     return tuple(scopes)
+
+
+def aml_workspace_list(raw: str) -> tuple[str, ...]:
+    """Azure ML workspace resource ids (/subscriptions/.../workspaces/<name>); empty: none."""
+    ids = split(raw)
+    for value in ids:
+        parsed = parse_resource_id(value.rstrip("/"))
+        if parsed is None or parsed.resource_group is None or not parsed.within(AML_WORKSPACE):
+            raise ValueError(
+                "expected Azure ML workspace resource ids "
+                "(/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.MachineLearningServices/"
+                f"workspaces/<name>), got {value!r}"
+            )
+    return tuple(value.rstrip("/") for value in ids)
 
 
 def https_url(raw: str) -> str | None:

@@ -8,7 +8,14 @@ function_app.py, its email templates (shared/channels/email/templates/). docs/ar
 
 from __future__ import annotations
 
-from shared.detectors import azure_monitor_alert, compute_changes, metric_rules, run_failures
+from shared.detectors import (
+    azure_monitor_alert,
+    compute_changes,
+    metric_rules,
+    run_failures,
+    schedule_check,
+    stuck_run_check,
+)
 from shared.detectors.base import DetectorSpec
 
 DETECTORS: list[DetectorSpec] = [
@@ -16,6 +23,8 @@ DETECTORS: list[DetectorSpec] = [
     compute_changes.SPEC,
     metric_rules.SPEC,
     azure_monitor_alert.SPEC,
+    stuck_run_check.SPEC,
+    schedule_check.SPEC,
 ]
 
 

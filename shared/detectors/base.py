@@ -5,7 +5,9 @@ Two shapes of Log Analytics detector, each run by its own engine (shared/scans/)
 - WINDOW: rows ingested since the last scan (a watermark, with an overlap): what arrived that is wrong
   (a failed run, a risky operation). `WindowDetector.detect(rows)`.
 - PERIODIC: a lookback window ending now, no watermark, every tick: what did *not* arrive or did not change (a
-  run stuck in Running, a schedule that did not fire). `PeriodicDetector.detect(rows, now)`.
+  run stuck in Running, a schedule that did not fire). `PeriodicDetector.detect(rows, now)`; or, when one KQL
+  query is not enough (ARM's schedules, the outbox's earlier notices, run history's step names), a
+  `SourcedDetector` whose inputs a named source gathers (`DetectorSpec.source`, shared/scans/sources/).
 
 Detectors are pure: rows in, `Findings` out; no I/O, no clock (`now` is passed in).
 """
@@ -88,6 +90,19 @@ class PeriodicDetector(Protocol):
     def detect(self, rows: list[dict[str, Any]], now: datetime) -> Findings: ...
 
 
+class SourcedDetector(Protocol):
+    """A periodic check over inputs that its source (shared/scans/sources/, named by `DetectorSpec.source`)
+    gathers per unit (a Log Analytics or an Azure ML workspace); `detect` stays pure."""
+
+    @property
+    def scan(self) -> str: ...
+
+    @property
+    def lookback(self) -> timedelta: ...
+
+    def detect(self, inputs: Any, now: datetime) -> Findings: ...
+
+
 @dataclass(frozen=True)
 class DigestLine:
     """How an incident reads in a storm digest, beside its subject: when it really began (not when it was
@@ -126,7 +141,8 @@ class DetectorSpec:
     function: str | None = None  # its function in function_app.py, e.g. "scan_run_failures"
     schedule_setting: str | None = None  # its timer's app setting, e.g. "RUN_FAILURES_SCHEDULE"
     rules_section: str | None = None  # the rules.yaml section it reads, e.g. "run_failures"
-    build: Callable[[Rules, Settings], WindowDetector | PeriodicDetector] | None = None  # WINDOW, PERIODIC
+    build: Callable[[Rules, Settings], WindowDetector | PeriodicDetector | SourcedDetector] | None = None
+    source: str | None = None  # PERIODIC: the source that gathers its inputs (shared/scans/sources/); None: KQL
     # payload -> what a sent message named as its cause (run-failure: the root-cause run id; "" = nothing known):
     # when a later detection names another, one follow-up goes out (outbox/records.py `follow_up`).
     headline: Callable[[Mapping[str, Any]], str] | None = None

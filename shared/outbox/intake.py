@@ -26,7 +26,7 @@ from shared.detectors.base import ROUTE_LINKS, Detected
 from shared.outbox import records
 from shared.outbox.records import Detection, OutboxRecord
 from shared.outbox.store import IncidentStore
-from shared.routing import Router
+from shared.routing import Destination, Router
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,8 @@ class Intake:
     def record(self, detected: Sequence[Detected], now: datetime, *, source: str) -> Recorded:
         """Record these incidents (claim, or update a pending record); `source` names the producer in the log
         ("run-failures scan of <workspace>", "alert_webhook")."""
-        fresh = list({incident.key: self._new_record(incident, now) for incident in detected}.values())
+        copies = (record for incident in detected for record in self._new_records(incident, now))
+        fresh = list({record.key: record for record in copies}.values())
         done = Recorded(shortened=sum(REDUCED in r.payload or MINIMAL in r.payload for r in fresh))
         claimed = self._claim(fresh)
         undecided = [record for record in fresh if claimed[record.key] is None]
@@ -78,19 +79,21 @@ class Intake:
                 done.detections[record.key] = self._not_stored(record, outcome.error, done, source, stored=False)
         return done
 
-    def _new_record(self, incident: Detected, now: datetime) -> OutboxRecord:
-        destination = self._route(incident.labels)
-        links = {ROUTE_LINKS: [list(link) for link in destination.links]} if destination.links else {}
-        return records.new_record(
-            incident.key,
-            incident.kind,
-            {**incident.payload, **links},
-            destination.recipients,
-            now,
-            incident.due_at,
-            labels=incident.labels,
-            channel=destination.channel,
-        )
+    def _new_records(self, incident: Detected, now: datetime) -> list[OutboxRecord]:
+        """One record per destination of its route: the first under the incident's key, the others as copies."""
+        return [
+            records.new_record(
+                incident.key if position == 0 else records.copy_key(incident.key, destination.target),
+                incident.kind,
+                {**incident.payload, **_route_links(destination)},
+                destination.recipients,
+                now,
+                incident.due_at,
+                labels=incident.labels,
+                channel=destination.channel,
+            )
+            for position, destination in enumerate(self._route(incident.labels))
+        ]
 
     def _claim(self, fresh: list[OutboxRecord]) -> dict[str, bool | Refused | None]:
         claimed: dict[str, bool | Refused | None] = {}
@@ -180,3 +183,8 @@ def _headline(kind: str) -> Callable[[Mapping[str, Any]], str] | None:
         return detectors.by_kind(kind).headline
     except KeyError:
         return None
+
+
+def _route_links(destination: Destination) -> dict[str, Any]:
+    """The route's runbook and owner links, carried in the payload for the message."""
+    return {ROUTE_LINKS: [list(link) for link in destination.links]} if destination.links else {}

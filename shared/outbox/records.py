@@ -153,6 +153,20 @@ def minimal_payload(key: str, labels: Mapping[str, str], reason: str) -> dict[st
     return {MINIMAL: {"key": key, "labels": dict(labels), "reason": reason[:2000]}}
 
 
+COPY_SEPARATOR = "@"  # a copy's key: the incident's key, "@", the target it goes to ("...@teams:ml-oncall")
+
+
+def copy_key(key: str, target: str) -> str:
+    """The key of an incident's copy for one more destination of its route: each destination has its own
+    record, so sending, retrying and giving up happen per destination."""
+    return f"{key}{COPY_SEPARATOR}{target}"
+
+
+def incident_key(key: str) -> str:
+    """The incident's own key, for a record that is a copy for another destination."""
+    return key.split(COPY_SEPARATOR, 1)[0]
+
+
 def minimal_form(record: OutboxRecord, reason: str) -> OutboxRecord:
     return replace(record, payload=minimal_payload(record.key, record.labels, reason))
 

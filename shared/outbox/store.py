@@ -168,6 +168,14 @@ class IncidentStore:
         )
         return [_record(entity) for entity in entities]
 
+    def recorded(self, kind: str) -> dict[str, datetime]:
+        """Every incident key of `kind` -> when it was recorded (one partition, two properties): what a periodic
+        check needs to know which of its notices exist (stuck runs: reminders and "finished" notices)."""
+        entities = self._table().query_entities(
+            "PartitionKey eq @kind", parameters={"kind": kind}, select=["Key", "CreatedAt"]
+        )
+        return {entity["Key"]: utc(entity["CreatedAt"]) for entity in entities}
+
     def delete_older_than(self, cutoff: datetime) -> int:
         """Retention: finished incidents (sent, dead, silenced) created before `cutoff`; pending ones stay."""
         return self._tables.delete_where(INCIDENTS, f"{_FINISHED} and CreatedAt lt @cutoff", cutoff)

@@ -9,7 +9,6 @@ rules.yaml); a mistake is reported with the file, the line and the field, for ex
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections import Counter
 from datetime import datetime, timedelta
@@ -19,7 +18,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, fie
 
 from shared.core.links import configured_link
 from shared.core.resource_ids import parse_resource_id
-from shared.rules.parts import Strict, any_case
+from shared.rules.parts import Strict, any_case, pattern_matches
 from shared.rules.schedules import ScheduleRules
 from shared.rules.stuck_runs import StuckRunRules
 
@@ -62,28 +61,51 @@ class Match(Strict):
         return {label: value for label in LABELS if (value := getattr(self, label)) is not None}
 
     def matches(self, labels: dict[str, str]) -> bool:
-        return all(
-            fnmatch.fnmatchcase((labels.get(label) or "").lower(), pattern.lower())
-            for label, pattern in self.matchers().items()
-        )
+        return all(pattern_matches(pattern, labels.get(label) or "") for label, pattern in self.matchers().items())
 
 
 class Route(Strict):
+    """`channel: email`, or `channels: [email, teams:ml-oncall]` (TEAMS_WEBHOOK_ML_ONCALL): each target gets its
+    own outbox record (docs/channels.md)."""
+
     match: Match
-    recipients: list[Email] = Field(min_length=1)
+    recipients: list[Email] = []  # required when email is a target
     also_default: bool = False  # also send to the default recipients
-    channel: str = DEFAULT_CHANNEL  # a name in the channel table (shared/channels/__init__.py)
+    channel: str | None = None  # one target: a name in the channel table (shared/channels/__init__.py)
+    channels: list[str] = []  # several targets: `email`, `teams:<destination>`
     runbook: Link | None = None  # shown in the message: what to do (any https host: shared/core/links.py)
     owner: Link | None = None  # who owns what it matches: an https page or mailto:address
 
-    @field_validator("channel")
+    _known_channel = field_validator("channel")(lambda value, info: value and _known_target(value, info))
+
+    @field_validator("channels")
     @classmethod
-    def _known_channel(cls, value: str, info: ValidationInfo) -> str:
-        # The channel table sits above this module; whoever loads the file passes its names (rules_yaml.py).
-        known = (info.context or {}).get("channels", (DEFAULT_CHANNEL,))
-        if value not in known:
-            raise ValueError(f"{value!r} is not a channel: use one of {', '.join(known)}")
-        return value
+    def _known_channels(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        if len(set(values)) != len(values):
+            raise ValueError("a target is listed twice")
+        return [_known_target(value, info) for value in values]
+
+    @model_validator(mode="after")
+    def _targets_and_recipients(self) -> Route:
+        if self.channel is not None and self.channels:
+            raise ValueError("give channel or channels, not both")
+        if DEFAULT_CHANNEL in self.targets and not self.recipients:
+            raise ValueError("email needs recipients (at least one address)")
+        return self
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """`email` and/or `teams:<destination>`, in the order given."""
+        return tuple(self.channels) or (self.channel or DEFAULT_CHANNEL,)
+
+
+def _known_target(value: str, info: ValidationInfo) -> str:
+    # The channel table sits above this module; whoever loads the file passes its targets (rules_yaml.py):
+    # channel names, and `teams:<destination>` for each configured Teams destination.
+    known = (info.context or {}).get("channels", (DEFAULT_CHANNEL,))
+    if value not in known:
+        raise ValueError(f"{value!r} is not a channel: use one of {', '.join(known)}")
+    return value
 
 
 class Silence(Strict):

@@ -214,9 +214,11 @@ class AlertWebhook:
             pending = len(keys)
         else:
             try:
-                # Run history (the delivery's enrichers) gets what the request has left before its send.
+                # Run history (the delivery's enrichers) gets what the request has left before its send; the copies
+                # for the route's other destinations (Teams) are each their own record.
                 enrichment = budget.within(max(0.0, budget.remaining() - SEND_RESERVE))
-                report = self._delivery.deliver_now(keys, now, enrichment)
+                copies = (k for k in recorded.detections if k not in keys)
+                report = self._delivery.deliver_now([*keys, *copies], now, enrichment)
                 sent = report.sent
                 pending = report.retrying
             except Exception:  # recorded already: the outbox timer sends it; the caller must not retry

@@ -79,7 +79,8 @@ def app_setting_names(bicep) -> set[str]:
     # ...which merges it with the host settings and writes them all into siteConfig.appSettings.
     assert _text(function_app.variables["allAppSettings"]) == "union(hostSettings, appSettings)"
     site = _only(function_app.resources_of_type("Microsoft.Web/sites"))
-    written = _text(site.body["properties"]["siteConfig"]["appSettings"])
+    assert _text(site.body["properties"]["siteConfig"]["appSettings"]) == "concat(appSettingsList, teamsAppSettings)"
+    written = _text(function_app.variables["appSettingsList"])
     assert re.search(r"for \w+ in items\(allAppSettings\)", written), written
     return set(main.variables["appSettings"]) | set(function_app.variables["hostSettings"])
 
@@ -96,6 +97,21 @@ def test_setting_read_by_the_code_is_in_the_sample(name: str, sample_values: dic
 
 def test_bicep_sets_no_setting_the_code_does_not_read(app_setting_names: set[str]) -> None:
     assert app_setting_names - set(CODE_SETTINGS) - PLATFORM_SETTINGS == set()
+
+
+def test_teams_webhooks_are_key_vault_references_resolved_by_the_app_identity(bicep) -> None:
+    # TEAMS_WEBHOOK_<NAME> (shared/channels/teams/destinations.py) hold a signed URL: only ever a Key Vault
+    # reference, resolved with the user-assigned identity, never a plain value in the template or its parameters.
+    main, function_app = bicep["main.bicep"], bicep["app/function-app.bicep"]
+    module = _module_for(main, "main.bicep", "app/function-app.bicep")
+    assert _text(module.params["teamsWebhookSecrets"]) == "teamsWebhookSecrets"
+    assert main.params["teamsWebhookSecrets"].default == {}
+    teams = " ".join(_text(function_app.variables["teamsAppSettings"]).split())
+    assert "for secret in items(teamsWebhookSecrets)" in teams
+    assert "name: 'TEAMS_WEBHOOK_${secret.key}'" in teams
+    assert "value: '@Microsoft.KeyVault(SecretUri=${secret.value})'" in teams
+    site = _only(function_app.resources_of_type("Microsoft.Web/sites"))
+    assert _text(site.body["properties"]["keyVaultReferenceIdentity"]) == "identityId"
 
 
 def test_host_storage_is_identity_based(bicep, app_setting_names: set[str]) -> None:

@@ -30,11 +30,20 @@ def test_the_app_loses_nothing_and_duplicates_nothing(result):
     print("\n".join(report(result)))
     app = result.scores[0]
     kinds = {incident.kind for incident in result.day.incidents}
-    assert kinds == {"run-failure", "compute-change", "drift"}
+    assert kinds == {"run-failure", "compute-change", "drift", "stuck-run", "missed-schedule"}
     assert app.should >= 10
     assert (app.lost, app.duplicated, app.unmatched) == (0, 0, 0), (app.lost_keys, app.duplicated_keys)
     assert app.alerted == app.should
     assert set(result.outbox) <= {"sent"}  # nothing pending, dead or silenced at the end
+
+
+def test_the_naive_approach_cannot_see_stuck_runs_or_missed_schedules(result):
+    app, *naive = result.scores
+    for kind in ("stuck-run", "missed-schedule"):
+        should, lost, duplicated = app.by_kind[kind]
+        assert should >= 2 and (lost, duplicated) == (0, 0)
+        for score in naive:
+            assert score.by_kind[kind] == (should, should, 0)  # every one of them lost
 
 
 def test_the_faults_really_happened_and_failed_calls_were_caught_up(result):

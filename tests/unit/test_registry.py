@@ -55,9 +55,9 @@ def test_each_kind_is_unique_and_has_its_email_templates(spec):
 def test_the_cli_offers_the_registrys_scans(capsys):
     from shared import cli
 
-    assert detectors.scan_names() == ["run-failures", "compute-changes", "metrics"]
+    assert detectors.scan_names() == ["run-failures", "compute-changes", "metrics", "stuck-runs", "schedules"]
     for name in detectors.scan_names():
         assert cli._parser().parse_args(["scan", name]).name == name
     with pytest.raises(SystemExit):
-        cli._parser().parse_args(["scan", "stuck-runs"])
-    assert "invalid choice: 'stuck-runs'" in capsys.readouterr().err
+        cli._parser().parse_args(["scan", "stuck-schedules"])
+    assert "invalid choice: 'stuck-schedules'" in capsys.readouterr().err

@@ -47,8 +47,13 @@ metric_rules:
 
 
 def test_a_missing_field_points_at_its_parent():
+    message = _error("routes:\n  - recipients: [a@contoso.com]\n")
+    assert "team/rules.yaml:2: routes[0].match: Field required" in message
+
+
+def test_an_email_route_without_recipients_says_so():
     message = _error("routes:\n  - match: {workspace: ws-a}\n")
-    assert "team/rules.yaml:2: routes[0].recipients: Field required" in message
+    assert "team/rules.yaml:2: routes[0]: Value error, email needs recipients" in message
 
 
 def test_typos_in_keys_are_not_silently_ignored():
