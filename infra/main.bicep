@@ -364,6 +364,7 @@ var appSettings = {
   RUN_HISTORY_INCIDENT_SECONDS: '30'
   RUN_HISTORY_TICK_SECONDS: '120'
   RUN_HISTORY_MAX_STEPS: '3'
+  RUN_HISTORY_RECENT_RUNS: '10'
   // The watched workspaces are also those whose schedules scan_schedules checks.
   AML_WORKSPACE_IDS: join(amlWorkspaceIds, ',')
 }

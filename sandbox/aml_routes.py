@@ -36,18 +36,22 @@ _ARM = re.compile(rf"(?i){_WS}(?:/(?P<kind>jobs|schedules)(?:/(?P<name>[^/]+))?)
 _HISTORY = re.compile(
     rf"(?i)/aml/(?P<region>[^/]+)/history/v1\.0{_WS}/runs/(?P<run>[^/]+)(?:/(?P<kind>children|details))?"
 )
+_QUERY = re.compile(rf"(?i)/aml/(?P<region>[^/]+)/history/v1\.0{_WS}/experimentids/(?P<experiment>[^/]+)/runs:query")
 _DISCOVERY = re.compile(r"/aml/(?P<region>[^/]+)/discovery")
 _BLOB = re.compile(r"/blob/(?P<account>[a-z0-9]+)/(?P<path>.+)")
 _ARM_ACTIONS = {None: "workspaces/read", "jobs": "workspaces/jobs/read", "schedules": "workspaces/schedules/read"}
 _SERVER_CODES = {500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout"}
 
 
-def answer(sb: Sandbox, method: str, raw_path: str, query: str, headers: Any, base_url: str) -> Answer | None:
-    """The answer of an Azure ML service, or None when the path is none of theirs."""
+def answer(
+    sb: Sandbox, method: str, raw_path: str, query: str, headers: Any, base_url: str, body: Any = None
+) -> Answer | None:
+    """The answer of an Azure ML service, or None when the path is none of theirs (`body`: a POST's JSON)."""
     path = unquote(raw_path)
     routes: list[tuple[re.Pattern[str], str, Callable[..., Answer]]] = [
         (_ARM, "arm", _arm),
         (_HISTORY, "runhistory", _history),
+        (_QUERY, "runhistory", _runs_query),
         (_DISCOVERY, "discovery", _discovery),
         (_BLOB, "blob", _blob),
     ]
@@ -71,7 +75,7 @@ def answer(sb: Sandbox, method: str, raw_path: str, query: str, headers: Any, ba
                 "range": headers.get("x-ms-range") or headers.get("Range"),
             }
         )
-        if method != "GET":
+        if method != ("POST" if pattern is _QUERY else "GET"):
             raise ServiceError(405, "MethodNotAllowed", f"The sandbox answers GET only on {service}")
         if service in ("arm", "runhistory"):
             _authenticate(sb, service, authorization)
@@ -84,6 +88,8 @@ def answer(sb: Sandbox, method: str, raw_path: str, query: str, headers: Any, ba
             )
         _fault(sb, service, workspace, groups.get("kind"))
         params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+        if pattern is _QUERY:
+            params = {**params, **{k: v for k, v in (body or {}).items() if k in ("filter", "orderBy", "top")}}
         return handler(sb, groups, params, query, headers, base_url)
     return None
 
@@ -195,10 +201,7 @@ def _arm(
 def _history(
     sb: Sandbox, groups: dict[str, Any], params: dict[str, str], query: str, headers: Any, base_url: str
 ) -> Answer:
-    try:
-        ws = sb.aml.workspace(groups["sub"], groups["rg"], groups["ws"])
-    except ServiceError as exc:
-        raise ServiceError(404, "UserError", f"Workspace {groups['ws']} was not found") from exc
+    ws = _history_workspace(sb, groups)
     now = sb.now
     found = sb.aml.find_run(ws, groups["run"], now) if ws.region.lower() == groups["region"].lower() else None
     if found is None:
@@ -215,6 +218,22 @@ def _history(
     if kind == "details":
         return 200, run_history.details(ws, pipeline, step, now, base_url, sb.aml.signing_key), {}
     return 200, run_history.run(ws, pipeline, step, now), {}
+
+
+def _history_workspace(sb: Sandbox, groups: dict[str, Any]) -> Any:
+    """The workspace a run-history path names, or run history's own 404."""
+    try:
+        return sb.aml.workspace(groups["sub"], groups["rg"], groups["ws"])
+    except ServiceError as exc:
+        raise ServiceError(404, "UserError", f"Workspace {groups['ws']} was not found") from exc
+
+
+def _runs_query(
+    sb: Sandbox, groups: dict[str, Any], params: dict[str, Any], query: str, headers: Any, base_url: str
+) -> Answer:
+    """`experimentids/{id}/runs:query`: the experiment's runs (pipelines and their steps) by the body's query."""
+    ws = _history_workspace(sb, groups)
+    return 200, run_history.runs_query(ws, sb.aml.pipelines(ws, sb.now), groups["experiment"], params, sb.now), {}
 
 
 def _discovery(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -317,6 +318,32 @@ def children(
         path = f"{workspace.arm_id}/runs/{quote(pipeline.run_id, safe='')}/children"
         link = f"{api}/history/v1.0{path}?$continuationtoken={quote(token, safe='')}"
     return {"value": [run(workspace, pipeline, s, now) for s in page], "continuationToken": token, "nextLink": link}
+
+
+_CREATED_BEFORE = re.compile(r"(?i)\s*createdUtc\s+lt\s+(\S+)\s*")
+
+
+def runs_query(
+    workspace: AmlWorkspace, pipelines: list[PipelineRun], experiment_id: str, query: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """`runs:query` over one experiment: its runs (each pipeline run and its steps) that exist by now, newest
+    first, `top` of them. The sandbox understands the one filter the app sends (`createdUtc lt <time>`) and
+    answers 400 for any other, so a change of the app's query is seen in the tests."""
+    found = _CREATED_BEFORE.fullmatch(str(query.get("filter") or ""))
+    if found is None or query.get("orderBy") not in (None, ["createdUtc desc"]):
+        raise ServiceError(400, "UserError", "The sandbox answers runs:query only for createdUtc lt, createdUtc desc")
+    before = datetime.fromisoformat(found.group(1).replace("Z", "+00:00"))
+    runs = [
+        (life.created, run(workspace, pipeline, step, now))
+        for pipeline in pipelines
+        if stable_guid("experiment", pipeline.experiment) == experiment_id.lower()
+        for step in (None, *pipeline.steps)
+        for life in [step or pipeline]
+        if life.created < before and life.created <= now
+    ]
+    runs.sort(key=lambda pair: pair[0], reverse=True)
+    top = int(query.get("top") or 0) or len(runs)
+    return {"value": [body for _, body in runs[:top]], "continuationToken": None, "nextLink": None}
 
 
 def _offset(token: str | None) -> int:

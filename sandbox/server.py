@@ -212,7 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
             action = path.removeprefix("/_sandbox/").strip("/")
             return _aml_control(sb, method, action, body) or _control(sb, method, action, body)
         base_url = f"https://{self.headers.get('Host', self.server.host_port)}"
-        aml = aml_routes.answer(sb, method, urlsplit(self.path).path, query, self.headers, base_url)
+        aml = aml_routes.answer(sb, method, urlsplit(self.path).path, query, self.headers, base_url, body)
         if aml is not None:
             return aml
         authorization = self.headers.get("Authorization", "")

@@ -186,8 +186,15 @@ class AlertingApp:
             return Enrichers()
         from shared.enrich.run_history import RunHistoryEnricher, RunHistorySettings
 
-        settings = RunHistorySettings(max_steps=self.settings.run_history_max_steps)
-        return Enrichers([RunHistoryEnricher(self.run_history, settings)])
+        s = self.settings
+        settings = RunHistorySettings(max_steps=s.run_history_max_steps)
+        enrichers: list[Any] = [RunHistoryEnricher(self.run_history, settings)]
+        if s.run_history_recent_runs:  # the "Before this run, 3 of the last 10 ... failed" line
+            from shared.enrich.recent_history import RecentHistoryEnricher, RecentHistorySettings
+
+            recent = RecentHistorySettings(runs=s.run_history_recent_runs, min_runs=min(3, s.run_history_recent_runs))
+            enrichers.append(RecentHistoryEnricher(self.run_history, recent))
+        return Enrichers(enrichers)
 
     @cached_property
     def scan_policy(self) -> ScanPolicy:

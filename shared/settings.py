@@ -62,6 +62,7 @@ class Settings:
     run_history_incident_seconds: int = 30
     run_history_tick_seconds: int = 120
     run_history_max_steps: int = 3
+    run_history_recent_runs: int = 10
     aml_workspace_ids: tuple[str, ...] = ()  # the Azure ML workspaces whose schedules are checked
     # TEAMS_WEBHOOK_<NAME> -> its URL, a secret (Key Vault reference in Azure): never in repr, logs or tables.
     teams_webhooks: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -203,6 +204,7 @@ _READ: dict[str, _Setting] = {
     "run_history_incident_seconds": _Setting("RUN_HISTORY_INCIDENT_SECONDS", v.int_range(5, 120), "30"),
     "run_history_tick_seconds": _Setting("RUN_HISTORY_TICK_SECONDS", v.int_range(10, 240), "120"),
     "run_history_max_steps": _Setting("RUN_HISTORY_MAX_STEPS", v.int_range(1, 10), "3"),
+    "run_history_recent_runs": _Setting("RUN_HISTORY_RECENT_RUNS", v.int_range(0, 50), "10"),
     "aml_workspace_ids": _Setting("AML_WORKSPACE_IDS", v.aml_workspace_list, ""),
 }
 SETTINGS = tuple(setting.name for setting in _READ.values())

@@ -98,7 +98,9 @@ class JsonService:
         *,
         params: Mapping[str, str] | None = None,
         hints: Mapping[int, str] | None = None,
+        post: Mapping[str, Any] | None = None,
     ) -> dict[str, Any] | Unavailable:
+        """A JSON object by GET, or by POST of `post` (a read that takes its query as a body, e.g. `runs:query`)."""
         if params:
             url = with_query(url, **params)
         if not host_allowed(url, self.allowed_hosts):
@@ -108,7 +110,7 @@ class JsonService:
                 f"{self.service}: not called, {urlsplit(url).hostname or 'the host'} is not an "
                 "allowed https host for it",
             )
-        response = send(self._client, self.service, url, budget, self.call_seconds)
+        response = send(self._client, self.service, url, budget, self.call_seconds, body=post)
         if isinstance(response, Unavailable):
             return response
         if response.status_code != 200:
@@ -170,10 +172,17 @@ class JsonService:
 
 
 def send(
-    client: Any, service: str, url: str, budget: Budget, call_seconds: float, headers: Mapping[str, str] | None = None
+    client: Any,
+    service: str,
+    url: str,
+    budget: Budget,
+    call_seconds: float,
+    headers: Mapping[str, str] | None = None,
+    body: Mapping[str, Any] | None = None,
 ) -> Any:
-    """One GET (with its retries) inside min(call_seconds, what the budget has left): the azure-core response,
-    or Unavailable for a timeout, a connection failure or a spent budget. The URL is never put into a message."""
+    """One GET, or a POST of the JSON `body` (with its retries) inside min(call_seconds, what the budget has
+    left): the azure-core response, or Unavailable for a timeout, a connection failure or a spent budget. The
+    URL is never put into a message."""
     from azure.core.exceptions import AzureError, ServiceRequestTimeoutError, ServiceResponseTimeoutError
     from azure.core.rest import HttpRequest
 
@@ -187,7 +196,7 @@ def send(
     budget.count_call()
     try:
         return client.send_request(
-            HttpRequest("GET", url, headers=dict(headers or {})),
+            HttpRequest("GET" if body is None else "POST", url, headers=dict(headers or {}), json=body),
             timeout=seconds,
             connection_timeout=seconds,
             read_timeout=seconds,

@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -116,6 +117,29 @@ class RunHistory:
             ),
         )
         return body if isinstance(body, Unavailable) else StepRun.from_json(body)
+
+    def experiment_runs(
+        self, workspace: Workspace, experiment_id: str, before: datetime, budget: Budget, *, top: int
+    ) -> list[StepRun] | Unavailable:
+        """The experiment's latest `top` runs created before `before`, newest first: one `runs:query` (POST,
+        its query in the body; no paging). Steps of pipelines are runs of the same experiment too."""
+        body = self._call(
+            workspace,
+            budget,
+            lambda base: self._http.get_json(
+                f"{base}/experimentids/{quote(experiment_id, safe='')}/runs:query",
+                budget,
+                params={"api-version": API_VERSION},
+                post={
+                    "filter": f"createdUtc lt {before.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}",
+                    "orderBy": ["createdUtc desc"],
+                    "top": top,
+                },
+            ),
+        )
+        if isinstance(body, Unavailable):
+            return body
+        return [StepRun.from_json(item) for item in body.get("value") or [] if isinstance(item, dict)]
 
     def details(self, workspace: Workspace, run_id: str, budget: Budget) -> RunDetails | Unavailable:
         body = self._call(

@@ -78,6 +78,7 @@ class StepRun:
     run_type: str  # azureml.StepRun, azureml.PipelineRun ...
     error: RunError | None
     created_by: str = ""  # createdBy.userName: who (or which schedule) submitted it
+    experiment_id: str = ""  # the experiment's GUID: a pipeline's earlier runs are the experiment's root runs
 
     @property
     def is_pipeline(self) -> bool:
@@ -108,6 +109,7 @@ class StepRun:
             run_type=as_text(run.get("runType")) or as_text(properties.get("azureml.runsource")),
             error=RunError.from_json(run.get("error")),
             created_by=as_text(as_mapping(run.get("createdBy")).get("userName")),
+            experiment_id=as_text(run.get("experimentId")),
         )
 
 

@@ -17,6 +17,7 @@ from shared.core.text import first_line, utc_text
 from shared.detectors.base import DigestLine
 
 ADDITION = "run_history"  # the payload key the enricher writes (shared/enrich/run_history.py)
+RECENT_HISTORY = "recent_history"  # one line about the experiment's earlier runs (shared/enrich/recent_history.py)
 # Outcome -> (cell background, text colour): Outlook and Gmail render bgcolor on table cells, not CSS classes.
 _COLOURS = {
     "failed": ("#fdecea", "#b42318"),
@@ -90,6 +91,7 @@ def pipeline_view(
     alert: dict[str, Any] | None = None,
     addition: Mapping[str, Any] | None = None,
     update_of: Mapping[str, Any] | None = None,
+    recent_history: str = "",
 ) -> dict[str, Any]:
     """The render context of a failed pipeline: Log Analytics' facts, with run history's where it answered."""
     workspace, tenant_id = incident.workspace, options.studio_tenant_id
@@ -124,6 +126,7 @@ def pipeline_view(
         "cause": _la_step(incident, cause, tenant_id),
         "downstream": [_la_step(incident, step, tenant_id) for step in incident.downstream],
         "history": history,
+        "recent_history": recent_history,
         "update": {"before": _name_of(history, str(update_of.get("named", "")))} if update_of else None,
         "alert": alert,
         "digest": DigestLine(

@@ -30,7 +30,7 @@ from shared.detectors.base import (
     from_payload,
     to_payload,
 )
-from shared.detectors.run_failure_view import ADDITION, headline, pipeline_view
+from shared.detectors.run_failure_view import ADDITION, RECENT_HISTORY, headline, pipeline_view
 from shared.detectors.run_failures_query import (
     DEFAULT_FAILURE_STATUSES,
     RunEvent,
@@ -236,12 +236,14 @@ def view(payload: Mapping[str, Any], options: ViewOptions) -> dict[str, Any]:
     fields = dict(payload)
     alert = fields.pop("alert", None)
     addition, update_of = fields.pop(ADDITION, None), fields.pop(UPDATE_OF, None)
+    recent_history = str(fields.pop(RECENT_HISTORY, "") or "")
     return pipeline_view(
         incident_from_payload(fields),
         options,
         alert=alert_view(alert) if alert else None,
         addition=addition,
         update_of=update_of,
+        recent_history=recent_history,
     )
 
 
