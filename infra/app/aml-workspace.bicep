@@ -55,8 +55,9 @@ resource monitoringReader 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-// Run history (step names, errors, log links) at delivery: a custom role with the read actions it needs on
-// this workspace only (../shared/reference/aml-run-history §4; docs/run-history.md). Not the built-in Reader:
+// Run history (step names, errors, log links) at delivery, and the schedules scan_schedules checks: a custom role
+// with the read actions they need on this workspace only (../shared/reference/aml-run-history §4,
+// ../shared/reference/aml-schedules RBAC; docs/run-history.md, docs/azure-ml-schedules.md). Not the built-in Reader:
 // Reader can also read datastore credentials. One role per workspace, assignable only on that workspace.
 var runHistoryReadActions = [
   'Microsoft.MachineLearningServices/workspaces/read'
@@ -64,13 +65,14 @@ var runHistoryReadActions = [
   'Microsoft.MachineLearningServices/workspaces/experiments/read'
   'Microsoft.MachineLearningServices/workspaces/experiments/runs/read'
   'Microsoft.MachineLearningServices/workspaces/metadata/artifacts/read'
+  'Microsoft.MachineLearningServices/workspaces/schedules/read'
 ]
 
 resource runHistoryReaderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(workspace.id, 'aml-failure-alert-reader')
   properties: {
     roleName: 'AML Failure Alert Reader (${workspaceName}, ${uniqueString(workspace.id)})'
-    description: 'Read an Azure ML workspace\'s jobs, runs, their details and log links; nothing else.'
+    description: 'Read an Azure ML workspace\'s jobs, runs, their details and log links, and its schedules; nothing else.'
     type: 'CustomRole'
     permissions: [
       {

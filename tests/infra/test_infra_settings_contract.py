@@ -41,13 +41,14 @@ EMAIL_SEND_ACTIONS = {
     "Microsoft.Communication/CommunicationServices/Write",
     "Microsoft.Communication/EmailServices/write",
 }
-# Run history's reads on one Azure ML workspace (reference/aml-run-history §4): no write, no datastore secrets.
+# Run history's and the schedules check's reads on one Azure ML workspace: no write, no datastore secrets.
 RUN_HISTORY_READ_ACTIONS = {
     "Microsoft.MachineLearningServices/workspaces/read",
     "Microsoft.MachineLearningServices/workspaces/jobs/read",
     "Microsoft.MachineLearningServices/workspaces/experiments/read",
     "Microsoft.MachineLearningServices/workspaces/experiments/runs/read",
     "Microsoft.MachineLearningServices/workspaces/metadata/artifacts/read",
+    "Microsoft.MachineLearningServices/workspaces/schedules/read",
 }
 
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
