@@ -205,6 +205,7 @@ def simulate(
     result = Result(day, faults, [], cadence=cadence, drain=drain)
     with azurite_tables() as azurite, Sandbox(now=day.start) as sandbox:
         gate = TableGate(int(azurite.split("TableEndpoint=http://127.0.0.1:")[1].split("/", 1)[0]))
+        environ = dict(os.environ)  # the app reads its settings from here: put back after the day
         try:
             os.environ.update(
                 sandbox.app_settings(
@@ -254,6 +255,8 @@ def simulate(
             result.retried = sum(record.attempts > 1 for record in records)
         finally:
             gate.stop()
+            os.environ.clear()
+            os.environ.update(environ)
         emails = [email for email in sandbox.emails if email["status"] == "Succeeded"]  # what was delivered
         result.email_faults_answered = sandbox.faults.raised.get("email", 0)
         result.status_faults_answered = sandbox.faults.raised.get("email-status", 0)
