@@ -109,13 +109,7 @@ class RunHistory:
         return StepList([StepRun.from_json(item) for item in listing.items], listing.complete)
 
     def run(self, workspace: Workspace, run_id: str, budget: Budget) -> StepRun | Unavailable:
-        body = self._call(
-            workspace,
-            budget,
-            lambda base: self._http.get_json(
-                f"{base}/runs/{quote(run_id, safe='')}", budget, params={"api-version": API_VERSION}
-            ),
-        )
+        body = self._get_run(workspace, run_id, "", budget)
         return body if isinstance(body, Unavailable) else StepRun.from_json(body)
 
     def experiment_runs(
@@ -142,14 +136,18 @@ class RunHistory:
         return [StepRun.from_json(item) for item in body.get("value") or [] if isinstance(item, dict)]
 
     def details(self, workspace: Workspace, run_id: str, budget: Budget) -> RunDetails | Unavailable:
-        body = self._call(
+        body = self._get_run(workspace, run_id, "/details", budget)
+        return body if isinstance(body, Unavailable) else RunDetails.from_json(body)
+
+    def _get_run(self, workspace: Workspace, run_id: str, part: str, budget: Budget) -> Any:
+        """GET `runs/{run_id}{part}`: the run's JSON body, or why it could not be read."""
+        return self._call(
             workspace,
             budget,
             lambda base: self._http.get_json(
-                f"{base}/runs/{quote(run_id, safe='')}/details", budget, params={"api-version": API_VERSION}
+                f"{base}/runs/{quote(run_id, safe='')}{part}", budget, params={"api-version": API_VERSION}
             ),
         )
-        return body if isinstance(body, Unavailable) else RunDetails.from_json(body)
 
     def step_report(self, workspace: Workspace, step: StepRun, budget: Budget) -> StepReport:
         """The step with its full error and its log tail: best effort, what could not be read in `problems`."""
