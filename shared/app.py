@@ -1,6 +1,8 @@
 """The composition root: builds the clients and stores from settings once per process, the scans from the detector
 registry (shared/detectors/__init__.py) and the channels from the channel table (shared/channels/__init__.py),
-and offers one use case per kind of function: `scan(name)` for each timer scan, `receive_alert`, `deliver_outbox`.
+and offers one use case per kind of function: `tick(name)` for each timer scan (fanned out over the scan-workspaces
+queue: `scan_workspace`), `receive_alert`, `send_notifications` (the notifications queue), `deliver_outbox`.
+docs/queues.md: the queues.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from shared.detectors.base import Shape
 from shared.detectors.metric_rules import MetricsRegionMissing, check_regions
 from shared.outbox import store
 from shared.outbox.delivery import DeliveryReport, OutboxDelivery
-from shared.outbox.intake import Intake
+from shared.outbox.intake import Intake, notify_through
 from shared.outbox.records import RetryPolicy
 from shared.outbox.store import IncidentStore
 from shared.routing import Destination, destination_for
@@ -30,7 +32,7 @@ from shared.scans.log_scan import LogScan, ScanPolicy
 from shared.scans.metric_scan import MetricScan
 from shared.scans.metric_states import MetricStates
 from shared.scans.periodic import PeriodicCheck
-from shared.scans.reports import MetricTickReport, TickReport
+from shared.scans.reports import FanOutReport, MetricTickReport, TickReport, WorkspaceScan
 from shared.scans.state import ScanState
 from shared.settings import HOST_SETTINGS, SETTINGS, Settings, SettingsError
 from shared.silences import SilenceStore
@@ -39,6 +41,7 @@ from shared.webhook import deliveries
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
+    from shared.azure.queues import Queues
     from shared.outbox.channel import Channel
     from shared.webhook.answers import WebhookAnswer
     from shared.webhook.handler import AlertWebhook
@@ -136,9 +139,23 @@ class AlertingApp:
         deps = ChannelDeps(self.settings, self.credential)
         return {name: factory(deps) for name, factory in CHANNELS.items()}
 
+    def _queues(self, **client_options: Any) -> Queues | None:
+        """None for a storage without a queue service: the producers then send inline (docs/queues.md)."""
+        storage = self.settings.state_storage
+        if not storage.has_queues:
+            return None
+        from shared.azure.queues import Queues
+
+        credential = None if storage.connection_string else self.credential
+        return Queues(storage.connection_string, storage.queue_endpoint, credential, **client_options)
+
+    @cached_property
+    def queues(self) -> Queues | None:
+        return self._queues()
+
     @cached_property
     def intake(self) -> Intake:
-        return Intake(self.incidents, self.route)
+        return Intake(self.incidents, self.route, notify_through(self.queues))
 
     @cached_property
     def delivery(self) -> OutboxDelivery:
@@ -195,7 +212,12 @@ class AlertingApp:
         return AlertWebhook(
             settings=s,
             deliveries=WebhookDeliveries(self.webhook_tables),
-            intake=Intake(incidents, self.route),
+            # The queue client also fits the budget: a slow queue fails the enqueue, and the outbox timer sends.
+            intake=Intake(
+                incidents,
+                self.route,
+                notify_through(self._queues(retry_total=1, read_timeout=2)),
+            ),
             enrichers=Enrichers([LogAnalyticsEnricher(self.webhook_logs, s.workspace_ids, s.group_wait)]),
             delivery=self._delivery_through(incidents),
             secure=self.secure_webhook,
@@ -214,15 +236,45 @@ class AlertingApp:
 
     # --- use cases, one per kind of function -------------------------------------------------------------------
 
+    def tick(self, name: str, now: datetime) -> TickReport | MetricTickReport | FanOutReport:
+        """A scan's timer: a Log Analytics scan puts one message per workspace on the scan-workspaces queue
+        (scan_workspace runs each); the metric scan, or any scan on a storage without queues, runs here."""
+        if self.queues is None or detectors.by_scan(name).shape is Shape.METRICS:
+            return self.scan(name, now)
+        from shared.scans.fanout import enqueue_workspaces
+
+        self.engine(name)  # a name that is not a Log Analytics scan fails here, before anything is put
+        return FanOutReport(name, enqueue_workspaces(self.queues, name, self.settings.workspace_ids, now))
+
     def scan(self, name: str, now: datetime, since: timedelta | None = None) -> TickReport | MetricTickReport:
-        """One tick of the scan `name` (a registry scan name), then the delivery of what is due. `since` replays a
-        past window of a WINDOW scan (the CLI) without moving the watermark."""
+        """One tick of the scan `name` (a registry scan name) over every workspace in turn, then the delivery of
+        what is due (unless the queue sends it). `since` replays a past window (the CLI); the watermark stays."""
         if detectors.by_scan(name).shape is Shape.METRICS:
             rules = self.metric_scan.run(now) if self.rules.metric_rules else []
-            return MetricTickReport(rules, self.delivery.deliver_due(now))
+            return MetricTickReport(rules, self._deliver_inline(now))
         engine = self.engine(name)
         scans = engine.run(now, since) if isinstance(engine, LogScan) else engine.run(now)
-        return TickReport(scans, self.delivery.deliver_due(now))
+        return TickReport(scans, self._deliver_inline(now))
+
+    def _deliver_inline(self, now: datetime) -> DeliveryReport:
+        return DeliveryReport() if self.intake.queued else self.delivery.deliver_due(now)
+
+    def scan_workspace(self, body: bytes, dequeue_count: int, now: datetime) -> WorkspaceScan | None:
+        """One `scan-workspaces` message: its workspace, under its lease (scans/fanout.py)."""
+        from shared.scans.fanout import handle_message
+
+        return handle_message(body, dequeue_count, now, self.engine, self.scan_state, self.settings.workspace_ids)
+
+    def send_notifications(self, body: bytes, dequeue_count: int, now: datetime) -> DeliveryReport | None:
+        """One `notifications` message: send the incidents it names (outbox/queued.py). Raises to be tried again."""
+        from shared.outbox.queued import NoticeQueue, send_notifications
+
+        if self.queues is None:
+            raise SettingsError("send_notifications needs a storage account with a queue service")
+        notices = NoticeQueue(self.queues)
+        return send_notifications(
+            body, dequeue_count, now, delivery=self.delivery, store=self.incidents, notices=notices
+        )
 
     def receive_alert(self, body: bytes, headers: Mapping[str, str], now: datetime) -> WebhookAnswer:
         """One action-group delivery -> a WebhookAnswer (status, JSON body, headers); never raises."""

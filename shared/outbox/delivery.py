@@ -61,7 +61,7 @@ class DeliveryReport:
 
 @dataclass
 class _Call:
-    """One deliver_due / deliver_now call: its `now`, its report, and whether sends wait for the final status."""
+    """One deliver_due / deliver_named call: its `now`, its report, and whether sends wait for the final status."""
 
     now: datetime
     report: DeliveryReport
@@ -92,10 +92,27 @@ class OutboxDelivery:
         self._enrichers = enrichers or Enrichers()
 
     def deliver_due(self, now: datetime) -> DeliveryReport:
+        """Send everything that is due (the outbox timer: the safety net for anything whose queue message was
+        lost), waiting for each email's final status."""
         call = _Call(now, DeliveryReport(), wait=True)
-        due = self._store.due(now)
+        self._deliver_all(self._store.due(now), call)
+        return call.report
+
+    def deliver_named(self, keys: list[str], now: datetime) -> DeliveryReport:
+        """Send these incidents if they are due (a queue message names them: send_notifications, or the webhook
+        when the storage has no queues), by the same rules as `deliver_due`: a record already sent, or leased by
+        another instance, is left alone, so a message delivered twice sends once. Returns once the channel has
+        accepted each message, without polling for its final status: the record is then `accepted`, and
+        `deliver_due` confirms it (or sends again if the operation Failed)."""
+        call = _Call(now, DeliveryReport(), wait=False)
+        named = self._store.get_many(list(dict.fromkeys(keys)))
+        self._deliver_all([record for record in named.values() if outbox.is_due(record, now)], call)
+        return call.report
+
+    def _deliver_all(self, due: list[OutboxRecord], call: _Call) -> None:
         if not due:
-            return call.report
+            return
+        now = call.now
         # Messages that may be out already are settled by their own operation, never folded into a new digest.
         for records in _by_operation([record for record in due if record.operation_id]).values():
             self._deliver(records, call)
@@ -108,14 +125,13 @@ class OutboxDelivery:
         if len(to_send) <= self._storm_limit:
             for record in to_send:
                 self._deliver([record], call)
-            return call.report
+            return
         log.warning("Storm guard: %d emails due (limit %d); sending digests", len(to_send), self._storm_limit)
         by_destination: dict[tuple[str, tuple[str, ...]], list[OutboxRecord]] = defaultdict(list)
         for record in to_send:
             by_destination[(record.channel, record.recipients)].append(record)
         for records in by_destination.values():
             self._deliver(records, call)
-        return call.report
 
     def _silence(self, record: OutboxRecord, silences: list[Silence], now: datetime, report: DeliveryReport) -> bool:
         silence = silence_for(record.labels, silences, now)
@@ -125,23 +141,6 @@ class OutboxDelivery:
             report.silenced += 1
             log.info("Suppressed %s by %s", record.key, silence.describe())
         return True
-
-    def deliver_now(self, keys: list[str], now: datetime) -> DeliveryReport:
-        """Send these incidents if they are due and not sent yet (the webhook, within its request). Returns once
-        the channel has accepted each message, without polling for its final status: the record is then
-        `accepted`, and `deliver_due` confirms it from the operation's status (or sends again if the operation
-        Failed). What is not due, already has an operation (being confirmed), or fails stays in the outbox for
-        `deliver_due`."""
-        call = _Call(now, DeliveryReport(), wait=False)
-        silences: list[Silence] | None = None
-        for key in keys:
-            record = self._store.get(key)
-            if record is None or record.operation_id or not outbox.is_due(record, now):
-                continue
-            silences = self._silences(now) if silences is None else silences
-            if not self._silence(record, silences, now, call.report):
-                self._deliver([record], call)
-        return call.report
 
     def _deliver(self, records: list[OutboxRecord], call: _Call) -> None:
         """One message for one record, or one digest for several; the same lease and outcome rules for both.

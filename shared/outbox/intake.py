@@ -8,6 +8,8 @@ compare-and-swap. The store (store.py) only stores; this is the only place a det
     one the table service refuses (400): reported, stored in its minimal form (an email that names it); the
         others go on (a stored record that cannot be updated is kept as it is)
     anything else (the service is down): raised; the caller reads the same window again next tick
+    then, with a queue (`notify`, outbox/queued.py): the new records are put on the notifications queue, each
+        visible when it is due; send_notifications sends them (the outbox timer if the message is lost)
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
 from shared.azure.entity_bounds import MINIMAL, REDUCED
 from shared.azure.tables import Refused, refusal
@@ -25,6 +28,9 @@ from shared.outbox import records
 from shared.outbox.records import Detection, OutboxRecord
 from shared.outbox.store import IncidentStore
 from shared.routing import Router
+
+if TYPE_CHECKING:
+    from shared.azure.queues import Queues
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +52,22 @@ class Recorded:
         return sum(detection is Detection.UPDATE for detection in self.detections.values())
 
 
+# Called with the new records' keys and due times, `now` and the source, after they are stored (NoticeQueue.enqueue).
+Notify = Callable[[dict[str, datetime], datetime, str], object]
+
+
+def notify_through(queues: Queues | None) -> Notify | None:
+    """The notifications queue's enqueue (outbox/queued.py); None without queues: the producers send."""
+    from shared.outbox.queued import NoticeQueue
+
+    return None if queues is None else NoticeQueue(queues).enqueue
+
+
 class Intake:
-    def __init__(self, store: IncidentStore, route: Router) -> None:
+    def __init__(self, store: IncidentStore, route: Router, notify: Notify | None = None) -> None:
         self._store = store
         self._route = route
+        self._notify = notify
 
     def record(self, detected: Sequence[Detected], now: datetime, *, source: str) -> Recorded:
         """Record these incidents (claim, or update a pending record); `source` names the producer in the log
@@ -74,7 +92,18 @@ class Intake:
                 done.detections[record.key] = Detection.CLAIM
             elif isinstance(outcome, Refused):
                 done.detections[record.key] = self._not_stored(record, outcome.error, done, source, stored=False)
+        if self._notify is not None:
+            # An update may make a pending record due sooner (records.on_detected): its message shows then too.
+            changed = (Detection.CLAIM, Detection.UPDATE)
+            new = {r.key: r.due_at for r in fresh if done.detections.get(r.key) in changed}
+            if new:
+                self._notify(new, now, source)
         return done
+
+    @property
+    def queued(self) -> bool:
+        """Whether what it records is sent through the notifications queue (else the producer sends it)."""
+        return self._notify is not None
 
     def _new_record(self, incident: Detected, now: datetime) -> OutboxRecord:
         destination = self._route(incident.labels)
