@@ -64,6 +64,15 @@ def app_functions() -> dict[str, Callable[[Any], None]]:
     return functions
 
 
+def app_use_cases(app: Any, clock: Callable[[], Any]) -> dict[str, Callable[[Any], None]]:
+    """The same use cases as function_app's queue functions, of one app instance and on a given clock (the
+    simulation's and the demo's simulated time; several instances in one process)."""
+    return {
+        "notifications": lambda message: app.send_notifications(message.get_body(), message.dequeue_count, clock()),
+        "scan-workspaces": lambda message: app.scan_workspace(message.get_body(), message.dequeue_count, clock()),
+    }
+
+
 @dataclass
 class Tally:
     ran: int = 0
