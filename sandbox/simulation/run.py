@@ -4,9 +4,16 @@ instances and two naive alerters, driven minute by minute on the sandbox clock (
 Schedules (minutes of the simulated clock), overlapping on purpose, `cadence` = (A, B) minutes:
 
     instance A: scan_run_failures every A minutes (at :00), scan_compute_changes (:01), scan_metrics (:02);
-                deliver_outbox every 2
-    instance B: the same every B minutes, deliver_outbox every 3
+                deliver_outbox every 2; its queue consumers (scan_workspace, send_notifications) every minute
+    instance B: the same every B minutes, deliver_outbox every 3, its queue consumers every minute
     naive A / naive B: every 5 / every 4 minutes, each over the last 5 / 4 minutes by TimeGenerated
+    native: Azure Monitor's log search alert rule every 5 minutes, its "Failed Runs" metric alert every minute
+
+The scan timers put their workspaces on the scan-workspaces queue and the intake puts what it records on the
+notifications queue (docs/queues.md); each instance's local host loop (sandbox/queue_host.py) feeds both queues to
+its own app's use cases on the sandbox clock, the two instances competing for the messages. A message's delay is
+capped at 1 s of wall time (a simulated minute passes in a fraction of a second): one that shows before its
+incidents are due is put back until they are (outbox/queued.py), so the outcome does not depend on the cap.
 
 The deployed schedule is every 5 minutes; `make simulate` scans every 10 and 8 (a scan against the sandbox
 costs ~0.1-0.2 s of wall time, and a day has 1,500 minutes), the test every 5 and 4. Coarser ticks make the
@@ -35,18 +42,21 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sandbox import DEFAULT_WORKSPACE_ID, Sandbox
-from sandbox.azurite import azurite_tables
+from sandbox.azurite import azurite_storage
 from sandbox.emulator import LOCAL_RECIPIENT
+from sandbox.queue_host import QueueHost, app_use_cases
 from sandbox.table_gate import TableGate
 
 from .alerts import AlertDeliveries
 from .crashes import DyingEmail, InstanceDied
 from .naive import NaiveAlerter
+from .native import LOG_SENDER, METRIC_SENDER, NativeAlerts
 from .score import Score, root_causes_named, score
 from .world import Day, DayPlan, generate
 
 RULES = Path(__file__).with_name("rules.yaml")
 RECIPIENT = LOCAL_RECIPIENT
+QUEUE_LOCK = timedelta(seconds=2)  # wall time a dead consumer's message stays locked (the host's 10 min)
 DRAIN = timedelta(hours=1)  # activity stops at the end of the day; scans go on this long so late rows land
 log = logging.getLogger(__name__)
 
@@ -73,6 +83,8 @@ class Result:
     table_requests_refused: int = 0
     email_faults_answered: int = 0
     naive_failed_sends: int = 0
+    native_failed_sends: int = 0
+    queue: dict[str, int] = field(default_factory=dict)  # messages run, failed, poisoned, consumers died
     wall_seconds: float = 0.0
     ticks: int = 0
     outbox: dict[str, int] = field(default_factory=dict)  # the app's incident records by status, at the end
@@ -165,17 +177,28 @@ def _due(minute: int, every: int, offset: int) -> bool:
     return minute % every == offset
 
 
-def _instance_calls(app: Any, minute: int, every: int, outbox_every: int) -> list[tuple[str, Callable]]:
+def _instance_calls(
+    app: Any, host: QueueHost, minute: int, every: int, outbox_every: int
+) -> list[tuple[str, Callable]]:
     calls: list[tuple[str, Callable[..., Any]]] = []
     if _due(minute, every, 0):
-        calls.append(("scan_run_failures", partial(app.scan, "run-failures")))
+        calls.append(("scan_run_failures", partial(app.tick, "run-failures")))
     if _due(minute, every, 1):
-        calls.append(("scan_compute_changes", partial(app.scan, "compute-changes")))
+        calls.append(("scan_compute_changes", partial(app.tick, "compute-changes")))
     if _due(minute, every, 2):
-        calls.append(("scan_metrics", partial(app.scan, "metrics")))
+        calls.append(("scan_metrics", partial(app.tick, "metrics")))
     if _due(minute, outbox_every, 0):
         calls.append(("deliver_outbox", app.deliver_outbox))
+    calls.append(("queue consumers", partial(_consume, host)))
     return calls
+
+
+def _consume(host: QueueHost, now: datetime) -> None:
+    """The instance's queue functions take what is visible; a consumer that died mid-send ends the minute."""
+    died = host.tally.died
+    host.drain()
+    if host.tally.died > died:
+        raise InstanceDied("a queue consumer died after ACS accepted an email")
 
 
 def simulate(
@@ -191,7 +214,10 @@ def simulate(
     day = generate(plan)
     faults = plan_faults(day, plan.seed)
     result = Result(day, faults, [], cadence=cadence, drain=drain)
-    with azurite_tables() as azurite, Sandbox(now=day.start) as sandbox:
+    from shared.azure import queues
+
+    queues.MAX_DELAY = timedelta(seconds=1)  # see the module docstring: delays are in wall time
+    with azurite_storage() as azurite, Sandbox(now=day.start) as sandbox:
         gate = TableGate(int(azurite.split("TableEndpoint=http://127.0.0.1:")[1].split("/", 1)[0]))
         try:
             os.environ.update(sandbox.app_settings(gate.connection_string(azurite), RULES_FILE=str(RULES)))
@@ -203,8 +229,15 @@ def simulate(
             )
             for app in apps.values():
                 app.ensure_tables()
+            hosts = {
+                name: QueueHost(
+                    azurite, app_use_cases(app, lambda: sandbox.now), lock=QUEUE_LOCK, visibility=timedelta(seconds=1)
+                )
+                for name, app in apps.items()
+            }
             alerts = AlertDeliveries(day, apps, plan.seed)
-            sources: list[EventSource] = [LogRows(day), MetricSeries(day), alerts]
+            native = NativeAlerts(day, sandbox.endpoint, DEFAULT_WORKSPACE_ID, (RECIPIENT,))
+            sources: list[EventSource] = [LogRows(day), MetricSeries(day), alerts, native]
             for source in sources:
                 source.seed(sandbox)
             for fault in faults:
@@ -216,7 +249,11 @@ def simulate(
                 NaiveAlerter("A", timedelta(minutes=5), sandbox.endpoint, DEFAULT_WORKSPACE_ID, rule, (RECIPIENT,)),
                 NaiveAlerter("B", timedelta(minutes=4), sandbox.endpoint, DEFAULT_WORKSPACE_ID, rule, (RECIPIENT,)),
             ]
-            _run_clock(day, faults, sandbox, gate, apps, naive, sources, result, progress, cadence, drain)
+            _run_clock(day, faults, sandbox, gate, apps, hosts, naive, sources, result, progress, cadence, drain)
+            result.queue = {
+                what: sum(getattr(host.tally, what) for host in hosts.values())
+                for what in ("ran", "failed", "poisoned", "died")
+            }
             result.table_requests_refused = gate.refused
             result.webhook = {
                 "alerts": alerts.alerts,
@@ -235,17 +272,28 @@ def simulate(
         result.status_faults_answered = sandbox.faults.raised.get("email-status", 0)
         result.repeats_answered = sandbox.email.repeats_answered
     result.naive_failed_sends = sum(n.failed_sends for n in naive)
+    result.native_failed_sends = native.failed_sends
     app_emails = [e for e in emails if e["senderAddress"].startswith("DoNotReply@")]
-    naive_a = [e for e in emails if e["senderAddress"].startswith("naive-a@")]
-    naive_b = [e for e in emails if e["senderAddress"].startswith("naive-b@")]
-    result.scores = [
-        score("this app, 2 instances", app_emails, day, naive=False),
-        score("naive, 1 instance (every 5 min)", naive_a, day, naive=True),
-        score("naive, 2 instances (every 5 and 4 min)", naive_a + naive_b, day, naive=True),
-    ]
+    result.scores = _scores(emails, app_emails, day)
     result.root_causes = root_causes_named(app_emails, day)
     result.wall_seconds = time.perf_counter() - wall
     return result
+
+
+def _scores(emails: list[dict], app_emails: list[dict], day: Day) -> list[Score]:
+    def sent_by(prefix: str) -> list[dict]:
+        return [e for e in emails if e["senderAddress"].startswith(prefix)]
+
+    naive_a, naive_b = sent_by("naive-a@"), sent_by("naive-b@")
+    native_log, native_metric = sent_by(LOG_SENDER), sent_by(METRIC_SENDER)
+    return [
+        score("this app, 2 instances", app_emails, day, naive=False),
+        score("naive, 1 instance (every 5 min)", naive_a, day, naive=True),
+        score("naive, 2 instances (every 5 and 4 min)", naive_a + naive_b, day, naive=True),
+        score("Azure Monitor: log search alert (5 min, by RootRunId)", native_log, day, naive=False, native=True),
+        score("Azure Monitor: Failed Runs metric alert", native_metric, day, naive=False, native=True),
+        score("Azure Monitor: both rules", native_log + native_metric, day, naive=False, native=True),
+    ]
 
 
 def _run_clock(
@@ -254,6 +302,7 @@ def _run_clock(
     sandbox: Sandbox,
     gate: TableGate,
     apps: dict[str, Any],
+    hosts: dict[str, QueueHost],
     naive: list[NaiveAlerter],
     sources: list[EventSource],
     result: Result,
@@ -275,7 +324,7 @@ def _run_clock(
             source.tick(now)
         threads = []
         for name, app in apps.items():
-            calls = _instance_calls(app, minute, *every[name])
+            calls = _instance_calls(app, hosts[name], minute, *every[name])
             if calls:
                 threads.append(threading.Thread(target=_run_calls, args=(name, calls, now, result)))
         for thread in threads:
