@@ -34,8 +34,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Keys per message: an incident key is at most 512 characters (entity_bounds), a message at most 48 KiB of text.
-KEYS_PER_MESSAGE = 60
+# A message holds at most 64 KiB once base64-encoded: about 48 KiB of JSON. As many keys as fit go in one message, so
+# that a storm recorded by one scan reaches one send_notifications call and its storm guard (one digest).
+MESSAGE_BYTES = 45_000
 UNFINISHED = (Status.PENDING, Status.SENDING)
 IN_FLIGHT = (Status.PENDING, Status.SENDING, Status.ACCEPTED)
 
@@ -71,12 +72,26 @@ class NoticeQueue:
         try:
             for _, keys in sorted(by_second.items()):
                 delay = max(due[key] for key in keys) - now  # shown when the last of them is due (Queues rounds up)
-                for start in range(0, len(keys), KEYS_PER_MESSAGE):
-                    self._queues.send(NOTIFICATIONS, {"keys": keys[start : start + KEYS_PER_MESSAGE]}, delay=delay)
+                for chunk in _chunks(keys):
+                    self._queues.send(NOTIFICATIONS, {"keys": chunk}, delay=delay)
         except Exception as err:
             log.warning("%s: could not enqueue %d incident(s); the outbox timer sends them: %r", source, len(due), err)
             return False
         return True
+
+
+def _chunks(keys: list[str]) -> list[list[str]]:
+    """The keys in runs whose JSON stays within MESSAGE_BYTES (a key is at most 512 characters: entity_bounds)."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for key in keys:
+        length = len(json.dumps(key)) + 1
+        if chunks[-1] and size + length > MESSAGE_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(key)
+        size += length
+    return chunks
 
 
 def send_notifications(
