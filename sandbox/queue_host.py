@@ -202,3 +202,33 @@ class QueueHost:
             return [m.content for m in self._service.get_queue_client(f"{queue}-poison").peek_messages(max_messages=32)]
         except ResourceNotFoundError:
             return []
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m sandbox.queue_host [--queues notifications,scan-workspaces] [--idle-exit 3] [--threads 4]`: one
+    host process over function_app's queue functions, configured by the environment (the app settings), as a
+    Function App instance; it exits once the queues have been idle for --idle-exit seconds (0: never)."""
+    import argparse
+    import os
+    import time
+
+    parser = argparse.ArgumentParser(prog="python -m sandbox.queue_host", description=main.__doc__)
+    parser.add_argument("--queues", default="notifications,scan-workspaces")
+    parser.add_argument("--idle-exit", type=float, default=3.0)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+    host = QueueHost(os.environ["AzureWebJobsStorage"], threads=args.threads)  # noqa: SIM112  (the host's name)
+    queues = tuple(args.queues.split(","))
+    idle_since = time.monotonic()
+    while not args.idle_exit or time.monotonic() - idle_since < args.idle_exit:
+        if sum(host.run_once(queue) for queue in queues):
+            idle_since = time.monotonic()
+        else:
+            time.sleep(0.05)  # the host backs off from 100 ms up to maxPollingInterval; a short poll here
+    print(json.dumps(vars(host.tally)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
