@@ -57,6 +57,9 @@ from .world import Day, DayPlan, generate
 RULES = Path(__file__).with_name("rules.yaml")
 RECIPIENT = LOCAL_RECIPIENT
 QUEUE_LOCK = timedelta(seconds=2)  # wall time a dead consumer's message stays locked (the host's 10 min)
+# Receives per queue per simulated minute and instance (16 messages each): the clock stands still meanwhile, so a
+# message put back until its incidents are due shows again after its 1 s and would be taken again and again.
+QUEUE_ROUNDS = 8
 DRAIN = timedelta(hours=1)  # activity stops at the end of the day; scans go on this long so late rows land
 log = logging.getLogger(__name__)
 
@@ -196,7 +199,7 @@ def _instance_calls(
 def _consume(host: QueueHost, now: datetime) -> None:
     """The instance's queue functions take what is visible; a consumer that died mid-send ends the minute."""
     died = host.tally.died
-    host.drain()
+    host.drain(max_rounds=QUEUE_ROUNDS)
     if host.tally.died > died:
         raise InstanceDied("a queue consumer died after ACS accepted an email")
 
