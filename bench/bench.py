@@ -2,17 +2,23 @@
 
     python bench/bench.py [--out docs/benchmarks.md]
 
-Figures (one function each in FIGURES; a new figure is one more function there):
+Figures (one function each in FIGURES; a new figure is one more function there). A ratio is the median of at
+least 5 interleaved pairs (measured, reference, measured, reference, ...) in one run, shown with its min and max:
 
-* cold start: `import function_app` against `import azure.functions` alone, each in fresh interpreters
-  (median of several runs), because the Functions host imports function_app on every cold start;
-* scan: one `AlertingApp.scan("run-failures", now)` over 10,000 failed-step rows of 1,000 pipeline runs, against
-  Azurite and the sandbox, with its Log Analytics calls, table round trips and emails; its table time against
-  writing the same number of entities to Azurite in batches of 100, in the same run;
-* webhook: a burst of 200 deliveries (50 of them repeats) from 8 threads through the real `alert_webhook`
-  function, p50/p99 answer time against one Table Storage read on the same Azurite, emails against distinct
-  alerts; the same burst in a child process for its peak memory; then thousands of hypothesis-generated
-  deliveries (BENCH_FUZZ_EXAMPLES, default 3000): no 5xx (bench/webhook_bench.py).
+* cold start: `import function_app` against `import azure.functions` alone, each in fresh interpreters, 15 pairs,
+  because the Functions host imports function_app on every cold start;
+* scan: `AlertingApp.scan("run-failures", now)` over 10,000 failed-step rows of 1,000 pipeline runs on fresh state,
+  then its notifications queue drained by the app's send_notifications (against Azurite and the sandbox); its
+  table time (scan and sending) against writing the same number of entities to Azurite in batches of 100: 5 pairs;
+* webhook: 5 bursts of 200 deliveries (50 of them repeats) from 8 threads through the real `alert_webhook`
+  function, while a consumer process (sandbox/queue_host.py running function_app's send_notifications) sends;
+  each burst's p50 against 50 raw Table Storage writes + reads of one entity on the same Azurite (a pair); p99 of
+  every answer; each distinct alert's incident emailed exactly once once the queue drained, and the time from the
+  webhook's answer to ACS accepting that email; the same burst in a child process for its peak memory; then
+  thousands of hypothesis-generated deliveries (BENCH_FUZZ_EXAMPLES, default 3000): no 5xx (bench/webhook_bench.py);
+* fan-out: 50 Log Analytics workspaces of the sandbox, each with a failed pipeline (each query answered after
+  0.5 s, as Log Analytics takes 0.5-2 s); one tick of the run-failures timer, consumed by 1, 2 and 4 consumer
+  processes (one message at a time each): wall time until every incident is sent, speed-up, every incident once.
 
 Requests are counted and timed at azure-core's HTTP transport (every SDK call the app makes goes through it).
 Peak memory: peak RSS (VmHWM in /proc/self/status) of a child interpreter: for the imports, after the import; for the
