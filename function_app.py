@@ -1,6 +1,8 @@
 """Azure Functions entry points: wiring only. Each function parses its trigger, calls one use case, logs the result.
 
-A scan's function is named in its registry line (shared/detectors/): `function` and `schedule_setting`."""
+A scan's function is named in its registry line (shared/detectors/): `function` and `schedule_setting`. The queue
+triggers read the queues of shared/azure/queues.py (NOTIFICATIONS, SCAN_WORKSPACES) over the host's storage
+connection; host.json sets how they are retried (docs/queues.md)."""
 
 import json
 import logging
@@ -15,7 +17,7 @@ log = logging.getLogger("function_app")
 
 
 def _scan(function: str, scan: str) -> None:
-    report = alerting_app().scan(scan, datetime.now(UTC))
+    report = alerting_app().tick(scan, datetime.now(UTC))
     log.info("%s: %s", function, report.summary())
 
 
@@ -48,6 +50,18 @@ def scan_schedules(timer: func.TimerRequest) -> None:
 def deliver_outbox(timer: func.TimerRequest) -> None:
     report = alerting_app().deliver_outbox(datetime.now(UTC))
     log.info("deliver_outbox: %s", report.summary())
+
+
+@app.queue_trigger(arg_name="message", queue_name="scan-workspaces", connection="AzureWebJobsStorage")
+def scan_workspace(message: func.QueueMessage) -> None:
+    found = alerting_app().scan_workspace(message.get_body(), message.dequeue_count or 1, datetime.now(UTC))
+    log.info("scan_workspace: %s", found.summary() if found else "nothing scanned")
+
+
+@app.queue_trigger(arg_name="message", queue_name="notifications", connection="AzureWebJobsStorage")
+def send_notifications(message: func.QueueMessage) -> None:
+    report = alerting_app().send_notifications(message.get_body(), message.dequeue_count or 1, datetime.now(UTC))
+    log.info("send_notifications: %s", report.summary() if report else "nothing to send")
 
 
 @app.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)

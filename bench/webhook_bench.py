@@ -31,6 +31,12 @@ def configure(sandbox, connection: str) -> None:
 
 
 def _post(body: bytes) -> tuple[int, float]:
+    status, ms, _, _ = _post_timed(body)
+    return status, ms
+
+
+def _post_timed(body: bytes) -> tuple[int, float, float, list[str]]:
+    """(status, answer ms, wall clock at the answer, incident keys the answer names)."""
     import azure.functions as func
 
     import function_app
@@ -38,7 +44,11 @@ def _post(body: bytes) -> tuple[int, float]:
     handler = function_app.alert_webhook.build().get_user_function()
     started = time.perf_counter()
     response = handler(func.HttpRequest("POST", "/api/alerts", body=body, headers={"Content-Type": "application/json"}))
-    return response.status_code, (time.perf_counter() - started) * 1000
+    ms, answered = (time.perf_counter() - started) * 1000, time.time()
+    keys: list[str] = []
+    if response.status_code == 200:
+        keys = json.loads(response.get_body()).get("incidents", [])
+    return response.status_code, ms, answered, keys
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -61,21 +71,22 @@ def burst_bodies(fired: str, deliveries: int = 200, duplicates: int = 50, tag: s
     return bodies, len(distinct)
 
 
-def _deliver(body: bytes) -> list[tuple[int, float]]:
-    """One delivery as Azure makes it (a 503 is retried after 5 s, ...): every answer's status and time."""
+def _deliver(body: bytes) -> list[tuple[int, float, float, list[str]]]:
+    """One delivery as Azure makes it (a 503 is retried after 5 s, ...): every answer's status, time, wall clock
+    and incident keys."""
     from sandbox.action_group import deliver
 
-    answers: list[tuple[int, float]] = []
+    answers: list[tuple[int, float, float, list[str]]] = []
 
     def post(data: bytes) -> int:
-        answers.append(_post(data))
+        answers.append(_post_timed(data))
         return answers[-1][0]
 
     deliver(post, body)
     return answers
 
 
-def post_all(bodies: list[bytes], workers: int = 8) -> list[list[tuple[int, float]]]:
+def post_all(bodies: list[bytes], workers: int = 8) -> list[list[tuple[int, float, float, list[str]]]]:
     """A warm instance (tables exist, clients built) answers the bodies from `workers` threads at once; a copy
     that meets another copy still being processed is answered 503 and delivered again, as Azure retries it."""
     from shared.entrypoints import alerting_app
@@ -86,28 +97,77 @@ def post_all(bodies: list[bytes], workers: int = 8) -> list[list[tuple[int, floa
         return list(pool.map(_deliver, bodies))
 
 
-def burst(sandbox, connection: str) -> dict:
-    """200 POSTs, of which 50 repeat an earlier alert, from 8 threads at once."""
+def _write_and_read(table, index: int) -> float:
+    """The floor of any claim: one raw Table Storage write and one read of it, in ms."""
+    started = time.perf_counter()
+    table.create_entity({"PartitionKey": "reference", "RowKey": f"r{index:06d}", "Value": index})
+    table.get_entity("reference", f"r{index:06d}")
+    return (time.perf_counter() - started) * 1000
+
+
+def burst(sandbox, connection: str, repeats: int = 5) -> dict:
+    """`repeats` bursts of 200 POSTs (50 repeating an earlier alert) from 8 threads, each followed by its reference
+    (50 raw table writes + reads on the same Azurite): one ratio of p50s per pair. A consumer process
+    (sandbox/queue_host.py, function_app's send_notifications) sends meanwhile, as another instance would."""
     from azure.data.tables import TableServiceClient
 
-    bodies, distinct = burst_bodies(sandbox.now.isoformat())
-    deliveries = post_all(bodies)
-    times = [ms for answers in deliveries for _, ms in answers]
-    # Reference: one Table Storage point read against the same Azurite, the floor of any claim.
-    table = TableServiceClient.from_connection_string(connection).get_table_client("webhookdeliveries")
-    reads = []
-    for _ in range(50):
-        started = time.perf_counter()
-        list(table.query_entities("PartitionKey eq 'none'"))
-        reads.append((time.perf_counter() - started) * 1000)
+    table = TableServiceClient.from_connection_string(connection).create_table_if_not_exists("benchwebhookref")
+    times, ratios, answered, distinct_total, statuses, retried = [], [], {}, 0, set(), 0
+    for repeat in range(repeats):
+        bodies, distinct = burst_bodies(sandbox.now.isoformat(), tag=f"bench{repeat}")
+        deliveries = post_all(bodies)
+        burst_ms = [ms for answers in deliveries for _, ms, _, _ in answers]
+        reference = [_write_and_read(table, repeat * 100 + i) for i in range(50)]
+        ratios.append(_percentile(burst_ms, 0.5) / statistics.median(reference))
+        times += burst_ms
+        distinct_total += distinct
+        statuses |= {answers[-1][0] for answers in deliveries}
+        retried += sum(len(answers) > 1 for answers in deliveries)
+        for answers in deliveries:
+            for status, _, wall, keys in answers:
+                for key in keys if status == 200 else ():
+                    answered.setdefault(key, wall)  # the first 2xx answer that named it
     return {
         "p50": _percentile(times, 0.50),
         "p99": _percentile(times, 0.99),
-        "read_p50": statistics.median(reads),
-        "statuses": sorted({answers[-1][0] for answers in deliveries}),
+        "ratios": ratios,
+        "statuses": sorted(statuses),
+        "retried": retried,
+        "expected_emails": distinct_total,
+        "answered": answered,
+    }
+
+
+def emailed_once(sandbox, connection: str, answered: dict[str, float], timeout: float = 120) -> dict:
+    """Wait until the queue has sent every answered incident (or `timeout`): emails per incident, and the time
+    from the webhook's answer to ACS accepting its email."""
+    from azure.data.tables import TableServiceClient
+
+    from shared.app import TABLES
+    from shared.azure.tables import Tables
+    from shared.outbox.records import Status
+    from shared.outbox.store import IncidentStore
+
+    store = IncidentStore(Tables(TableServiceClient.from_connection_string(connection), TABLES))
+    deadline = time.monotonic() + timeout
+    while True:
+        records = {record.key: record for record in store.records() if record.key in answered}
+        done = {key: r for key, r in records.items() if r.status in (Status.ACCEPTED, Status.SENT)}
+        if len(done) >= len(answered) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    by_operation: dict[str, list[dict]] = {}
+    for email in sandbox.emails:
+        by_operation.setdefault(email["operation_id"], []).append(email)
+    emails_of = {key: by_operation.get(record.operation_id, []) for key, record in done.items()}
+    latencies = [(emails[0]["accepted_wall"] - answered[key]) * 1000 for key, emails in emails_of.items() if emails]
+    return {
+        "incidents": len(answered),
+        "sent": len(done),
         "emails": len(sandbox.emails),
-        "retried": sum(len(answers) > 1 for answers in deliveries),
-        "expected_emails": distinct,
+        "once": sum(len(emails) == 1 for emails in emails_of.values()),
+        "latency_p50": _percentile(latencies, 0.5) if latencies else float("nan"),
+        "latency_p99": _percentile(latencies, 0.99) if latencies else float("nan"),
     }
 
 

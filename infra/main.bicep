@@ -179,6 +179,13 @@ var stateTables = [
   'metricstates'
 ]
 
+// The app's queues (shared/azure/queues.py, docs/queues.md): the webhook and the scans put "send these incidents" on
+// notifications, the scan timers one message per workspace on scan-workspaces. Each has its host-made -poison twin.
+var appQueues = [
+  'notifications'
+  'scan-workspaces'
+]
+
 // Resource id of the Log Analytics workspace, known before deployment so modules can be scoped to it.
 var newLogAnalyticsWorkspaceId = '${subscription().id}/resourceGroups/${resourceGroupName}/providers/Microsoft.OperationalInsights/workspaces/${logAnalyticsName}'
 var logAnalyticsWorkspaceId = empty(existingLogAnalyticsWorkspaceId) ? newLogAnalyticsWorkspaceId : existingLogAnalyticsWorkspaceId
@@ -228,6 +235,7 @@ module storage 'app/storage.bicep' = {
     tags: tags
     deploymentContainerName: deploymentContainerName
     tableNames: stateTables
+    queueNames: appQueues
     principalId: identity.outputs.principalId
     onCallTableName: silencesTable
     onCallGroupObjectId: onCallGroupObjectId

@@ -1,4 +1,5 @@
-"""Azurite, the real Table Storage emulator (npm `azurite`), started on a free loopback port for tests and the demo."""
+"""Azurite, the real Table and Queue Storage emulator (npm `azurite`), started on free loopback ports for tests, the
+demo, the simulation and the benchmarks."""
 
 from __future__ import annotations
 
@@ -27,8 +28,29 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def azurite_tables(start_timeout: float = 30) -> Iterator[str]:
-    """Run an in-memory Azurite table service; yields its connection string."""
-    binary = ROOT / "node_modules" / ".bin" / "azurite-table"
+    """Run an in-memory Azurite table service; yields its connection string (no queue service: the app then sends
+    inline, as it did before the queues)."""
+    with _service("table", start_timeout) as port:
+        yield _connection_string(TableEndpoint=port)
+
+
+@contextlib.contextmanager
+def azurite_storage(start_timeout: float = 30) -> Iterator[str]:
+    """Run in-memory Azurite table and queue services; yields one connection string naming both (the demo, the
+    simulation, the queue tests and the benchmarks)."""
+    with _service("table", start_timeout) as tables, _service("queue", start_timeout) as queues:
+        yield _connection_string(TableEndpoint=tables, QueueEndpoint=queues)
+
+
+def _connection_string(**ports: int) -> str:
+    endpoints = "".join(f"{name}=http://127.0.0.1:{port}/devstoreaccount1;" for name, port in ports.items())
+    return f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};{endpoints}"
+
+
+@contextlib.contextmanager
+def _service(service: str, start_timeout: float) -> Iterator[int]:
+    """One Azurite service (`table` or `queue`, started alike) on a free loopback port; yields the port."""
+    binary = ROOT / "node_modules" / ".bin" / f"azurite-{service}"
     if not binary.exists():
         raise AzuriteNotAvailable("Azurite is not installed: run `npm ci` (make test and make demo do it)")
     port = _free_port()
@@ -40,9 +62,9 @@ def azurite_tables(start_timeout: float = 30) -> Iterator[str]:
                 "--silent",
                 "--skipApiVersionCheck",
                 "--disableTelemetry",
-                "--tableHost",
+                f"--{service}Host",
                 "127.0.0.1",
-                "--tablePort",
+                f"--{service}Port",
                 str(port),
             ],
             cwd=workdir,
@@ -51,10 +73,7 @@ def azurite_tables(start_timeout: float = 30) -> Iterator[str]:
         )
         try:
             _wait_for(port, process, start_timeout)
-            yield (
-                f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
-                f"TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
-            )
+            yield port
         finally:
             process.terminate()
             try:

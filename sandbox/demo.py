@@ -1,9 +1,11 @@
 """`make demo`: the alerting app offline, with its real code and SDK clients.
 
-Starts Azurite (Table Storage) and the sandbox (Log Analytics, Metrics, ACS Email, Azure ML run history and ARM,
-Teams Workflows), then shows three stories, and three that send no failure event at all (demo_silent.py):
+Starts Azurite (Table and Queue Storage) and the sandbox (Log Analytics, Metrics, ACS Email, Azure ML run history
+and ARM, Teams Workflows), then shows three stories, and three that send no failure event at all (demo_silent.py):
 a failing 6-step pipeline (the `scan_run_failures` function, run twice: one email), a deleted compute cluster
 (`scan_compute_changes`), and a drift metric that fires and resolves (`scan_metrics` over simulated time).
+The queue functions (`scan_workspace`, `send_notifications`) get their messages from the local host loop
+(sandbox/queue_host.py), as the Functions host would give them.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from sandbox import Sandbox
-from sandbox.azurite import AzuriteNotAvailable, azurite_tables
+from sandbox.azurite import AzuriteNotAvailable, azurite_storage
 from sandbox.demo_silent import demo_settings, stuck_and_missed
+from sandbox.queue_host import QueueHost, app_use_cases
 from sandbox.scenarios import activity_rows, six_step_run
 
 OUT = Path(".sandbox") / "demo"
@@ -50,7 +53,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="  log %(levelname)s %(name)s: %(message)s")
     logging.getLogger("function_app").setLevel(logging.INFO)
     try:
-        with azurite_tables() as storage, Sandbox() as sandbox:
+        with azurite_storage() as storage, Sandbox() as sandbox:
             tenant = "00000000-0000-0000-0000-0000000000bb"  # a placeholder, for the studio links' &tid=
             os.environ.update(
                 sandbox.app_settings(
@@ -62,8 +65,12 @@ def main() -> int:
             import function_app
             from shared.entrypoints import alerting_app
 
+            host = QueueHost(storage)
+
             def tick(function) -> None:
                 function.build().get_user_function()(TimerRequest(past_due=False))
+                ran = host.drain()  # the timer put one message per workspace; each scan puts what it found
+                print(f"  (the host loop ran {ran} queue message(s))")
 
             shown = 0
             _banner("1. A pipeline fails: 6 steps in ws-churn-prod")
@@ -100,6 +107,7 @@ def main() -> int:
 
             _banner("3. Drift: churn_drift_score breaches 0.3 for 3 points, then recovers (simulated 75 minutes)")
             start = sandbox.now
+            simulated = QueueHost(storage, app_use_cases(alerting_app(), lambda: sandbox.now))
             values = [0.12, 0.18, 0.41, 0.47, 0.52, 0.55, 0.24, 0.16, 0.11, 0.09, 0.1, 0.12, 0.08, 0.1, 0.09]
             points = [(start + timedelta(minutes=5 * i, seconds=20), v) for i, v in enumerate(values)]
             sandbox.add_metric_series(
@@ -107,11 +115,13 @@ def main() -> int:
             )
             for _ in values:  # the scan_metrics timer, every 5 simulated minutes
                 sandbox.advance(timedelta(minutes=5))
-                alerting_app().scan("metrics", sandbox.now)
+                alerting_app().tick("metrics", sandbox.now)
+                simulated.drain()
             shown = _show(sandbox, shown, "drift")
 
             def scan(name: str) -> None:
-                alerting_app().scan(name, sandbox.now)
+                alerting_app().tick(name, sandbox.now)
+                simulated.drain()
 
             def show(name: str) -> None:
                 nonlocal shown

@@ -28,6 +28,17 @@ class StateStorage:
 
     connection_string: str | None = None
     table_endpoint: str | None = None
+    queue_endpoint: str | None = None
+
+    @property
+    def has_queues(self) -> bool:
+        """Whether the account has a queue service to use (docs/queues.md): always in Azure; a connection string
+        that names its endpoints must name a QueueEndpoint (a table-only Azurite has none: the app then sends inline,
+        as it did before the queues)."""
+        if self.connection_string is None:
+            return self.queue_endpoint is not None
+        parts = self.connection_string.lower()
+        return "queueendpoint=" in parts or "endpoint=" not in parts
 
 
 @dataclass(frozen=True)
@@ -142,7 +153,10 @@ class _Reader:
         if account:
             if not re.fullmatch(r"[a-z0-9]{3,24}", account):
                 self._problems.append(f"AzureWebJobsStorage__accountName={account!r} is not a storage account name")
-            return StateStorage(table_endpoint=f"https://{account}.table.core.windows.net")
+            return StateStorage(
+                table_endpoint=f"https://{account}.table.core.windows.net",
+                queue_endpoint=f"https://{account}.queue.core.windows.net",
+            )
         self._problems.append(
             "AzureWebJobsStorage is not set (a connection string such as UseDevelopmentStorage=true, "
             "or AzureWebJobsStorage__accountName for managed identity)"

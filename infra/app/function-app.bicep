@@ -36,7 +36,13 @@ param teamsWebhookSecrets object = {}
 @allowed(['3.11'])
 param pythonVersion string = '3.11'
 
-@description('Upper bound on instances the plan scales out to (a few suffice: the timers are singletons and the webhook is light).')
+// Flex scales each queue-triggered function on its own instances, to about the queue length divided by
+// (batchSize + newBatchThreshold) = 24 (host.json: 16 + 8; on Flex the default newBatchThreshold follows the CPU
+// count, so host.json pins it). scan_workspace: 24 workspaces in flight per instance, each one Log Analytics query
+// (the API runs 5 concurrent queries per user and queues the rest); send_notifications: 24 sends per instance
+// against the ACS send rate. scaleAndConcurrency has no queue entry (only http.perInstanceConcurrency), so
+// per-instance queue concurrency lives in host.json, and this app-wide maximum caps the total.
+@description('Upper bound on instances the plan scales out to, for the whole app (the timers are singletons; the webhook is light; scan_workspace and send_notifications scale with their queues, 24 messages per instance).')
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 40
@@ -65,6 +71,8 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 // state tables too (shared/settings.py).
 var hostSettings = {
   AzureWebJobsStorage__accountName: storageAccountName
+  // The queue triggers' connection (connection="AzureWebJobsStorage"), named explicitly for the queue service.
+  AzureWebJobsStorage__queueServiceUri: 'https://${storageAccountName}.queue.${environment().suffixes.storage}'
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString

@@ -12,6 +12,9 @@ param deploymentContainerName string
 @description('State tables the app reads and writes (shared/state code: watermarks, incidents, ...).')
 param tableNames array
 
+@description('Queues of the app\'s queue-triggered functions; each gets its <name>-poison twin.')
+param queueNames array
+
 @description('Principal id of the Function App\'s user-assigned managed identity.')
 param principalId string
 
@@ -24,6 +27,7 @@ param onCallGroupObjectId string = ''
 // Built-in role definition ids (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 var storageBlobDataOwnerRoleId = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var storageTableDataContributorRoleId = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+var storageQueueDataContributorRoleId = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: Flex Consumption without VNet integration reaches its host storage over the public endpoint; access is Entra ID only (shared keys disabled), so a network deny rule would only break the app.
@@ -133,11 +137,44 @@ resource onCallSilences 'Microsoft.Authorization/roleAssignments@2022-04-01' = i
   ]
 }
 
-// No Storage Queue Data Contributor: the app has only timer and HTTP triggers and no queue bindings, and the
-// host needs queues only for queue triggers and Durable Functions. Add the role if a queue binding is added.
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+// The queues and their poison twins exist before the first message: the host's listener waits for a missing
+// trigger queue rather than creating it.
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
+  for queueName in queueNames: {
+    parent: queueService
+    name: queueName
+  }
+]
+
+resource poisonQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
+  for queueName in queueNames: {
+    parent: queueService
+    name: '${queueName}-poison'
+  }
+]
+
+// Storage Queue Data Contributor on the account: the queue triggers read, hide (lock, and release a failed message
+// with host.json's visibilityTimeout: Update Message needs messages/write) and delete messages and move poison ones
+// to <queue>-poison; the app puts messages (send, with a visibility delay). The narrower Message Processor lacks
+// messages/write, which the trigger needs (MicrosoftDocs/azure-docs#120932); the account has no other queues.
+resource queueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, principalId, storageQueueDataContributorRoleId)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataContributorRoleId)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
 
 output id string = storage.id
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output deploymentContainerName string = deploymentContainer.name
 output tableNames array = [for (tableName, i) in tableNames: tables[i].name]
+output queueEndpoint string = storage.properties.primaryEndpoints.queue

@@ -50,6 +50,12 @@ def report(result: Result) -> list[str]:
         *kinds_table(result.scores),
         "",
         root_cause_line("Root cause (run history on)", result),
+        "Azure Monitor's emails name no step (the log search alert names the rule and the RootRunId, the metric alert "
+        "the workspace and a count; both link to the query or chart).",
+        "Queues: "
+        + ", ".join(f"{n} {what}" for what, n in result.queue.items())
+        + " (messages run by the two instances' host loops; failed = raised and shown again; died = a consumer "
+        f"killed mid-send). Azure Monitor's action groups failed {result.native_failed_sends} sends (dropped).",
         "Unmatched email entries (emails about no incident): "
         + ", ".join(f"{s.approach}: {s.unmatched}" for s in result.scores)
         + ".",

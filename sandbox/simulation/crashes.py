@@ -4,7 +4,8 @@ worst moment, after ACS accepted an email and before the outcome is written to T
 There is no stand-in for a process being killed, so this wraps the app's own email channel (the real
 `EmailChannel` over `AcsEmail`, talking to the sandbox) and raises `InstanceDied` right after a send returns.
 `InstanceDied` is a BaseException: no `except Exception` in the app catches it, as nothing in a killed process
-could.
+could. It is the local host loop's `HostDied`: a queue message whose consumer died stays locked until its lock runs
+out, then shows again (sandbox/queue_host.py).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from sandbox.queue_host import HostDied
 from shared.outbox.channel import Channel
 from shared.outbox.records import OutboxRecord
 
 
-class InstanceDied(BaseException):
+class InstanceDied(HostDied):
     """The instance was killed; the call ends here with nothing recorded."""
 
 

@@ -4,9 +4,17 @@ instances and two naive alerters, driven minute by minute on the sandbox clock (
 Schedules (minutes of the simulated clock), overlapping on purpose, `cadence` = (A, B) minutes:
 
     instance A: scan_run_failures every A minutes (at :00), scan_compute_changes (:01), scan_metrics (:02),
-                scan_stuck_runs (:03), scan_schedules (:04); deliver_outbox every 2
-    instance B: the same every B minutes, deliver_outbox every 3
+                scan_stuck_runs (:03), scan_schedules (:04); deliver_outbox every 2; its queue consumers
+                (scan_workspace, send_notifications) every minute
+    instance B: the same every B minutes, deliver_outbox every 3, its queue consumers every minute
     naive A / naive B: every 5 / every 4 minutes, each over the last 5 / 4 minutes by TimeGenerated
+    native: Azure Monitor's log search alert rule every 5 minutes, its "Failed Runs" metric alert every minute
+
+The scan timers put their workspaces on the scan-workspaces queue and the intake puts what it records on the
+notifications queue (docs/queues.md); each instance's local host loop (sandbox/queue_host.py) feeds both queues to
+its own app's use cases on the sandbox clock, the two instances competing for the messages. A message's delay is
+capped at 1 s of wall time (a simulated minute passes in a fraction of a second): one that shows before its
+incidents are due is put back until they are (outbox/queued.py), so the outcome does not depend on the cap.
 
 The deployed schedule is every 5 minutes; `make simulate` scans every 10 and 8 (a scan against the sandbox
 costs ~0.1-0.2 s of wall time, and a day has 1,500 minutes), the test every 5 and 4. Coarser ticks make the
@@ -35,20 +43,26 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sandbox import DEFAULT_WORKSPACE_ID, Sandbox
-from sandbox.azurite import azurite_tables
+from sandbox.azurite import azurite_storage
 from sandbox.emulator import LOCAL_RECIPIENT
+from sandbox.queue_host import QueueHost, app_use_cases
 from sandbox.table_gate import TableGate
 
 from . import silent
 from .alerts import AlertDeliveries
 from .crashes import DyingEmail, InstanceDied
 from .naive import NaiveAlerter
+from .native import LOG_SENDER, METRIC_SENDER, NativeAlerts
 from .pipeline_emails import RootCauses, root_causes
 from .score import Score, pipeline_entries, score
 from .world import Day, DayPlan, generate
 
 RULES = Path(__file__).with_name("rules.yaml")
 RECIPIENT = LOCAL_RECIPIENT
+QUEUE_LOCK = timedelta(seconds=2)  # wall time a dead consumer's message stays locked (the host's 10 min)
+# Receives per queue per simulated minute and instance (16 messages each): the clock stands still meanwhile, so a
+# message put back until its incidents are due shows again after its 1 s and would be taken again and again.
+QUEUE_ROUNDS = 8
 DRAIN = timedelta(hours=1)  # activity stops at the end of the day; scans go on this long so late rows land
 log = logging.getLogger(__name__)
 
@@ -75,6 +89,8 @@ class Result:
     table_requests_refused: int = 0
     email_faults_answered: int = 0
     naive_failed_sends: int = 0
+    native_failed_sends: int = 0
+    queue: dict[str, int] = field(default_factory=dict)  # messages run, failed, poisoned, consumers died
     wall_seconds: float = 0.0
     ticks: int = 0
     outbox: dict[str, int] = field(default_factory=dict)  # the app's incident records by status, at the end
@@ -167,21 +183,32 @@ def _due(minute: int, every: int, offset: int) -> bool:
     return minute % every == offset
 
 
-def _instance_calls(app: Any, minute: int, every: int, outbox_every: int) -> list[tuple[str, Callable]]:
+def _instance_calls(
+    app: Any, host: QueueHost, minute: int, every: int, outbox_every: int
+) -> list[tuple[str, Callable]]:
     calls: list[tuple[str, Callable[..., Any]]] = []
     if _due(minute, every, 0):
-        calls.append(("scan_run_failures", partial(app.scan, "run-failures")))
+        calls.append(("scan_run_failures", partial(app.tick, "run-failures")))
     if _due(minute, every, 1):
-        calls.append(("scan_compute_changes", partial(app.scan, "compute-changes")))
+        calls.append(("scan_compute_changes", partial(app.tick, "compute-changes")))
     if _due(minute, every, 2):
-        calls.append(("scan_metrics", partial(app.scan, "metrics")))
+        calls.append(("scan_metrics", partial(app.tick, "metrics")))
     if _due(minute, every, 3 % every):
-        calls.append(("scan_stuck_runs", partial(app.scan, "stuck-runs")))
+        calls.append(("scan_stuck_runs", partial(app.tick, "stuck-runs")))
     if _due(minute, every, 4 % every):
-        calls.append(("scan_schedules", partial(app.scan, "schedules")))
+        calls.append(("scan_schedules", partial(app.tick, "schedules")))
     if _due(minute, outbox_every, 0):
         calls.append(("deliver_outbox", app.deliver_outbox))
+    calls.append(("queue consumers", partial(_consume, host)))
     return calls
+
+
+def _consume(host: QueueHost, now: datetime) -> None:
+    """The instance's queue functions take what is visible; a consumer that died mid-send ends the minute."""
+    died = host.tally.died
+    host.drain(max_rounds=QUEUE_ROUNDS)
+    if host.tally.died > died:
+        raise InstanceDied("a queue consumer died after ACS accepted an email")
 
 
 def simulate(
@@ -203,7 +230,10 @@ def simulate(
     day = generate(plan) if focus is None else focus(generate(plan))
     faults = plan_faults(day, plan.seed)
     result = Result(day, faults, [], cadence=cadence, drain=drain)
-    with azurite_tables() as azurite, Sandbox(now=day.start) as sandbox:
+    from shared.azure import queues
+
+    queues.MAX_DELAY = timedelta(seconds=1)  # see the module docstring: delays are in wall time
+    with azurite_storage() as azurite, Sandbox(now=day.start) as sandbox:
         gate = TableGate(int(azurite.split("TableEndpoint=http://127.0.0.1:")[1].split("/", 1)[0]))
         environ = dict(os.environ)  # the app reads its settings from here: put back after the day
         try:
@@ -223,12 +253,20 @@ def simulate(
             )
             for app in apps.values():
                 app.ensure_tables()
+            hosts = {
+                name: QueueHost(
+                    azurite, app_use_cases(app, lambda: sandbox.now), lock=QUEUE_LOCK, visibility=timedelta(seconds=1)
+                )
+                for name, app in apps.items()
+            }
             alerts = AlertDeliveries(day, apps, plan.seed)
+            native = NativeAlerts(day, sandbox.endpoint, DEFAULT_WORKSPACE_ID, (RECIPIENT,))
             sources: list[EventSource] = [
                 LogRows(day),
                 MetricSeries(day),
                 alerts,
                 silent.SilentFailures(day, plan.seed, drain),
+                *([native] if with_naive else []),
             ]
             for source in sources:
                 source.seed(sandbox)
@@ -241,18 +279,8 @@ def simulate(
                 NaiveAlerter("A", timedelta(minutes=5), sandbox.endpoint, DEFAULT_WORKSPACE_ID, rule, (RECIPIENT,)),
                 NaiveAlerter("B", timedelta(minutes=4), sandbox.endpoint, DEFAULT_WORKSPACE_ID, rule, (RECIPIENT,)),
             ][: 2 if with_naive else 0]
-            _run_clock(day, faults, sandbox, gate, apps, naive, sources, result, progress, cadence, drain)
-            result.table_requests_refused = gate.refused
-            result.webhook = {
-                "alerts": alerts.alerts,
-                "deliveries": alerts.delivered,
-                **{f"answered {status}": n for status, n in sorted(alerts.answers.items())},
-                **({"no answer (instance died)": len(alerts.died)} if alerts.died else {}),
-            }
-            result.deaths += [(instance, "alert_webhook", when) for instance, when in alerts.died]
-            records = apps["A"].incidents.records()
-            result.outbox = dict(Counter(_end_state(record) for record in records))
-            result.retried = sum(record.attempts > 1 for record in records)
+            _run_clock(day, faults, sandbox, gate, apps, hosts, naive, sources, result, progress, cadence, drain)
+            _tally(result, apps["A"], hosts, gate, alerts)
         finally:
             gate.stop()
             os.environ.clear()
@@ -262,17 +290,45 @@ def simulate(
         result.status_faults_answered = sandbox.faults.raised.get("email-status", 0)
         result.repeats_answered = sandbox.email.repeats_answered
     result.naive_failed_sends = sum(n.failed_sends for n in naive)
+    result.native_failed_sends = native.failed_sends
     app_emails = [e for e in emails if e["senderAddress"].startswith("DoNotReply@")]
-    naive_a = [e for e in emails if e["senderAddress"].startswith("naive-a@")]
-    naive_b = [e for e in emails if e["senderAddress"].startswith("naive-b@")]
-    result.scores = [
-        score("this app, 2 instances", app_emails, day, naive=False),
-        score("naive, 1 instance (every 5 min)", naive_a, day, naive=True),
-        score("naive, 2 instances (every 5 and 4 min)", naive_a + naive_b, day, naive=True),
-    ]
+    result.scores = _scores(emails, app_emails, day)
     result.root_causes = root_causes(pipeline_entries(app_emails, day), day)
     result.wall_seconds = time.perf_counter() - wall
     return result
+
+
+def _tally(result: Result, app: Any, hosts: dict[str, QueueHost], gate: TableGate, alerts: AlertDeliveries) -> None:
+    """What the day left behind: the queues' and the webhook's counts, the outbox's end states."""
+    tallies = [host.tally for host in hosts.values()]
+    result.queue = {what: sum(getattr(t, what) for t in tallies) for what in ("ran", "failed", "poisoned", "died")}
+    result.table_requests_refused = gate.refused
+    result.webhook = {
+        "alerts": alerts.alerts,
+        "deliveries": alerts.delivered,
+        **{f"answered {status}": n for status, n in sorted(alerts.answers.items())},
+        **({"no answer (instance died)": len(alerts.died)} if alerts.died else {}),
+    }
+    result.deaths += [(instance, "alert_webhook", when) for instance, when in alerts.died]
+    records = app.incidents.records()
+    result.outbox = dict(Counter(_end_state(record) for record in records))
+    result.retried = sum(record.attempts > 1 for record in records)
+
+
+def _scores(emails: list[dict], app_emails: list[dict], day: Day) -> list[Score]:
+    def sent_by(prefix: str) -> list[dict]:
+        return [e for e in emails if e["senderAddress"].startswith(prefix)]
+
+    naive_a, naive_b = sent_by("naive-a@"), sent_by("naive-b@")
+    native_log, native_metric = sent_by(LOG_SENDER), sent_by(METRIC_SENDER)
+    return [
+        score("this app, 2 instances", app_emails, day, naive=False),
+        score("naive, 1 instance (every 5 min)", naive_a, day, naive=True),
+        score("naive, 2 instances (every 5 and 4 min)", naive_a + naive_b, day, naive=True),
+        score("Azure Monitor: log search alert (5 min, by RootRunId)", native_log, day, naive=False, native=True),
+        score("Azure Monitor: Failed Runs metric alert", native_metric, day, naive=False, native=True),
+        score("Azure Monitor: both rules", native_log + native_metric, day, naive=False, native=True),
+    ]
 
 
 def _run_clock(
@@ -281,6 +337,7 @@ def _run_clock(
     sandbox: Sandbox,
     gate: TableGate,
     apps: dict[str, Any],
+    hosts: dict[str, QueueHost],
     naive: list[NaiveAlerter],
     sources: list[EventSource],
     result: Result,
@@ -302,7 +359,7 @@ def _run_clock(
             source.tick(now)
         threads = []
         for name, app in apps.items():
-            calls = _instance_calls(app, minute, *every[name])
+            calls = _instance_calls(app, hosts[name], minute, *every[name])
             if calls:
                 threads.append(threading.Thread(target=_run_calls, args=(name, calls, now, result)))
         for thread in threads:

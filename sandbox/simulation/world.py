@@ -43,6 +43,9 @@ class Incident:
     kind: str  # run-failure, compute-change, drift
     at: datetime  # when it became knowable: first failure, final activity record, `consecutive`-th breach
     what: str  # for people reading a report
+    # When the decisive row became queryable (its ingestion time): the first Failed status row of the pipeline,
+    # the final activity record of the deletion; for drift the same as `at` (a point shows once its time passed).
+    queryable_at: datetime | None = None
 
 
 @dataclass
@@ -125,13 +128,21 @@ def _deletions(day: Day, plan: DayPlan, rng: random.Random, delay: _Delays) -> d
         back = at + timedelta(minutes=rng.uniform(30, 60))
         correlation = f"00000000-0000-4000-8000-{index:012d}"
         caller = CALLERS[index % len(CALLERS)]
+        deleted = []
         for row in activity_rows(workspace, _gpu(workspace), DELETE, caller, at, correlation):
-            _add(day, "AzureActivity", workspace, _without_ingestion(row), delay)
+            _add(day, "AzureActivity", workspace, deleted_row := _without_ingestion(row), delay)
+            deleted.append(deleted_row["_IngestedAt"])
         for row in activity_rows(workspace, _gpu(workspace), CREATE, caller, back, f"{correlation[:-4]}ffff"):
             _add(day, "AzureActivity", workspace, _without_ingestion(row), delay)
         key = f"compute-change:{correlation}"
         day.incidents.append(
-            Incident(key, "compute-change", at + timedelta(seconds=40), f"{_gpu(workspace)} deleted in {workspace}")
+            Incident(
+                key,
+                "compute-change",
+                at + timedelta(seconds=40),
+                f"{_gpu(workspace)} deleted in {workspace}",
+                max(deleted),
+            )
         )
         day.change_subjects[(_gpu(workspace), workspace, caller)] = key
         outages[workspace] = (at, back)
@@ -205,12 +216,17 @@ def _pipeline(
         tuple(steps.values()),
     )
     day.pipeline_runs.append(pipeline)
+    failed_rows = []
     for table, row in pipeline.rows():
-        _add(day, table, workspace, _without_ingestion(row), delay)
+        _add(day, table, workspace, added := _without_ingestion(row), delay)
+        if table == "AmlRunStatusChangedEvent" and added["Status"] == "Failed":
+            failed_rows.append(added["_IngestedAt"])
     if failures:
         key = f"run-failure:{workspace}:{root}"
         first = min(failures, key=lambda failure: failure[1])
-        day.incidents.append(Incident(key, "run-failure", first[1], f"{root} failed at {first[0]}"))
+        day.incidents.append(
+            Incident(key, "run-failure", first[1], f"{root} failed at {first[0]}", min(failed_rows, default=None))
+        )
         day.root_causes[key] = first[0]
         for run in [root, *(f"{root}_{name}" for name in names)]:
             day.run_to_incident[run] = key
@@ -324,7 +340,7 @@ def _drift(day: Day, plan: DayPlan, rng: random.Random) -> None:
         key = f"drift:{ws}:{feature}:{start_at:%H:%M}"
         # Knowable when the interval of the `consecutive`-th breaching point is over.
         ready = fire_at.replace(second=0) + DRIFT_INTERVAL
-        day.incidents.append(Incident(key, "drift", ready, f"{feature} drifted in {ws} for {size} points"))
+        day.incidents.append(Incident(key, "drift", ready, f"{feature} drifted in {ws} for {size} points", ready))
         resource = workspace_resource_id(ws).lower().rsplit("/", 1)[-1]
         day.drift_subjects[("FIRING", resource, f"{fire_value:g}")] = key
         day.drift_subjects[("RESOLVED", resource, f"{resolve_value:g}")] = key

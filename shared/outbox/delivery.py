@@ -60,7 +60,7 @@ class DeliveryReport:
 
 @dataclass
 class _Call:
-    """One deliver_due / deliver_now call: its `now`, its report, and whether sends wait for the final status."""
+    """One deliver_due / deliver_named call: its `now`, its report, and whether sends wait for the final status."""
 
     now: datetime
     report: DeliveryReport
@@ -94,10 +94,28 @@ class OutboxDelivery:
         self._enriching = notices.Enriching(enrichers or Enrichers(), *enrichment_seconds)
 
     def deliver_due(self, now: datetime) -> DeliveryReport:
+        """Send everything that is due (the outbox timer: the safety net for anything whose queue message was
+        lost), waiting for each email's final status."""
         call = _Call(now, DeliveryReport(), wait=True, enrichment=Budget(self._enriching.per_call))
-        due = self._store.due(now)
+        self._deliver_all(self._store.due(now), call)
+        return call.report
+
+    def deliver_named(self, keys: list[str], now: datetime, enrichment: Budget | None = None) -> DeliveryReport:
+        """Send these incidents if they are due (a queue message names them: send_notifications, or the webhook
+        when the storage has no queues), by the same rules as `deliver_due`: a record already sent, or leased by
+        another instance, is left alone, so a message delivered twice sends once. Returns once the channel has
+        accepted each message, without polling for its final status: the record is then `accepted`, and
+        `deliver_due` confirms it (or sends again if the operation Failed). `enrichment` is the caller's budget
+        for the enrichers (the webhook's request has less than a tick)."""
+        call = _Call(now, DeliveryReport(), wait=False, enrichment=enrichment or Budget(self._enriching.per_call))
+        named = self._store.get_many(list(dict.fromkeys(keys)))
+        self._deliver_all([record for record in named.values() if outbox.is_due(record, now)], call)
+        return call.report
+
+    def _deliver_all(self, due: list[OutboxRecord], call: _Call) -> None:
         if not due:
-            return call.report
+            return
+        now = call.now
         # Messages that may be out already are settled by their own operation, never folded into a new digest.
         for records in _by_operation([record for record in due if record.operation_id]).values():
             self._deliver(records, call)
@@ -125,7 +143,6 @@ class OutboxDelivery:
                 self._storm_limit,
             )
             self._deliver(records, call)
-        return call.report
 
     def _silence(self, record: OutboxRecord, silences: list[Silence], now: datetime, report: DeliveryReport) -> bool:
         silence = silence_for(record.labels, silences, now)
@@ -135,24 +152,6 @@ class OutboxDelivery:
             report.silenced += 1
             log.info("Suppressed %s by %s", record.key, silence.describe())
         return True
-
-    def deliver_now(self, keys: list[str], now: datetime, enrichment: Budget | None = None) -> DeliveryReport:
-        """Send these incidents if they are due and not sent yet (the webhook, within its request). Returns once
-        the channel has accepted each message, without polling for its final status: the record is then
-        `accepted`, and `deliver_due` confirms it from the operation's status (or sends again if the operation
-        Failed). What is not due, already has an operation (being confirmed), or fails stays in the outbox for
-        `deliver_due`."""
-        # The enrichment gets the request's budget (what is left of it) when it is given.
-        call = _Call(now, DeliveryReport(), wait=False, enrichment=enrichment or Budget(self._enriching.per_call))
-        silences: list[Silence] | None = None
-        for key in keys:
-            record = self._store.get(key)
-            if record is None or record.operation_id or not outbox.is_due(record, now):
-                continue
-            silences = self._silences(now) if silences is None else silences
-            if not self._silence(record, silences, now, call.report):
-                self._deliver([record], call)
-        return call.report
 
     def _deliver(self, records: list[OutboxRecord], call: _Call) -> None:
         """One message for one record, or one digest for several; the same lease and outcome rules for both.

@@ -8,6 +8,8 @@ compare-and-swap. The store (store.py) only stores; this is the only place a det
     one the table service refuses (400): reported, stored in its minimal form (an email that names it); the
         others go on (a stored record that cannot be updated is kept as it is)
     anything else (the service is down): raised; the caller reads the same window again next tick
+    then, with a queue (`notify`, outbox/queued.py): the new records are put on the notifications queue, each
+        visible when it is due; send_notifications sends them (the outbox timer if the message is lost)
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import detectors
 from shared.azure.entity_bounds import MINIMAL, REDUCED
@@ -27,6 +29,9 @@ from shared.outbox import records
 from shared.outbox.records import Detection, OutboxRecord
 from shared.outbox.store import IncidentStore
 from shared.routing import Destination, Router
+
+if TYPE_CHECKING:
+    from shared.azure.queues import Queues
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,7 @@ class Recorded:
     detections: dict[str, Detection] = field(default_factory=dict)  # key -> claim, update or unchanged
     shortened: int = 0  # details cut to fit Table Storage (the message says so)
     not_stored: list[str] = field(default_factory=list)  # refused by the table service: alerted in minimal form
+    follow_ups: dict[str, datetime] = field(default_factory=dict)  # key -> due: the one #update of a message out
 
     @property
     def claimed(self) -> int:
@@ -48,10 +54,22 @@ class Recorded:
         return sum(detection is Detection.UPDATE for detection in self.detections.values())
 
 
+# Called with the new records' keys and due times, `now` and the source, after they are stored (NoticeQueue.enqueue).
+Notify = Callable[[dict[str, datetime], datetime, str], object]
+
+
+def notify_through(queues: Queues | None) -> Notify | None:
+    """The notifications queue's enqueue (outbox/queued.py); None without queues: the producers send."""
+    from shared.outbox.queued import NoticeQueue
+
+    return None if queues is None else NoticeQueue(queues).enqueue
+
+
 class Intake:
-    def __init__(self, store: IncidentStore, route: Router) -> None:
+    def __init__(self, store: IncidentStore, route: Router, notify: Notify | None = None) -> None:
         self._store = store
         self._route = route
+        self._notify = notify
 
     def record(self, detected: Sequence[Detected], now: datetime, *, source: str) -> Recorded:
         """Record these incidents (claim, or update a pending record); `source` names the producer in the log
@@ -66,7 +84,7 @@ class Intake:
             claimed.update(self._claim([record for record in undecided if record.key not in existing]))
             for record in undecided:
                 if record.key in existing:
-                    decide = partial(self._decide, existing[record.key], record)
+                    decide = partial(self._decide, existing[record.key], record, done)
                     done.detections[record.key] = self._isolated(record, done, source, decide, stored=True)
                 elif claimed[record.key] is None:  # not there a moment ago: another instance just made it
                     decide = partial(self._record_one, record)
@@ -77,7 +95,18 @@ class Intake:
                 done.detections[record.key] = Detection.CLAIM
             elif isinstance(outcome, Refused):
                 done.detections[record.key] = self._not_stored(record, outcome.error, done, source, stored=False)
+        if self._notify is not None:
+            # An update may make a pending record due sooner (records.on_detected): its message shows then too.
+            changed = (Detection.CLAIM, Detection.UPDATE)
+            new = {r.key: r.due_at for r in fresh if done.detections.get(r.key) in changed} | done.follow_ups
+            if new:
+                self._notify(new, now, source)
         return done
+
+    @property
+    def queued(self) -> bool:
+        """Whether what it records is sent through the notifications queue (else the producer sends it)."""
+        return self._notify is not None
 
     def _new_records(self, incident: Detected, now: datetime) -> list[OutboxRecord]:
         """One record per destination of its route: the first under the incident's key, the others as copies."""
@@ -102,21 +131,22 @@ class Intake:
             claimed.update(zip((r.key for r in same_kind), self._store.create_batch(same_kind), strict=True))
         return claimed
 
-    def _decide(self, existing: OutboxRecord, fresh: OutboxRecord) -> Detection:
+    def _decide(self, existing: OutboxRecord, fresh: OutboxRecord, done: Recorded) -> Detection:
         detection, record = records.on_detected(existing, fresh)
         if record is None:
-            self._follow_up(existing, fresh)
+            self._follow_up(existing, fresh, done)
             return detection
         if self._store.replace(record) is not None:
             return detection
         return self._record_one(fresh)  # changed meanwhile: read again and decide again
 
-    def _follow_up(self, existing: OutboxRecord, fresh: OutboxRecord) -> None:
+    def _follow_up(self, existing: OutboxRecord, fresh: OutboxRecord, done: Recorded) -> None:
         """A message already out named another cause than this detection does: claim its one follow-up."""
         headline = _headline(fresh.kind)
         named = headline(fresh.payload) if headline else ""
         record = records.follow_up(existing, fresh, named)
         if record is not None and self._store.create(record):
+            done.follow_ups[record.key] = record.due_at
             log.info(
                 "Incident %s now names %s (its email named %s): one follow-up", existing.key, named, existing.named
             )

@@ -59,6 +59,11 @@ class LogScan:
         self._intake = intake
         self._policy = policy
 
+    @property
+    def units(self) -> tuple[str, ...]:
+        """The Log Analytics workspaces it scans, one at a time (the fan-out's messages)."""
+        return self._policy.workspace_ids
+
     def window(self, workspace_id: str, now: datetime, since: timedelta | None = None) -> QueryWindow:
         watermark = None if since is not None else self._state.get_watermark(self.detector.scan, workspace_id)
         return self._window(now, watermark, since)

@@ -38,6 +38,11 @@ class PeriodicCheck:
         self._workspace_ids = workspace_ids
         self._query_budget = query_budget
 
+    @property
+    def units(self) -> tuple[str, ...]:
+        """The Log Analytics workspaces it checks, one at a time (the fan-out's messages)."""
+        return self._workspace_ids
+
     def window(self, now: datetime) -> QueryWindow:
         start = now - self.detector.lookback
         return QueryWindow(start=start, end=now, lookback_start=start)

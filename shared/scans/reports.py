@@ -37,6 +37,12 @@ class WorkspaceScan:
     def skipped_rows(self) -> int:
         return sum(self.skipped.values())
 
+    def summary(self) -> str:
+        return (
+            f"workspace {self.workspace_id}: {self.outcome}, {self.rows} rows, {len(self.incidents)} incident(s), "
+            f"{self.claimed} new" + (f" ({self.error})" if self.error else "")
+        )
+
     def history(self) -> dict[str, Any]:
         """The facts of the scan's history row beyond its window."""
         return {
@@ -109,3 +115,14 @@ class MetricTickReport:
         failed = [f"{rule.rule}: {failure}" for rule in self.rules for failure in rule.failures]
         text = f"{len(self.rules)} rule(s), {series} series from {calls} call(s): {kinds}; {self.delivery.summary()}"
         return text + (f"; failed calls (retried next tick): {'; '.join(failed)}" if failed else "")
+
+
+@dataclass
+class FanOutReport:
+    """A scan's timer tick with the queue: one `scan-workspaces` message per workspace (scans/fanout.py)."""
+
+    scan: str
+    enqueued: int
+
+    def summary(self) -> str:
+        return f"{self.enqueued} workspace(s) of {self.scan} put on the scan-workspaces queue"

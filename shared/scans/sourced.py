@@ -38,6 +38,11 @@ class SourcedCheck:
         self._intake = intake
         self._budget = budget
 
+    @property
+    def units(self) -> tuple[str, ...]:
+        """What its source reads, one at a time (the Azure ML workspaces; the fan-out's messages)."""
+        return tuple(self.source.units)
+
     def window(self, now: datetime) -> QueryWindow:
         start = now - self.detector.lookback
         return QueryWindow(start=start, end=now, lookback_start=start)

@@ -6,7 +6,9 @@
     one alert incident `alert:<hash>:<condition>`, through the intake-time enrichers: Fired on Azure ML runs, one
         query turns it into pipeline incidents keyed like the scan (`run-failure:<ws>:<run>`), so what the scan
         already emailed is not emailed again (and the other way round); nothing found: the alert, with a note
-    record through the intake (claim), mark the delivery done, send what is due now; a failed send stays pending
+    record through the intake (claim; it puts them on the notifications queue), mark the delivery done, answer:
+        send_notifications sends them (docs/queues.md). Storage without a queue service (a table-only Azurite):
+        send what is due now, within the budget, as before the queue; a failed send stays pending
     Table Storage unreachable -> 503 + Retry-After (Azure retries 503, not 500); the claim is released first
 
 Time: Azure retries a 408/429/503/504 after 5, 20, 5, 40 and 5 s and does not follow Retry-After
@@ -205,7 +207,9 @@ class AlertWebhook:
         keys = [incident.key for incident in detected]
         self._deliveries.finish(key, keys, now)
         sent = pending = 0
-        if budget.remaining() < SEND_RESERVE:  # recorded and due: the outbox timer sends it within minutes
+        if self._intake.queued:  # never sends or polls here: send_notifications does, off the request
+            pending = len(keys)
+        elif budget.remaining() < SEND_RESERVE:  # recorded and due: the outbox timer sends it within minutes
             log.warning(
                 "alert_webhook: %.1f s of the request budget left; the outbox timer sends %s",
                 budget.remaining(),
@@ -218,7 +222,7 @@ class AlertWebhook:
                 # for the route's other destinations (Teams) are each their own record.
                 enrichment = budget.within(max(0.0, budget.remaining() - SEND_RESERVE))
                 copies = (k for k in recorded.detections if k not in keys)
-                report = self._delivery.deliver_now([*keys, *copies], now, enrichment)
+                report = self._delivery.deliver_named([*keys, *copies], now, enrichment)
                 sent = report.sent
                 pending = report.retrying
             except Exception:  # recorded already: the outbox timer sends it; the caller must not retry
@@ -233,6 +237,7 @@ class AlertWebhook:
                 "enriched_pipelines": len(pipelines),
                 "sent": sent,
                 "pending": pending,
+                "queued": self._intake.queued,
             },
         )
 

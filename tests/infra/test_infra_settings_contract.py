@@ -26,6 +26,7 @@ PLATFORM_SETTINGS = {
     "AzureWebJobsStorage__accountName",
     "AzureWebJobsStorage__credential",
     "AzureWebJobsStorage__clientId",
+    "AzureWebJobsStorage__queueServiceUri",  # the queue triggers' connection (the app derives it from the name)
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
 }
@@ -310,10 +311,9 @@ def test_no_broad_or_unneeded_roles(bicep) -> None:
         "b24988ac-6180-42a0-ab88-20f7382dd24c",
         "acdd72a7-3385-48ef-bd42-f606fba81ae7",
     )
-    queue_contributor = "974c5e8b-45b9-4653-ba55-5f855dd0fb88"  # no queue triggers or bindings
     acs_owner = "09976791-48a7-449e-bb21-39d1a415f350"  # broader than sending email
     roles = {role for _, _, role in _role_assignments(bicep)}
-    assert roles.isdisjoint({owner, contributor, reader, queue_contributor, acs_owner})
+    assert roles.isdisjoint({owner, contributor, reader, acs_owner})
     for bicep_file in bicep.values():
         for assignment in bicep_file.resources_of_type("Microsoft.Authorization/roleAssignments"):
             assert "scope" in assignment.body, f"{assignment.symbol} would apply to the whole resource group"
@@ -336,6 +336,32 @@ def _module_for(bicep_file: BicepFile, declared_in: str, target: str):
     modules = [m for m in bicep_file.modules.values() if module_file(m, declared_in) == target]
     assert len(modules) == 1, f"{declared_in} must declare exactly one module for {target}"
     return modules[0]
+
+
+def test_the_app_queues_and_their_poison_twins_are_created_by_bicep_with_the_queue_role(bicep) -> None:
+    import json
+
+    import function_app
+    from shared.azure.queues import MAX_DEQUEUE_COUNT, QUEUES
+
+    main = bicep["main.bicep"]
+    assert tuple(main.variables["appQueues"]) == QUEUES
+    assert _text(_module_for(main, "main.bicep", "app/storage.bicep").params["queueNames"]) == "appQueues"
+    triggers = {
+        f.get_trigger().get_dict_repr()["queueName"]
+        for f in (b.build() for b in vars(function_app).values() if hasattr(b, "build"))
+        if f.get_trigger().get_binding_name() == "queueTrigger"
+    }
+    assert triggers == set(QUEUES)
+    storage = bicep["app/storage.bicep"]
+    names = [
+        q.body["name"] for q in storage.resources_of_type("Microsoft.Storage/storageAccounts/queueServices/queues")
+    ]
+    assert sorted(map(_text, names)) == ["'${queueName}-poison'", "queueName"]
+    queue_contributor = "974c5e8b-45b9-4653-ba55-5f855dd0fb88"  # the trigger updates messages: Processor lacks it
+    assert queue_contributor in {role for _, _, role in _role_assignments(bicep)}
+    host = json.loads((REPO / "host.json").read_text())["extensions"]["queues"]
+    assert (host["maxDequeueCount"], host["messageEncoding"]) == (MAX_DEQUEUE_COUNT, "base64")
 
 
 def test_state_tables_are_created_by_bicep(bicep) -> None:

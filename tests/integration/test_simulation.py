@@ -83,3 +83,21 @@ def test_with_run_history_every_pipeline_email_names_the_step_that_failed_first(
     found = result.root_causes
     assert found is not None and found.named >= 10
     assert (found.right, found.wrong, found.updates) == (found.named, 0, 0)
+
+
+def test_the_queue_path_survived_a_consumer_killed_mid_send(result):
+    # Sending happens in the instances' queue consumers; instance A's was killed after ACS accepted an email at
+    # least once, its message showed again, and nothing was duplicated (test_the_app_loses_nothing_...).
+    assert result.queue["ran"] > 0
+    assert any(call == "queue consumers" for _, call, _ in result.deaths), result.deaths
+    assert result.queue["died"] > 0
+
+
+def test_azure_monitors_own_rules_are_scored_with_the_delay_from_queryable(result):
+    log_rule, metric_rule, both = result.scores[3:6]
+    assert log_rule.approach.startswith("Azure Monitor: log search alert")
+    assert log_rule.lost > 0  # rows ingested after their 5-minute window was evaluated are never seen
+    assert both.duplicated > 0  # the two rules each email the same failure
+    assert metric_rule.unmatched == log_rule.unmatched == 0
+    app = result.scores[0]
+    assert len(app.queryable_delays) == app.alerted  # every alerted incident has its delay from queryable

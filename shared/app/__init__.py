@@ -1,6 +1,8 @@
 """The composition root: builds the clients and stores from settings once per process, the scans from the detector
 registry (shared/detectors/__init__.py) and the channels from the channel table (shared/channels/__init__.py),
-and offers one use case per kind of function: `scan(name)` for each timer scan, `receive_alert`, `deliver_outbox`.
+and offers one use case per kind of function: `tick(name)` for each timer scan (fanned out over the scan-workspaces
+queue: `scan_workspace`), `receive_alert`, `send_notifications` (the notifications queue), `deliver_outbox`.
+docs/queues.md: the queues.
 """
 
 from __future__ import annotations
@@ -11,55 +13,47 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from shared import detectors, silences
-from shared.azure.log_analytics import LogAnalytics
+from shared import detectors
+from shared.app.clients import TABLES, Clients
 from shared.azure.metrics import MetricsApi
-from shared.azure.tables import Tables
 from shared.channels import CHANNELS, ChannelDeps, route_targets
 from shared.detectors.base import Shape
 from shared.detectors.metric_rules import MetricsRegionMissing, check_regions
-from shared.outbox import store
 from shared.outbox.delivery import DeliveryReport, OutboxDelivery
-from shared.outbox.intake import Intake
+from shared.outbox.intake import Intake, notify_through
 from shared.outbox.records import RetryPolicy
 from shared.outbox.store import IncidentStore
 from shared.routing import Destination, destinations_for
 from shared.rules import Rules, Silence
-from shared.scans import metric_states, state
 from shared.scans.log_scan import LogScan, ScanPolicy
 from shared.scans.metric_scan import MetricScan
-from shared.scans.metric_states import MetricStates
 from shared.scans.periodic import PeriodicCheck
-from shared.scans.reports import MetricTickReport, TickReport
+from shared.scans.reports import FanOutReport, MetricTickReport, TickReport, WorkspaceScan
 from shared.scans.sourced import SourcedCheck
 from shared.scans.sources import SOURCES
-from shared.scans.state import ScanState
 from shared.settings import HOST_SETTINGS, SETTINGS, Settings, SettingsError
-from shared.silences import SilenceStore
 from shared.webhook import deliveries
 
 if TYPE_CHECKING:
-    from azure.core.credentials import TokenCredential
-
-    from shared.azure.arm import Arm
-    from shared.azure.run_history import RunHistory
     from shared.enrich import Enrichers
     from shared.outbox.channel import Channel
     from shared.webhook.answers import WebhookAnswer
     from shared.webhook.handler import AlertWebhook
     from shared.webhook.secure import SecureWebhook
 
+__all__ = ["ALL_SETTINGS", "TABLES", "AlertingApp"]
+
 log = logging.getLogger(__name__)
 
-# Every table, each owned by one store; all are created by infra/main.bicep (a contract test checks).
-TABLES = state.TABLES + store.TABLES + silences.TABLES + metric_states.TABLES + deliveries.TABLES
 # Every setting the app and its host read: the contract with local.settings.sample.json, the README and the Bicep.
 ALL_SETTINGS = SETTINGS + HOST_SETTINGS + detectors.schedule_settings()
 
 
-class AlertingApp:
+class AlertingApp(Clients):
+    """The clients and stores (clients.py), and over them the scans, the outbox and the webhook."""
+
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self._engines: dict[str, LogScan | PeriodicCheck | SourcedCheck] = {}
 
     @cached_property
@@ -67,80 +61,6 @@ class AlertingApp:
         from shared.rules_yaml import load_rules
 
         return load_rules(self.settings.rules_file, channels=route_targets(self.settings))
-
-    @cached_property
-    def credential(self) -> TokenCredential:
-        from shared.azure.credentials import azure_credential
-
-        return azure_credential(self.settings.credential_kind, self.settings.credential_client_id)
-
-    def _tables(self, **client_options: Any) -> Tables:
-        storage = self.settings.state_storage
-        return Tables.connect(
-            storage.connection_string, storage.table_endpoint, self.credential, TABLES, **client_options
-        )
-
-    @cached_property
-    def tables(self) -> Tables:
-        return self._tables()
-
-    @cached_property
-    def webhook_tables(self) -> Tables:
-        """The webhook's own table client: short timeouts and one retry, so that a slow table service fails a
-        request within its budget (Azure retries it) instead of holding it; the timers keep the SDK defaults."""
-        return self._tables(retry_total=1, retry_backoff_factor=0.2, connection_timeout=2, read_timeout=4)
-
-    def ensure_tables(self) -> None:
-        """Create the tables now (they are otherwise created on first use)."""
-        self.tables.ensure()
-
-    @cached_property
-    def incidents(self) -> IncidentStore:
-        return IncidentStore(self.tables)
-
-    @cached_property
-    def scan_state(self) -> ScanState:
-        return ScanState(self.tables)
-
-    @cached_property
-    def silences(self) -> SilenceStore:
-        return SilenceStore(self.tables)
-
-    @cached_property
-    def metric_states(self) -> MetricStates:
-        return MetricStates(self.tables)
-
-    @cached_property
-    def logs(self) -> LogAnalytics:
-        return LogAnalytics(self.settings.log_analytics_endpoint, self.credential)
-
-    @cached_property
-    def webhook_logs(self) -> LogAnalytics:
-        """The enrichment's Log Analytics client: a few seconds, no retries (enrich.log_analytics.ENRICHMENT_TIMEOUT);
-        without details the alert is still emailed, and the scan emails the pipeline with its steps."""
-        return LogAnalytics(
-            self.settings.log_analytics_endpoint,
-            self.credential,
-            retry_total=0,
-            server_timeout=3,
-            connection_timeout=2,
-            read_timeout=4,
-        )
-
-    @cached_property
-    def arm(self) -> Arm:
-        from shared.azure.arm import Arm
-
-        return Arm(self.credential, endpoint=self.settings.arm_endpoint)
-
-    @cached_property
-    def run_history(self) -> RunHistory:
-        """Azure ML run history; RUN_HISTORY_EXTRA_HOSTS adds hosts beyond Azure's own (the sandbox's)."""
-        from shared.azure.log_tail import BLOB_HOSTS
-        from shared.azure.run_history import API_HOSTS, RunHistory
-
-        extra = self.settings.run_history_hosts
-        return RunHistory(self.credential, self.arm, api_hosts=API_HOSTS + extra, blob_hosts=BLOB_HOSTS + extra)
 
     @cached_property
     def metrics(self) -> MetricsApi:
@@ -158,7 +78,7 @@ class AlertingApp:
 
     @cached_property
     def intake(self) -> Intake:
-        return Intake(self.incidents, self.destinations)
+        return Intake(self.incidents, self.destinations, notify_through(self.queues))
 
     @cached_property
     def delivery(self) -> OutboxDelivery:
@@ -245,7 +165,12 @@ class AlertingApp:
         return AlertWebhook(
             settings=s,
             deliveries=WebhookDeliveries(self.webhook_tables),
-            intake=Intake(incidents, self.destinations),
+            # The queue client also fits the budget: a slow queue fails the enqueue, and the outbox timer sends.
+            intake=Intake(
+                incidents,
+                self.destinations,
+                notify_through(self._queues(retry_total=1, read_timeout=2)),
+            ),
             enrichers=Enrichers([LogAnalyticsEnricher(self.webhook_logs, s.workspace_ids, s.group_wait)]),
             delivery=self._delivery_through(incidents),
             secure=self.secure_webhook,
@@ -268,15 +193,45 @@ class AlertingApp:
 
     # --- use cases, one per kind of function -------------------------------------------------------------------
 
+    def tick(self, name: str, now: datetime) -> TickReport | MetricTickReport | FanOutReport:
+        """A scan's timer: a Log Analytics scan puts one message per workspace on the scan-workspaces queue
+        (scan_workspace runs each); the metric scan, or any scan on a storage without queues, runs here."""
+        if self.queues is None or detectors.by_scan(name).shape is Shape.METRICS:
+            return self.scan(name, now)
+        from shared.scans.fanout import enqueue_workspaces
+
+        units = self.engine(name).units  # a name that is not a scan over workspaces fails here, before anything is put
+        return FanOutReport(name, enqueue_workspaces(self.queues, name, units, now))
+
     def scan(self, name: str, now: datetime, since: timedelta | None = None) -> TickReport | MetricTickReport:
-        """One tick of the scan `name` (a registry scan name), then the delivery of what is due. `since` replays a
-        past window of a WINDOW scan (the CLI) without moving the watermark."""
+        """One tick of the scan `name` (a registry scan name) over every workspace in turn, then the delivery of
+        what is due (unless the queue sends it). `since` replays a past window (the CLI); the watermark stays."""
         if detectors.by_scan(name).shape is Shape.METRICS:
             rules = self.metric_scan.run(now) if self.rules.metric_rules else []
-            return MetricTickReport(rules, self.delivery.deliver_due(now))
+            return MetricTickReport(rules, self._deliver_inline(now))
         engine = self.engine(name)
         scans = engine.run(now, since) if isinstance(engine, LogScan) else engine.run(now)
-        return TickReport(scans, self.delivery.deliver_due(now))
+        return TickReport(scans, self._deliver_inline(now))
+
+    def _deliver_inline(self, now: datetime) -> DeliveryReport:
+        return DeliveryReport() if self.intake.queued else self.delivery.deliver_due(now)
+
+    def scan_workspace(self, body: bytes, dequeue_count: int, now: datetime) -> WorkspaceScan | None:
+        """One `scan-workspaces` message: its workspace, under its lease (scans/fanout.py)."""
+        from shared.scans.fanout import handle_message
+
+        return handle_message(body, dequeue_count, now, self.engine, self.scan_state)
+
+    def send_notifications(self, body: bytes, dequeue_count: int, now: datetime) -> DeliveryReport | None:
+        """One `notifications` message: send the incidents it names (outbox/queued.py). Raises to be tried again."""
+        from shared.outbox.queued import NoticeQueue, send_notifications
+
+        if self.queues is None:
+            raise SettingsError("send_notifications needs a storage account with a queue service")
+        notices = NoticeQueue(self.queues)
+        return send_notifications(
+            body, dequeue_count, now, delivery=self.delivery, store=self.incidents, notices=notices
+        )
 
     def receive_alert(self, body: bytes, headers: Mapping[str, str], now: datetime) -> WebhookAnswer:
         """One action-group delivery -> a WebhookAnswer (status, JSON body, headers); never raises."""

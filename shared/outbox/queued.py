@@ -1,0 +1,140 @@
+"""Sending through the `notifications` queue: record, enqueue, answer; `send_notifications` sends elsewhere.
+
+Intake.record stored the incidents  -> enqueue {"keys": [...]}, one message per due time, visible then
+    (the group wait: the message shows when its incidents are due); enqueueing fails -> logged, the outbox
+    timer (deliver_due) sends them: the record is the truth, the message only a wake-up call
+a message arrives                    -> deliver_named(keys): the outbox's lease and outcome rules, so a
+    message delivered twice sends once (the second finds them sent, or leased by the first)
+a send failed (pending, due later)   -> a new message for those keys, hidden until they are due: the
+    backoff of the outbox's RetryPolicy, through the message's visibility timeout; after its last attempt
+    the record is dead (the one retry policy is the outbox's)
+the function raised (table service down, a bug) -> the host shows the message again after host.json's
+    visibilityTimeout; on its MAX_DEQUEUE_COUNT-th try the incidents it names that are not sent yet are
+    recorded `dead` with the error, logged with NOTICE_DEAD, and the host moves it to `notifications-poison`
+a body that is not {"keys": [...]}   -> logged as an error and dropped (it names nothing to send)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from shared.azure.queues import MAX_DEQUEUE_COUNT, NOTIFICATIONS
+from shared.core.log_markers import NOTICE_DEAD
+from shared.outbox.records import Status
+
+if TYPE_CHECKING:
+    from shared.azure.queues import Queues
+    from shared.outbox.delivery import DeliveryReport, OutboxDelivery
+    from shared.outbox.store import IncidentStore
+
+log = logging.getLogger(__name__)
+
+# A message holds at most 64 KiB once base64-encoded: about 48 KiB of JSON. As many keys as fit go in one message, so
+# that a storm recorded by one scan reaches one send_notifications call and its storm guard (one digest).
+MESSAGE_BYTES = 45_000
+UNFINISHED = (Status.PENDING, Status.SENDING)
+IN_FLIGHT = (Status.PENDING, Status.SENDING, Status.ACCEPTED)
+
+
+class BadMessage(ValueError):
+    pass
+
+
+def parse_keys(body: bytes) -> list[str]:
+    """The incident keys a `notifications` message names; BadMessage says what is wrong with it."""
+    try:
+        message = json.loads(body)
+    except ValueError as err:
+        raise BadMessage(f"not JSON: {err}") from None
+    keys = message.get("keys") if isinstance(message, dict) else None
+    if not isinstance(keys, list) or not keys or not all(isinstance(key, str) and key for key in keys):
+        raise BadMessage('expected {"keys": ["<incident key>", ...]}')
+    return keys
+
+
+class NoticeQueue:
+    """Puts "send these incidents" on the notifications queue (the Intake calls it after recording)."""
+
+    def __init__(self, queues: Queues) -> None:
+        self._queues = queues
+
+    def enqueue(self, due: Mapping[str, datetime], now: datetime, source: str) -> bool:
+        """One message per due second (chunked), hidden until then. Never raises: the records are stored, and
+        the outbox timer sends what no message names; False if a message could not be put."""
+        by_second: dict[datetime, list[str]] = defaultdict(list)
+        for key, due_at in due.items():
+            by_second[due_at.replace(microsecond=0)].append(key)
+        try:
+            for _, keys in sorted(by_second.items()):
+                delay = max(due[key] for key in keys) - now  # shown when the last of them is due (Queues rounds up)
+                for chunk in _chunks(keys):
+                    self._queues.send(NOTIFICATIONS, {"keys": chunk}, delay=delay)
+        except Exception as err:
+            log.warning("%s: could not enqueue %d incident(s); the outbox timer sends them: %r", source, len(due), err)
+            return False
+        return True
+
+
+def _chunks(keys: list[str]) -> list[list[str]]:
+    """The keys in runs whose JSON stays within MESSAGE_BYTES (a key is at most 512 characters: entity_bounds)."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for key in keys:
+        length = len(json.dumps(key)) + 1
+        if chunks[-1] and size + length > MESSAGE_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(key)
+        size += length
+    return chunks
+
+
+def send_notifications(
+    body: bytes,
+    dequeue_count: int,
+    now: datetime,
+    *,
+    delivery: OutboxDelivery,
+    store: IncidentStore,
+    notices: NoticeQueue,
+) -> DeliveryReport | None:
+    """One `notifications` message (its body decoded, the host's dequeue count): send what it names. Raises what
+    should be tried again (the host retries, then poisons); None for a body that names nothing."""
+    try:
+        keys = parse_keys(body)
+    except BadMessage as err:
+        log.error("send_notifications: dropped a message that names nothing to send (%s): %r", err, body[:200])
+        return None
+    try:
+        report = delivery.deliver_named(keys, now)
+    except Exception as err:
+        if dequeue_count >= MAX_DEQUEUE_COUNT:
+            _give_up(keys, store, now, f"{dequeue_count} tries of its queue message failed: {err!r}")
+        raise
+    again = {r.key: r.due_at for r in store.get_many(keys).values() if r.status in IN_FLIGHT}
+    if again:
+        notices.enqueue(again, now, "send_notifications")
+    return report
+
+
+def _give_up(keys: list[str], store: IncidentStore, now: datetime, error: str) -> None:
+    """The message's last try: record its unsent incidents as dead, with the error (best effort: with the table
+    service down they stay pending, and the outbox timer sends them once it is back)."""
+    from dataclasses import replace
+
+    try:
+        unfinished = [r for r in store.get_many(keys).values() if r.status in UNFINISHED]
+        written = store.replace_batch(
+            [replace(r, status=Status.DEAD, last_error=error) for r in unfinished], status_only=True
+        )
+        dead = [r.key for r in written if r is not None]  # (one another instance changed meanwhile is its own)
+    except Exception as err:
+        log.error("%s Could not record %s as dead (%r); still pending: %s", NOTICE_DEAD, ", ".join(keys), err, error)
+        return
+    for key in dead:
+        log.error("%s Giving up on %s after %d attempts: %s", NOTICE_DEAD, key, MAX_DEQUEUE_COUNT, error)
