@@ -82,33 +82,36 @@ class AlertingApp(Clients):
 
     @cached_property
     def delivery(self) -> OutboxDelivery:
-        return self._delivery_through(self.incidents)
+        return self._delivery_through(self.intake)
 
-    def _delivery_through(self, incidents: IncidentStore) -> OutboxDelivery:
+    def _delivery_through(self, intake: Intake) -> OutboxDelivery:
         s = self.settings
         policy = RetryPolicy(max_attempts=s.send_max_attempts, base_delay=s.send_retry_base)
         return OutboxDelivery(
-            incidents,
+            intake.store,
             self.channels,
             policy,
             self.active_silences,
             self.rules.storm_limit,
+            intake,
             enrichers=self.delivery_enrichers,
             enrichment_seconds=(s.run_history_incident_seconds, s.run_history_tick_seconds),
         )
 
     @cached_property
     def delivery_enrichers(self) -> Enrichers:
-        """The enrichers at delivery: Azure ML run history (RUN_HISTORY_ENABLED) for failed pipelines."""
+        """The enrichers at delivery: webhook alerts to the failed pipelines they are about (Log Analytics), then
+        Azure ML run history (RUN_HISTORY_ENABLED) for failed pipelines."""
         from shared.enrich import Enrichers
-
-        if not self.settings.run_history_enabled:
-            return Enrichers()
-        from shared.enrich.run_history import RunHistoryEnricher, RunHistorySettings
+        from shared.enrich.log_analytics import LogAnalyticsEnricher
 
         s = self.settings
-        settings = RunHistorySettings(max_steps=s.run_history_max_steps)
-        enrichers: list[Any] = [RunHistoryEnricher(self.run_history, settings)]
+        enrichers: list[Any] = [LogAnalyticsEnricher(self.enrichment_logs, s.workspace_ids, s.group_wait)]
+        if not s.run_history_enabled:
+            return Enrichers(enrichers)
+        from shared.enrich.run_history import RunHistoryEnricher, RunHistorySettings
+
+        enrichers.append(RunHistoryEnricher(self.run_history, RunHistorySettings(max_steps=s.run_history_max_steps)))
         if s.run_history_recent_runs:  # the "Before this run, 3 of the last 10 ... failed" line
             from shared.enrich.recent_history import RecentHistoryEnricher, RecentHistorySettings
 
@@ -154,25 +157,18 @@ class AlertingApp(Clients):
 
     @cached_property
     def alert_webhook(self) -> AlertWebhook:
-        """Over the webhook's own bounded clients (tables, Log Analytics), which fit its request budget."""
-        from shared.enrich import Enrichers
-        from shared.enrich.log_analytics import LogAnalyticsEnricher
+        """Over the webhook's own bounded clients (tables, queue), which fit its request budget."""
         from shared.webhook.deliveries import WebhookDeliveries
         from shared.webhook.handler import AlertWebhook
 
-        s = self.settings
-        incidents = IncidentStore(self.webhook_tables)
+        # The queue client also fits the budget: a slow queue fails the enqueue, and the outbox timer sends.
+        queue = notify_through(self._queues(retry_total=1, read_timeout=2))
+        intake = Intake(IncidentStore(self.webhook_tables), self.destinations, queue)
         return AlertWebhook(
-            settings=s,
+            settings=self.settings,
             deliveries=WebhookDeliveries(self.webhook_tables),
-            # The queue client also fits the budget: a slow queue fails the enqueue, and the outbox timer sends.
-            intake=Intake(
-                incidents,
-                self.destinations,
-                notify_through(self._queues(retry_total=1, read_timeout=2)),
-            ),
-            enrichers=Enrichers([LogAnalyticsEnricher(self.webhook_logs, s.workspace_ids, s.group_wait)]),
-            delivery=self._delivery_through(incidents),
+            intake=intake,
+            delivery=self._delivery_through(intake),
             secure=self.secure_webhook,
         )
 
@@ -194,27 +190,28 @@ class AlertingApp(Clients):
     # --- use cases, one per kind of function -------------------------------------------------------------------
 
     def tick(self, name: str, now: datetime) -> TickReport | MetricTickReport | FanOutReport:
-        """A scan's timer: a Log Analytics scan puts one message per workspace on the scan-workspaces queue
-        (scan_workspace runs each); the metric scan, or any scan on a storage without queues, runs here."""
-        if self.queues is None or detectors.by_scan(name).shape is Shape.METRICS:
+        """A scan's timer. With queues, a scan over workspaces puts one message per workspace on scan-workspaces
+        (scan_workspace runs each), and what any scan records goes on notifications (send_notifications sends
+        it); without, the whole tick runs here and delivers what is due."""
+        if self.queues is None:
             return self.scan(name, now)
+        if detectors.by_scan(name).shape is Shape.METRICS:
+            return MetricTickReport(self.metric_scan.run(now) if self.rules.metric_rules else [], DeliveryReport())
         from shared.scans.fanout import enqueue_workspaces
 
         units = self.engine(name).units  # a name that is not a scan over workspaces fails here, before anything is put
         return FanOutReport(name, enqueue_workspaces(self.queues, name, units, now))
 
     def scan(self, name: str, now: datetime, since: timedelta | None = None) -> TickReport | MetricTickReport:
-        """One tick of the scan `name` (a registry scan name) over every workspace in turn, then the delivery of
-        what is due (unless the queue sends it). `since` replays a past window (the CLI); the watermark stays."""
+        """One whole tick of the scan `name` (a registry scan name) in this process, every workspace in turn, then
+        the delivery of what is due (the CLI; the timer without queues). `since` replays a past window of a WINDOW
+        scan without moving the watermark."""
         if detectors.by_scan(name).shape is Shape.METRICS:
             rules = self.metric_scan.run(now) if self.rules.metric_rules else []
-            return MetricTickReport(rules, self._deliver_inline(now))
+            return MetricTickReport(rules, self.delivery.deliver_due(now))
         engine = self.engine(name)
         scans = engine.run(now, since) if isinstance(engine, LogScan) else engine.run(now)
-        return TickReport(scans, self._deliver_inline(now))
-
-    def _deliver_inline(self, now: datetime) -> DeliveryReport:
-        return DeliveryReport() if self.intake.queued else self.delivery.deliver_due(now)
+        return TickReport(scans, self.delivery.deliver_due(now))
 
     def scan_workspace(self, body: bytes, dequeue_count: int, now: datetime) -> WorkspaceScan | None:
         """One `scan-workspaces` message: its workspace, under its lease (scans/fanout.py)."""

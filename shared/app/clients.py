@@ -80,7 +80,7 @@ class Clients:
         return LogAnalytics(self.settings.log_analytics_endpoint, self.credential)
 
     @cached_property
-    def webhook_logs(self) -> LogAnalytics:
+    def enrichment_logs(self) -> LogAnalytics:
         """The enrichment's Log Analytics client: a few seconds, no retries (enrich.log_analytics.ENRICHMENT_TIMEOUT);
         without details the alert is still emailed, and the scan emails the pipeline with its steps."""
         return LogAnalytics(

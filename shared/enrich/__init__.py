@@ -4,13 +4,13 @@ runs out of time adds a note; it never blocks the message.
     Enricher.enrich(subject, budget) -> Enrichment
         additions      payload keys to add (bounded, JSON-ready)
         note           a line for the message ("step details could not be read: 403 ...")
-        replaced_by    incidents that replace the subject (the webhook's Log Analytics lookup turns an alert into
-                       the failed pipelines it is about, keyed like the scan's)
+        replaced_by    incidents that replace the subject (the Log Analytics lookup turns a webhook alert into the
+                       failed pipelines it is about, keyed like the scan's; the delivery records them instead)
 
 `Enrichers.apply` runs the enrichers registered for the subject's kind, in order, and never raises; each enricher
-keeps to the budget it is given (`Budget.remaining()`) and says in its note what it could not do. Two points use
-it: the webhook at intake (enrich/log_analytics.py) and the delivery before rendering (the place for Azure ML run
-history: step names, errors, log tails).
+keeps to the budget it is given (`Budget.remaining()`) and says in its note what it could not do. The delivery
+applies them before rendering (outbox/notices.py): webhook alerts to pipelines (enrich/log_analytics.py), then
+Azure ML run history (step names, errors, log tails).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ class EnrichmentSubject:
     key: str
     payload: Mapping[str, Any]
     labels: Mapping[str, str]
-    origin: Any = None  # what the incident was made from, when the enricher needs more than its payload
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ class Enricher(Protocol):
 
 
 class Enrichers:
-    """The enrichers of one point (intake or delivery), applied in order."""
+    """The enrichers of the delivery, applied in order."""
 
     def __init__(self, enrichers: Sequence[Enricher] = ()) -> None:
         self._enrichers = list(enrichers)

@@ -1,18 +1,20 @@
-"""The webhook's Log Analytics enrichment, behind the enrichment seam: an Azure Monitor alert about Azure ML runs
-becomes the failed pipelines it is about, with their steps, keyed like the run-failure scan's incidents (so what
-the scan already emailed is not emailed again, and the other way round).
+"""The Log Analytics enrichment of webhook alerts, behind the enrichment seam, at delivery (off the webhook's
+request: send_notifications, or the outbox timer): an Azure Monitor alert about Azure ML runs becomes the failed
+pipelines it is about, with their steps, keyed like the run-failure scan's incidents (so what the scan already
+emailed is not emailed again, and the other way round). The delivery records them and the alert as `replaced`.
 
-One query for all runs of an alert (`enrichment_query`, over the window that webhook/enrichment.py plans). It
-returns the same columns as the scan's query, so `read_events` and `group_pipeline_failures` make the same
-incidents. Best effort: out of time, a failed query or nothing found yet leaves the alert as it is, with a note
-saying why (the run-failure scan will email each failed pipeline with its steps).
+What to look up is planned by the webhook (webhook/enrichment.py) and stored in the alert's payload under LOOKUP
+(`EnrichmentPlan.to_payload`). One query for all runs of an alert (`enrichment_query`) returns the same columns as
+the scan's query, so `read_events` and `group_pipeline_failures` make the same incidents. Best effort: out of
+time, a failed query or nothing found yet leaves the alert as it is, with a note saying why (the run-failure scan
+will email each failed pipeline with its steps).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +27,8 @@ from shared.enrich import Budget, Enrichment, EnrichmentSubject
 
 log = logging.getLogger(__name__)
 
-ENRICHMENT_TIMEOUT = 4.0  # seconds; the webhook's Log Analytics client: server timeout 3 s, read timeout 4 s
+ENRICHMENT_TIMEOUT = 4.0  # seconds; the enrichment's Log Analytics client: server timeout 3 s, read timeout 4 s
+LOOKUP = "run_lookup"  # the alert payload's key for its EnrichmentPlan (stored, not shown)
 _SHOWN = ("rule", "severity", "condition", "service", "fired_at", "links", "unlinked")  # the alert block
 
 
@@ -40,6 +43,34 @@ class EnrichmentPlan:
     run_ids: tuple[str, ...] = ()  # RunId / RootRunId dimension values (log alerts)
     workspace_names: tuple[str, ...] = ()  # WorkspaceName dimension values (log alerts)
     log_analytics_workspace: str | None = None  # GUID named by the alert's own links, if any
+
+    def to_payload(self) -> dict[str, Any]:
+        """As stored in the alert's payload (JSON: times as ISO 8601, tuples as lists)."""
+
+        def stored(value: Any) -> Any:
+            if isinstance(value, datetime):
+                return value.isoformat()
+            return list(value) if isinstance(value, tuple) else value
+
+        return {name: stored(value) for name, value in asdict(self).items()}
+
+    @classmethod
+    def from_payload(cls, stored: Any) -> EnrichmentPlan | None:
+        """The plan `to_payload` stored; None for anything else (an alert with nothing to look up)."""
+        if not isinstance(stored, Mapping):
+            return None
+        try:
+            return cls(
+                start=datetime.fromisoformat(stored["start"]),
+                end=datetime.fromisoformat(stored["end"]),
+                lookback_start=datetime.fromisoformat(stored["lookback_start"]),
+                resource_ids=tuple(stored.get("resource_ids") or ()),
+                run_ids=tuple(stored.get("run_ids") or ()),
+                workspace_names=tuple(stored.get("workspace_names") or ()),
+                log_analytics_workspace=stored.get("log_analytics_workspace"),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
 
 
 def enrichment_query(plan: EnrichmentPlan) -> str:
@@ -67,7 +98,8 @@ def configured_workspace(named: str | None, configured: tuple[str, ...]) -> str:
 
 
 class LogAnalyticsEnricher:
-    """Enricher of `alert` incidents whose subject's origin is an EnrichmentPlan (None: not about Azure ML runs)."""
+    """Enricher of `alert` incidents whose payload holds an EnrichmentPlan under LOOKUP (none: not about Azure ML
+    runs)."""
 
     name = "log-analytics"
     kinds = frozenset({azure_monitor_alert.KIND})
@@ -78,12 +110,12 @@ class LogAnalyticsEnricher:
         self._group_wait = group_wait
 
     def enrich(self, subject: EnrichmentSubject, budget: Budget) -> Enrichment:
-        plan = subject.origin
-        if not isinstance(plan, EnrichmentPlan):
+        plan = EnrichmentPlan.from_payload(subject.payload.get(LOOKUP))
+        if plan is None:
             return Enrichment()
         if budget.remaining() < ENRICHMENT_TIMEOUT:
             return Enrichment(
-                note="Step-level details were not looked up (the request ran out of time); the "
+                note="Step-level details were not looked up (the delivery ran out of time); the "
                 "run-failure scan will email each failed pipeline with its steps."
             )
         workspace = configured_workspace(plan.log_analytics_workspace, self._workspace_ids)

@@ -28,8 +28,10 @@ from shared.core.log_markers import NOTICE_DEAD
 from shared.enrich import Enrichers
 from shared.outbox import notices
 from shared.outbox import records as outbox
-from shared.outbox.channel import FAILED, SUCCEEDED, Channel, SendFailed
+from shared.outbox.channel import SUCCEEDED, Channel, SendFailed
+from shared.outbox.intake import Intake
 from shared.outbox.records import OutboxRecord, RetryPolicy, Status
+from shared.outbox.settle import by_operation, settle
 from shared.outbox.store import IncidentStore
 from shared.rules import Silence
 from shared.silences import silence_for
@@ -47,14 +49,16 @@ class DeliveryReport:
     retrying: int = 0
     dead: int = 0
     silenced: int = 0
+    replaced: int = 0  # webhook alerts that turned out to be failed pipelines (recorded and sent as those)
 
     def summary(self) -> str:
         digests = f" ({self.digests} digest(s))" if self.digests else ""
         awaiting = f", {self.awaiting} awaiting ACS's final status" if self.awaiting else ""
         confirmed = f", {self.confirmed} confirmed" if self.confirmed else ""
+        replaced = f", {self.replaced} alert(s) replaced by their pipelines" if self.replaced else ""
         return (
             f"sent {self.sent} in {self.emails} email(s){digests}{awaiting}{confirmed}, retrying "
-            f"{self.retrying}, dead {self.dead}, silenced {self.silenced}"
+            f"{self.retrying}, dead {self.dead}, silenced {self.silenced}{replaced}"
         )
 
 
@@ -67,6 +71,7 @@ class _Call:
     wait: bool
     started: float = field(default_factory=time.monotonic)
     enrichment: Budget = field(default_factory=lambda: Budget(notices.PER_CALL))  # the per-tick cap
+    replacements: list[str] = field(default_factory=list)  # keys recorded in place of sent records: sent next
 
     def clock(self) -> datetime:
         """`now` moved on by the wall time the call has taken: when a request really leaves, on the caller's
@@ -82,10 +87,13 @@ class OutboxDelivery:
         policy: RetryPolicy,
         silences: Callable[[datetime], list[Silence]],
         storm_limit: int,
+        intake: Intake,
         enrichers: Enrichers | None = None,
         enrichment_seconds: tuple[float, float] = (notices.PER_MESSAGE, notices.PER_CALL),
     ) -> None:
+        """`intake` records what an enricher replaces a record by (notices.without_replaced)."""
         self._store = store
+        self._intake = intake
         self._channels = channels
         self._policy = policy
         self._silences = silences
@@ -108,16 +116,25 @@ class OutboxDelivery:
         `deliver_due` confirms it (or sends again if the operation Failed). `enrichment` is the caller's budget
         for the enrichers (the webhook's request has less than a tick)."""
         call = _Call(now, DeliveryReport(), wait=False, enrichment=enrichment or Budget(self._enriching.per_call))
-        named = self._store.get_many(list(dict.fromkeys(keys)))
-        self._deliver_all([record for record in named.values() if outbox.is_due(record, now)], call)
+        self._deliver_all(self._due_among(keys, now), call)
         return call.report
 
+    def _due_among(self, keys: list[str], now: datetime) -> list[OutboxRecord]:
+        named = self._store.get_many(list(dict.fromkeys(keys)))
+        return [record for record in named.values() if outbox.is_due(record, now)]
+
     def _deliver_all(self, due: list[OutboxRecord], call: _Call) -> None:
+        self._deliver_due_records(due, call)
+        if call.replacements:  # what webhook alerts turned out to be is sent by this call too, when it is due
+            keys, call.replacements = call.replacements, []
+            self._deliver_due_records(self._due_among(keys, call.now), call)
+
+    def _deliver_due_records(self, due: list[OutboxRecord], call: _Call) -> None:
         if not due:
             return
         now = call.now
         # Messages that may be out already are settled by their own operation, never folded into a new digest.
-        for records in _by_operation([record for record in due if record.operation_id]).values():
+        for records in by_operation([record for record in due if record.operation_id]).values():
             self._deliver(records, call)
         silences = self._silences(now)
         to_send = [
@@ -166,47 +183,13 @@ class OutboxDelivery:
         leased = [lease for lease in self._store.replace_batch(leases, status_only=True) if lease is not None]
         recorded = {record.key for record in records if record.operation_id}
         to_send = [lease for lease in leased if lease.key not in recorded]
-        to_send += self._settle([lease for lease in leased if lease.key in recorded], call)
+        outcomes, never_arrived = settle(
+            self._channels, self._policy, [lease for lease in leased if lease.key in recorded], now
+        )
+        self._record_outcomes(outcomes, call.report)
+        to_send += never_arrived
         if to_send:
             self._send(to_send, operation, call)
-
-    def _settle(self, records: list[OutboxRecord], call: _Call) -> list[OutboxRecord]:
-        """Ask the channel about each recorded operation and record what it says; returns the records it never
-        got (on a channel that cannot be asked: those it had not accepted)."""
-        now = call.now
-        never_arrived: list[OutboxRecord] = []
-        outcomes: list[OutboxRecord] = []
-        for operation, members in _by_operation(records).items():
-            channel = self._channels[members[0].channel]
-            try:
-                status = (
-                    channel.status(operation) if channel.can_confirm else (SUCCEEDED if members[0].accepted else None)
-                )
-            except SendFailed as err:  # unknown: nothing is sent while in doubt
-                outcomes += [
-                    outbox.unconfirmed(m, now, self._policy, str(err))
-                    if m.accepted
-                    else outbox.after_failure(m, now, str(err), self._policy, in_doubt=True)
-                    for m in members
-                ]
-                continue
-            if status is None and not members[0].accepted:
-                log.info(
-                    "Email operation %s never reached ACS: sending %s again",
-                    operation,
-                    ", ".join(m.key for m in members),
-                )
-                never_arrived += members
-            elif status is None or status == SUCCEEDED:  # (an accepted operation ACS no longer knows: it took it)
-                outcomes += [outbox.after_success(m, now) for m in members]
-            elif status.lower() in FAILED:
-                outcomes += [
-                    outbox.after_failure(m, now, f"email operation {operation} {status}", self._policy) for m in members
-                ]
-            else:
-                outcomes += [outbox.unconfirmed(m, now, self._policy) for m in members]
-        self._record_outcomes(outcomes, call.report)
-        return never_arrived
 
     def _send(self, records: list[OutboxRecord], operation: str, call: _Call) -> None:
         now, report = call.now, call.report
@@ -218,7 +201,11 @@ class OutboxDelivery:
             if not records:
                 return
         channel = self._channels[records[0].channel]
-        enriched = [self._enriching.enriched(record, call.enrichment) for record in records]
+        found = [self._enriching.enriched(record, call.enrichment) for record in records]
+        count = len(records)
+        records, enriched, replacements = notices.without_replaced(self._store, self._intake, records, found, now)
+        report.replaced += count - len(records)
+        call.replacements += replacements
         records, enriched = notices.without_no_news(self._store, records, enriched)
         if not records:
             return
@@ -288,10 +275,3 @@ class OutboxDelivery:
                 )
             elif outcome.last_error:  # accepted, final status still unknown
                 log.warning("Final status of %s not known yet: %s", outcome.key, outcome.last_error)
-
-
-def _by_operation(records: list[OutboxRecord]) -> dict[str, list[OutboxRecord]]:
-    groups: dict[str, list[OutboxRecord]] = defaultdict(list)
-    for record in records:
-        groups[record.operation_id].append(record)
-    return groups

@@ -104,6 +104,10 @@ class Intake:
         return done
 
     @property
+    def store(self) -> IncidentStore:
+        return self._store
+
+    @property
     def queued(self) -> bool:
         """Whether what it records is sent through the notifications queue (else the producer sends it)."""
         return self._notify is not None

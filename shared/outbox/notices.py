@@ -1,5 +1,6 @@
 """What a message carries beyond its stored record: the delivery enrichers' additions (rendered, never stored),
-and the cause it names, for the one follow-up rule (records.py `follow_up`).
+and the cause it names, for the one follow-up rule (records.py `follow_up`); and what an enricher replaces a
+record by (a webhook alert that is about failed pipelines), recorded through the intake instead of being sent.
 
 A follow-up is made at intake when a later detection names another cause than the message that went out. When
 it is due, run history may say (as it did for the first message) that the cause named first still holds: then it
@@ -9,15 +10,21 @@ is not sent, and is recorded as silenced with that reason.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from shared import detectors
 from shared.core.budget import Budget
-from shared.detectors.base import UPDATE_OF
+from shared.detectors.base import UPDATE_OF, Detected
 from shared.enrich import Enrichers, EnrichmentSubject
 from shared.outbox import records as outbox
 from shared.outbox.records import OutboxRecord
 from shared.outbox.store import IncidentStore
+
+if TYPE_CHECKING:
+    from shared.outbox.intake import Intake
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +42,41 @@ class Enriching:
     per_message: float
     per_call: float
 
-    def enriched(self, record: OutboxRecord, call_budget: Budget) -> OutboxRecord:
-        """The record as it is rendered: with what the enrichers add (not stored)."""
+    def enriched(self, record: OutboxRecord, call_budget: Budget) -> tuple[OutboxRecord, tuple[Detected, ...]]:
+        """The record as it is rendered, with what the enrichers add (not stored); and the incidents that replace
+        it, when an enricher says so (else none)."""
         subject = EnrichmentSubject(record.kind, record.key, record.payload, record.labels)
         found = self.enrichers.apply(subject, call_budget.within(self.per_message))
+        if found.replaced_by is not None:
+            return record, found.replaced_by
         if not (found.additions or found.note):
-            return record
+            return record, ()
         payload = {**record.payload, **found.additions, **({NOTES: found.note} if found.note else {})}
-        return replace(record, payload=payload)
+        return replace(record, payload=payload), ()
+
+
+def without_replaced(
+    store: IncidentStore,
+    intake: Intake,
+    records: list[OutboxRecord],
+    found: Sequence[tuple[OutboxRecord, tuple[Detected, ...]]],
+    now: datetime,
+) -> tuple[list[OutboxRecord], list[OutboxRecord], list[str]]:
+    """The leased records and their enriched forms, less those an enricher replaced, and the keys of what replaced
+    them (for the caller to deliver). The replacements are recorded through the intake first (keyed like the
+    scan's, so what the scan recorded is not recorded twice), then the records as replaced: a crash in between
+    replaces them again on their next attempt, which the intake's claim makes a no-op."""
+    by = {record.key: incidents for record, (_, incidents) in zip(records, found, strict=True) if incidents}
+    enriched = [record for record, _ in found]
+    if not by:
+        return records, enriched, []
+    recorded = intake.record([i for incidents in by.values() for i in incidents], now, source="alert delivery")
+    outcomes = [outbox.replaced(r, (i.key for i in by[r.key])) for r in records if r.key in by]
+    store.replace_batch(outcomes, status_only=True)
+    for outcome in outcomes:
+        log.info("%s: %s", outcome.key, outcome.last_error)
+    kept = [index for index, record in enumerate(records) if record.key not in by]
+    return [records[i] for i in kept], [enriched[i] for i in kept], list(recorded.detections)
 
 
 def named(record: OutboxRecord) -> str:

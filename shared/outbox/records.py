@@ -7,6 +7,8 @@ again, or not at all (after Prometheus Alertmanager's notification log).
     detected, accepted/sent, names another cause -> one follow-up record (key + "#update"), claimed
                                        insert-if-absent: at most one per incident, sent by the same rules
     pending and due, silenced       -> silenced (logged with the silence; never sent)
+    leased, an enricher replaced it -> replaced (a webhook alert that is about failed pipelines: those are
+                                       recorded instead, keyed like the scan's, and carry the alert in their email)
     pending and due                 -> lease it (status sending, attempts + 1) and record the ACS operation id it
                                        will be sent under (write-ahead), then send
     ACS accepted the send (202)     -> sent when its operation Succeeded within the wait; otherwise accepted (not
@@ -63,6 +65,7 @@ class Status(StrEnum):
     SENT = "sent"
     DEAD = "dead"
     SILENCED = "silenced"
+    REPLACED = "replaced"  # by the incidents named in last_error (a webhook alert that is about failed pipelines)
 
 
 class Detection(StrEnum):
@@ -261,6 +264,10 @@ def unconfirmed(record: OutboxRecord, now: datetime, policy: RetryPolicy, note: 
 
 def silenced(record: OutboxRecord, reason: str) -> OutboxRecord:
     return replace(record, status=Status.SILENCED, last_error=reason)
+
+
+def replaced(record: OutboxRecord, by: Iterable[str]) -> OutboxRecord:
+    return replace(record, status=Status.REPLACED, last_error="replaced by " + ", ".join(by))
 
 
 def after_failure(

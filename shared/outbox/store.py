@@ -30,7 +30,7 @@ from shared.rules import DEFAULT_CHANNEL
 
 INCIDENTS = "incidents"
 TABLES = (INCIDENTS,)
-_FINISHED = "(Status eq 'sent' or Status eq 'dead' or Status eq 'silenced')"
+_FINISHED = "(Status eq 'sent' or Status eq 'dead' or Status eq 'silenced' or Status eq 'replaced')"
 
 
 class IncidentStore:

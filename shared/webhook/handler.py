@@ -3,12 +3,13 @@
     size / content type / (Secure Webhook token) / parse / allow-list   -> 413, 415, 401, 403, 400
     claim the delivery (alertId + monitorCondition) in `webhookdeliveries` -> a repeat is answered 200, no message;
         a copy that finds another copy's unfinished claim is answered 503 (retry), never 200
-    one alert incident `alert:<hash>:<condition>`, through the intake-time enrichers: Fired on Azure ML runs, one
-        query turns it into pipeline incidents keyed like the scan (`run-failure:<ws>:<run>`), so what the scan
-        already emailed is not emailed again (and the other way round); nothing found: the alert, with a note
+    one alert incident `alert:<hash>:<condition>`; Fired on Azure ML runs, it carries what to look up
+        (webhook/enrichment.py), and at delivery one Log Analytics query turns it into pipeline incidents keyed
+        like the scan (`run-failure:<ws>:<run>`), so what the scan already emailed is not emailed again (and the
+        other way round); nothing found: the alert, with a note (enrich/log_analytics.py)
     record through the intake (claim; it puts them on the notifications queue), mark the delivery done, answer:
-        send_notifications sends them (docs/queues.md). Storage without a queue service (a table-only Azurite):
-        send what is due now, within the budget, as before the queue; a failed send stays pending
+        send_notifications enriches and sends them, off the request (docs/queues.md). Storage without a queue
+        service (a table-only Azurite): deliver now, within the budget; a failed send stays pending
     Table Storage unreachable -> 503 + Retry-After (Azure retries 503, not 500); the claim is released first
 
 Time: Azure retries a 408/429/503/504 after 5, 20, 5, 40 and 5 s and does not follow Retry-After
@@ -30,7 +31,8 @@ from typing import TYPE_CHECKING
 from shared.core.resource_ids import parse_resource_id
 from shared.detectors.azure_monitor_alert import KIND as ALERT_KIND
 from shared.detectors.base import Detected
-from shared.enrich import Budget, Enrichers, EnrichmentSubject
+from shared.enrich import Budget
+from shared.enrich.log_analytics import LOOKUP
 from shared.webhook.answers import Rejected, WebhookAnswer, error, retry
 
 if TYPE_CHECKING:
@@ -43,9 +45,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Seconds. One request: auth (signing keys at most KEYS_TIMEOUT, once an hour), claim, enrichment (at most
-# enrich.log_analytics.ENRICHMENT_TIMEOUT), record, and one send request if SEND_RESERVE is left; else the outbox
-# timer sends it.
+# Seconds. One request: auth (signing keys at most KEYS_TIMEOUT, once an hour), claim, record, enqueue. Without a
+# queue service, also the delivery (its enrichment, and one send request if SEND_RESERVE is left; else the outbox
+# timer sends it).
 REQUEST_BUDGET = 8.0
 SEND_RESERVE = 3.0
 # Longer than the budget, so a live request keeps its claim (a hanging table service can stretch one past it: a
@@ -85,7 +87,6 @@ class AlertWebhook:
         settings: Settings,
         deliveries: WebhookDeliveries,
         intake: Intake,
-        enrichers: Enrichers,
         delivery: OutboxDelivery,
         secure: SecureWebhook | None = None,
     ) -> None:
@@ -93,7 +94,6 @@ class AlertWebhook:
         self._settings = settings
         self._deliveries = deliveries
         self._intake = intake
-        self._enrichers = enrichers
         self._delivery = delivery
         self._secure = secure
 
@@ -198,14 +198,10 @@ class AlertWebhook:
         }
         s = self._settings
         plan = plan_enrichment(alert, now, s.enrichment_margin, s.scan_lookback)
-        found = self._enrichers.apply(EnrichmentSubject(ALERT_KIND, key, summary, labels, origin=plan), budget)
-        pipelines = list(found.replaced_by or ())
-        if found.note:
-            summary["note"] = found.note
-        detected = pipelines or [Detected(key, ALERT_KIND, {**summary, **found.additions}, labels, now)]
-        recorded = self._intake.record(detected, now, source="alert_webhook")
-        keys = [incident.key for incident in detected]
-        self._deliveries.finish(key, keys, now)
+        payload = {**summary, **({LOOKUP: plan.to_payload()} if plan else {})}
+        recorded = self._intake.record([Detected(key, ALERT_KIND, payload, labels, now)], now, source="alert_webhook")
+        keys = list(recorded.detections)  # the alert's record, and its copies for the route's other destinations
+        self._deliveries.finish(key, [key], now)
         sent = pending = 0
         if self._intake.queued:  # never sends or polls here: send_notifications does, off the request
             pending = len(keys)
@@ -218,11 +214,10 @@ class AlertWebhook:
             pending = len(keys)
         else:
             try:
-                # Run history (the delivery's enrichers) gets what the request has left before its send; the copies
-                # for the route's other destinations (Teams) are each their own record.
+                # The delivery's enrichers (the alert's pipelines, their run history) get what the request has left
+                # before its send.
                 enrichment = budget.within(max(0.0, budget.remaining() - SEND_RESERVE))
-                copies = (k for k in recorded.detections if k not in keys)
-                report = self._delivery.deliver_named([*keys, *copies], now, enrichment)
+                report = self._delivery.deliver_named(keys, now, enrichment)
                 sent = report.sent
                 pending = report.retrying
             except Exception:  # recorded already: the outbox timer sends it; the caller must not retry
@@ -232,9 +227,8 @@ class AlertWebhook:
             {
                 "status": "processed",
                 "delivery": key,
-                "incidents": keys,
+                "incidents": [key],
                 "new": recorded.claimed,
-                "enriched_pipelines": len(pipelines),
                 "sent": sent,
                 "pending": pending,
                 "queued": self._intake.queued,

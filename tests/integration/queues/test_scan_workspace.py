@@ -81,4 +81,4 @@ def test_a_message_for_a_workspace_the_app_was_not_given_is_dropped(workspaces, 
     body = b'{"scan": "run-failures", "workspace": "99999999-0000-0000-0000-000000000009", "tick": "now"}'
     with caplog.at_level(logging.ERROR):
         assert alerting_app().scan_workspace(body, 1, datetime.now(UTC)) is None
-    assert sandbox.queries == [] and "not in LOG_ANALYTICS_WORKSPACE_IDS" in caplog.text
+    assert sandbox.queries == [] and "not a workspace run-failures scans" in caplog.text

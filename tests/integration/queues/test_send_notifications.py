@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import azure.functions as func
 from azure.storage.queue import QueueClient
 
 import function_app
+from sandbox.scenarios import six_step_pipeline
 from sandbox.table_gate import TableGate
 from shared.core.log_markers import NOTICE_DEAD
 from shared.entrypoints import alerting_app
@@ -53,6 +54,30 @@ def test_the_webhook_records_and_answers_and_the_queue_function_sends(sandbox, h
     assert host.drain() >= 1
     assert len(sandbox.emails) == 1
     assert _records()[key].status in (Status.ACCEPTED, Status.SENT)
+
+
+def test_an_alert_about_failed_runs_is_looked_up_off_the_request_and_becomes_the_pipeline_email(sandbox, host):
+    sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
+    document = json.loads((SAMPLE.parent / "alerts" / "platform-static-aml-failed-runs.json").read_text())
+    document["data"]["essentials"]["firedDateTime"] = sandbox.now.isoformat()
+    window = {
+        "windowStartTime": (sandbox.now - timedelta(minutes=15)).isoformat(),
+        "windowEndTime": sandbox.now.isoformat(),
+    }
+    document["data"]["alertContext"]["condition"].update(window)
+    status, body = _post(json.dumps(document).encode())
+    assert (status, body["queued"]) == (200, True)
+    assert sandbox.queries == []  # the request asked Log Analytics nothing
+    [alert_key] = body["incidents"]
+
+    host.drain()
+    assert len(sandbox.queries) == 1  # the queue function did, once
+    [email] = sandbox.emails
+    assert email["content"]["subject"].startswith("[AML] Pipeline failed: churn-model-training in ws-prod")
+    assert "Alert:         aml-failed-pipeline-runs (Sev2), fired" in email["content"]["plainText"]
+    records = _records()
+    assert records[alert_key].status is Status.REPLACED
+    assert records["run-failure:ws-prod:pipe1"].status in (Status.ACCEPTED, Status.SENT)
 
 
 def test_a_message_delivered_twice_sends_once(sandbox, host, queue_storage):

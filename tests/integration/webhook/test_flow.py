@@ -54,6 +54,10 @@ def _seed_failed_pipeline(sandbox):
     sandbox.add_tables(six_step_pipeline("ws-prod", "pipe1", sandbox.now - timedelta(minutes=30)))
 
 
+def _statuses():
+    return {record.key: record.status for record in alerting_app().incidents.records()}
+
+
 def _subjects(sandbox):
     return [email["content"]["subject"] for email in sandbox.emails]
 
@@ -62,8 +66,11 @@ def test_a_failed_runs_metric_alert_becomes_the_per_pipeline_email_with_the_aler
     _seed_failed_pipeline(sandbox)
     status, body, _ = _post(_sample("platform-static-aml-failed-runs", sandbox))
     assert status == 200, body
-    assert (body["status"], body["enriched_pipelines"], body["sent"]) == ("processed", 1, 1)
-    assert body["incidents"] == ["run-failure:ws-prod:pipe1"]  # the scan's own incident key
+    assert (body["status"], body["sent"]) == ("processed", 1)
+    # At delivery the alert became the scan's own incident (its key), which ACS accepted; the alert's record says so.
+    [alert_key] = body["incidents"]
+    assert _statuses() == {alert_key: Status.REPLACED, "run-failure:ws-prod:pipe1": Status.ACCEPTED}
+    assert alerting_app().incidents.get(alert_key).last_error == "replaced by run-failure:ws-prod:pipe1"
     [email] = sandbox.emails
     assert email["content"]["subject"] == PIPELINE_SUBJECT
     assert email["recipients"]["to"] == [{"address": RECIPIENT}]
@@ -77,7 +84,7 @@ def test_a_failed_runs_metric_alert_becomes_the_per_pipeline_email_with_the_aler
 def test_a_log_alert_with_run_dimensions_is_enriched_the_same_way(sandbox, app_settings):
     _seed_failed_pipeline(sandbox)
     status, body, _ = _post(_sample("log-alerts-v2-aml-runs", sandbox))
-    assert (status, body["incidents"]) == (200, ["run-failure:ws-prod:pipe1"])
+    assert (status, body["sent"]) == (200, 1)
     assert _subjects(sandbox) == [PIPELINE_SUBJECT]
     assert "aml-failed-runs-log-alert" in sandbox.emails[0]["content"]["plainText"]
 
@@ -91,7 +98,7 @@ def test_the_workspace_a_log_alert_names_is_found_whatever_the_case_of_its_guid(
     criterion = document["data"]["alertContext"]["condition"]["allOf"][0]
     criterion["linkToSearchResultsAPI"] = f"https://api.loganalytics.io/v1/workspaces/{other.lower()}/query?query=x"
     status, body, _ = _post(document)
-    assert (status, body["incidents"]) == (200, ["run-failure:ws-prod:pipe1"])
+    assert (status, body["sent"]) == (200, 1)
     assert [query["workspace_id"] for query in sandbox.queries] == [other]
     assert _subjects(sandbox) == [PIPELINE_SUBJECT]
 
@@ -100,8 +107,9 @@ def test_a_pipeline_the_scan_already_emailed_is_not_emailed_again(sandbox, make_
     _seed_failed_pipeline(sandbox)
     assert make_app().scan("run-failures", sandbox.now).delivery.sent == 1
     status, body, _ = _post(_sample("platform-static-aml-failed-runs", sandbox))
-    assert (status, body["new"], body["sent"]) == (200, 0, 0)
+    assert (status, body["sent"]) == (200, 0)
     assert _subjects(sandbox) == [PIPELINE_SUBJECT]
+    assert Status.REPLACED in _statuses().values()
 
 
 def test_the_scan_does_not_email_a_pipeline_the_webhook_already_emailed(sandbox, make_app):
@@ -118,7 +126,7 @@ def test_the_alert_joins_a_pipeline_email_the_scan_has_not_sent_yet_and_the_scan
     sandbox.fail_next("email", 500, count=3)  # the scan's send fails: its record waits in the outbox
     assert app.scan("run-failures", sandbox.now).delivery.retrying == 1
     status, body, _ = _post(_sample("platform-static-aml-failed-runs", sandbox))
-    assert (status, body["incidents"], body["sent"]) == (200, ["run-failure:ws-prod:pipe1"], 0)  # backing off
+    assert (status, body["sent"]) == (200, 0)  # the pipeline's record is backing off; the alert joined it
     sandbox.advance(timedelta(minutes=5))
     assert app.scan("run-failures", sandbox.now).scans[0].incidents  # re-detected: must not drop the alert block
     [email] = sandbox.emails
@@ -190,7 +198,8 @@ def test_the_two_reference_samples_get_their_email(sandbox, app_settings, name, 
 
 def test_when_logs_have_not_arrived_yet_the_alert_email_says_so(sandbox, app_settings):
     status, body, _ = _post(_sample("platform-static-aml-failed-runs", sandbox))
-    assert (status, body["enriched_pipelines"]) == (200, 0)
+    assert (status, body["sent"]) == (200, 1)
+    assert Status.REPLACED not in _statuses().values()
     [email] = sandbox.emails
     assert "No failed run of this alert is in Log Analytics yet" in email["content"]["plainText"]
 
@@ -213,7 +222,8 @@ def test_a_hostile_run_id_runs_in_the_sandbox_and_matches_nothing(sandbox, app_s
     dims[0]["value"] = 'nothing" or RunId != "'  # would match every run if it were spliced into the query
     dims[1]["value"] = 'x\\") or true or ("\n| where true'
     status, body, _ = _post(document)
-    assert (status, body["enriched_pipelines"]) == (200, 0)  # the query ran (no error) and found no such run
+    assert (status, body["sent"]) == (200, 1)  # the query ran (no error) and found no such run: the alert itself
+    assert Status.REPLACED not in _statuses().values()
     assert len(sandbox.queries) == 1 and 'or RunId != \\"' in sandbox.queries[0]["query"]
     assert PIPELINE_SUBJECT not in _subjects(sandbox)
 

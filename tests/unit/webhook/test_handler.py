@@ -28,9 +28,7 @@ class _BrokenDeliveries:
 
 
 def _webhook(deliveries):
-    return AlertWebhook(
-        settings=Settings.from_environ(VALID), deliveries=deliveries, intake=None, enrichers=None, delivery=None
-    )
+    return AlertWebhook(settings=Settings.from_environ(VALID), deliveries=deliveries, intake=None, delivery=None)
 
 
 def test_an_unreachable_state_store_is_503_with_retry_after():
