@@ -7,9 +7,10 @@ least 5 interleaved pairs (measured, reference, measured, reference, ...) in one
 
 * cold start: `import function_app` against `import azure.functions` alone, each in fresh interpreters, 15 pairs,
   because the Functions host imports function_app on every cold start;
-* scan: `AlertingApp.scan("run-failures", now)` over 10,000 failed-step rows of 1,000 pipeline runs on fresh state,
-  then its notifications queue drained by the app's send_notifications (against Azurite and the sandbox); its
-  table time (scan and sending) against writing the same number of entities to Azurite in batches of 100: 5 pairs;
+* scan: one tick of the run-failures timer (`AlertingApp.tick`) over 10,000 failed-step rows of 1,000 pipeline runs
+  on fresh state, its queues drained by the app's scan_workspace and send_notifications (against Azurite and the
+  sandbox); its table time (scan and sending) against writing the same number of entities to Azurite in batches
+  of 100: 5 pairs;
 * webhook: 5 bursts of 200 deliveries (50 of them repeats) from 8 threads through the real `alert_webhook`
   function, while a consumer process (sandbox/queue_host.py running function_app's send_notifications) sends;
   each burst's p50 against 50 raw Table Storage writes + reads of one entity on the same Azurite (a pair); p99 of
@@ -236,22 +237,26 @@ def _fresh_app(stack: Stack):
     return app
 
 
-def _one_scan(stack: Stack) -> tuple[object, float, Meter, int]:
-    """One scan on fresh state, then its notifications sent (the queue drained by the app's send_notifications):
-    the scan's report, wall seconds, traffic and the incidents delivered."""
+def _one_scan(stack: Stack) -> tuple[list, float, Meter, int]:
+    """One tick on fresh state, its workspace scanned and its notifications sent (the queues drained by the app's
+    scan_workspace and send_notifications): the workspace scans, wall seconds, traffic, incidents delivered."""
     from sandbox.queue_host import QueueHost, app_use_cases
     from shared.outbox.records import Status
 
     app = _fresh_app(stack)
-    host = QueueHost(stack.storage, app_use_cases(app, lambda: stack.sandbox.now))
+    scans: list = []
+    use_cases = app_use_cases(app, lambda: stack.sandbox.now)
+    scan_workspace = use_cases["scan-workspaces"]
+    use_cases["scan-workspaces"] = lambda message: scans.append(scan_workspace(message))
+    host = QueueHost(stack.storage, use_cases)
     meter = Meter()
     with meter.active():
         started = time.perf_counter()
-        report = app.scan("run-failures", stack.sandbox.now)
-        host.drain(("notifications",))
+        app.tick("run-failures", stack.sandbox.now)
+        host.drain(("scan-workspaces", "notifications"))
         seconds = time.perf_counter() - started
     delivered = sum(r.status in (Status.ACCEPTED, Status.SENT) for r in app.incidents.records())
-    return report, seconds, meter, delivered
+    return scans, seconds, meter, delivered
 
 
 _RSS_SCAN = """import datetime, sys
@@ -263,8 +268,8 @@ from sandbox.queue_host import QueueHost, app_use_cases
 now = datetime.datetime.fromisoformat(sys.argv[1])
 host = QueueHost(app.settings.state_storage.connection_string, app_use_cases(app, lambda: now))
 before = PEAK
-report = app.scan("run-failures", now)
-host.drain(("notifications",))
+app.tick("run-failures", now)
+host.drain(("scan-workspaces", "notifications"))
 assert sum(r.status.value in ("accepted", "sent") for r in app.incidents.records()) == int(sys.argv[2])
 print(before, PEAK)
 """.replace("PEAK", _PEAK)
@@ -315,18 +320,18 @@ def scan_figure(stack: Stack) -> list[Row]:
     pairs = []
     for _ in range(SCAN_PAIRS):  # interleaved: scan, reference, scan, reference, ...
         queries_before = len(stack.sandbox.queries)
-        report, seconds, meter, delivered = _one_scan(stack)
+        scans, seconds, meter, delivered = _one_scan(stack)
         tables = meter.traffic(_host(stack.storage))
         reference = _batched_writes(stack, tables.entity_writes)
         pairs.append(
-            (report, seconds, meter, delivered, tables, reference, len(stack.sandbox.queries) - queries_before)
+            (scans, seconds, meter, delivered, tables, reference, len(stack.sandbox.queries) - queries_before)
         )
-    report, seconds, meter, delivered, tables, reference, queries = pairs[-1]
+    scans, seconds, meter, delivered, tables, reference, queries = pairs[-1]
     ratio, ratios = paired([p[4].seconds / p[5] for p in pairs])
     emails = stack.sandbox.emails
     sandbox_traffic = meter.traffic(stack.sandbox.endpoint.removeprefix("https://"))
-    rows = sum(scan.rows for scan in report.scans)
-    incidents = sum(len(scan.incidents) for scan in report.scans)
+    rows = sum(scan.rows for scan in scans)
+    incidents = sum(len(scan.incidents) for scan in scans)
     rss_before, rss_after = _scan_rss(stack, incidents)
     digests = sum(
         email["content"]["subject"].startswith("[AML] ") and " alerts at once" in email["content"]["subject"]

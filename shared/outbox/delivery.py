@@ -50,6 +50,8 @@ class DeliveryReport:
     dead: int = 0
     silenced: int = 0
     replaced: int = 0  # webhook alerts that turned out to be failed pipelines (recorded and sent as those)
+    # Left in flight by this call, key -> when due: named records not due yet, sends to retry or confirm later.
+    in_flight: dict[str, datetime] = field(default_factory=dict)
 
     def summary(self) -> str:
         digests = f" ({self.digests} digest(s))" if self.digests else ""
@@ -109,14 +111,18 @@ class OutboxDelivery:
         return call.report
 
     def deliver_named(self, keys: list[str], now: datetime, enrichment: Budget | None = None) -> DeliveryReport:
-        """Send these incidents if they are due (a queue message names them: send_notifications, or the webhook
-        when the storage has no queues), by the same rules as `deliver_due`: a record already sent, or leased by
-        another instance, is left alone, so a message delivered twice sends once. Returns once the channel has
-        accepted each message, without polling for its final status: the record is then `accepted`, and
-        `deliver_due` confirms it (or sends again if the operation Failed). `enrichment` is the caller's budget
-        for the enrichers (the webhook's request has less than a tick)."""
+        """A wake-up for these incidents (a queue message names them: send_notifications, or the webhook when the
+        storage has no queues): send what is due among every record in flight of their kinds, by the rules of
+        `deliver_due`, so the storm guard sees a whole storm however many messages carry it, and a message
+        delivered twice sends once (the second finds them sent, or leased by the first). Returns once the channel
+        has accepted each message, without polling for its final status: `deliver_due` (or a later wake-up)
+        confirms it. Named records not due yet and sends to retry are in the report's `in_flight`. `enrichment`:
+        the caller's budget for the enrichers (the webhook's request has less than a tick)."""
         call = _Call(now, DeliveryReport(), wait=False, enrichment=enrichment or Budget(self._enriching.per_call))
-        self._deliver_all(self._due_among(keys, now), call)
+        named = set(keys)
+        records = self._store.in_flight(keys)
+        call.report.in_flight.update((r.key, r.due_at) for r in records if r.key in named and not outbox.is_due(r, now))
+        self._deliver_all([record for record in records if outbox.is_due(record, now)], call)
         return call.report
 
     def _due_among(self, keys: list[str], now: datetime) -> list[OutboxRecord]:
@@ -237,6 +243,7 @@ class OutboxDelivery:
             )
             for r, message_record in zip(records, enriched, strict=True)
         ]
+        report.in_flight.update((o.key, o.due_at) for o in outcomes if o.status is Status.ACCEPTED)
         for record, outcome in zip(records, self._store.replace_batch(outcomes, status_only=True), strict=True):
             if outcome is None:
                 log.warning("Incident %s was sent but its record changed meanwhile", record.key)
@@ -250,6 +257,7 @@ class OutboxDelivery:
 
     def _record_outcomes(self, outcomes: list[OutboxRecord], report: DeliveryReport) -> None:
         self._store.replace_batch(outcomes, status_only=True)
+        report.in_flight.update((o.key, o.due_at) for o in outcomes if o.status in (Status.PENDING, Status.ACCEPTED))
         for outcome in outcomes:
             if outcome.status is Status.SENT:
                 report.confirmed += 1

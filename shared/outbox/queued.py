@@ -1,13 +1,14 @@
 """Sending through the `notifications` queue: record, enqueue, answer; `send_notifications` sends elsewhere.
 
-Intake.record stored the incidents  -> enqueue {"keys": [...]}, one message per due time, visible then
-    (the group wait: the message shows when its incidents are due); enqueueing fails -> logged, the outbox
-    timer (deliver_due) sends them: the record is the truth, the message only a wake-up call
-a message arrives                    -> deliver_named(keys): the outbox's lease and outcome rules, so a
-    message delivered twice sends once (the second finds them sent, or leased by the first)
-a send failed (pending, due later)   -> a new message for those keys, hidden until they are due: the
-    backoff of the outbox's RetryPolicy, through the message's visibility timeout; after its last attempt
-    the record is dead (the one retry policy is the outbox's)
+Intake.record stored the incidents  -> enqueue {"keys": [...]}: what is due already in one message, visible
+    now; the rest one message per due second, visible then (the group wait); enqueueing fails -> logged, the
+    outbox timer (deliver_due) sends them: the record is the truth, the message only a wake-up call
+a message arrives                    -> deliver_named(keys): what is due among the in-flight records of their
+    kinds, by the outbox's lease and outcome rules (and its storm guard over all of them), so a message
+    delivered twice sends once (the second finds them sent, or leased by the first)
+left in flight (not due yet, a send to retry, an email to confirm) -> a new message for those keys, hidden
+    until they are due: the backoff of the outbox's RetryPolicy, through the message's visibility timeout;
+    after its last attempt the record is dead (the one retry policy is the outbox's)
 the function raised (table service down, a bug) -> the host shows the message again after host.json's
     visibilityTimeout; on its MAX_DEQUEUE_COUNT-th try the incidents it names that are not sent yet are
     recorded `dead` with the error, logged with NOTICE_DEAD, and the host moves it to `notifications-poison`
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 # that a storm recorded by one scan reaches one send_notifications call and its storm guard (one digest).
 MESSAGE_BYTES = 45_000
 UNFINISHED = (Status.PENDING, Status.SENDING)
-IN_FLIGHT = (Status.PENDING, Status.SENDING, Status.ACCEPTED)
 
 
 class BadMessage(ValueError):
@@ -68,7 +68,7 @@ class NoticeQueue:
         the outbox timer sends what no message names; False if a message could not be put."""
         by_second: dict[datetime, list[str]] = defaultdict(list)
         for key, due_at in due.items():
-            by_second[due_at.replace(microsecond=0)].append(key)
+            by_second[max(due_at, now).replace(microsecond=0)].append(key)
         try:
             for _, keys in sorted(by_second.items()):
                 delay = max(due[key] for key in keys) - now  # shown when the last of them is due (Queues rounds up)
@@ -116,9 +116,8 @@ def send_notifications(
         if dequeue_count >= MAX_DEQUEUE_COUNT:
             _give_up(keys, store, now, f"{dequeue_count} tries of its queue message failed: {err!r}")
         raise
-    again = {r.key: r.due_at for r in store.get_many(keys).values() if r.status in IN_FLIGHT}
-    if again:
-        notices.enqueue(again, now, "send_notifications")
+    if report.in_flight:
+        notices.enqueue(report.in_flight, now, "send_notifications")
     return report
 
 

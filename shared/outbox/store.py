@@ -31,6 +31,7 @@ from shared.rules import DEFAULT_CHANNEL
 INCIDENTS = "incidents"
 TABLES = (INCIDENTS,)
 _FINISHED = "(Status eq 'sent' or Status eq 'dead' or Status eq 'silenced' or Status eq 'replaced')"
+_IN_FLIGHT = "(Status eq 'pending' or Status eq 'sending' or Status eq 'accepted')"
 
 
 class IncidentStore:
@@ -155,9 +156,20 @@ class IncidentStore:
         return results
 
     def due(self, now: datetime) -> list[OutboxRecord]:
-        query = "(Status eq 'pending' or Status eq 'sending' or Status eq 'accepted') and DueAt le @now"
-        entities = self._table().query_entities(query, parameters={"now": now})
+        entities = self._table().query_entities(f"{_IN_FLIGHT} and DueAt le @now", parameters={"now": now})
         return sorted((_record(entity) for entity in entities), key=lambda record: record.due_at)
+
+    def in_flight(self, keys: list[str]) -> list[OutboxRecord]:
+        """Every record in flight (pending, sending, accepted; due or not) of these keys' kinds: one query per kind
+        (a partition), whatever the number of keys."""
+        kinds = sorted({bounded_key(key).split(":", 1)[0] for key in keys})
+        table = self._table()
+        found = [
+            _record(entity)
+            for kind in kinds
+            for entity in table.query_entities(f"PartitionKey eq @kind and {_IN_FLIGHT}", parameters={"kind": kind})
+        ]
+        return sorted(found, key=lambda record: record.due_at)
 
     def records(self, status: Status | None = None) -> list[OutboxRecord]:
         table = self._table()

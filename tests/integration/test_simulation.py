@@ -100,4 +100,6 @@ def test_azure_monitors_own_rules_are_scored_with_the_delay_from_queryable(resul
     assert both.duplicated > 0  # the two rules each email the same failure
     assert metric_rule.unmatched == log_rule.unmatched == 0
     app = result.scores[0]
-    assert len(app.queryable_delays) == app.alerted  # every alerted incident has its delay from queryable
+    # every incident with a decisive Log Analytics row has its delay from queryable (stuck runs and missed
+    # schedules have none: no row says they happened)
+    assert len(app.queryable_delays) == sum(i.queryable_at is not None for i in result.day.incidents) > 0
