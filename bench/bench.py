@@ -323,9 +323,7 @@ def scan_figure(stack: Stack) -> list[Row]:
         scans, seconds, meter, delivered = _one_scan(stack)
         tables = meter.traffic(_host(stack.storage))
         reference = _batched_writes(stack, tables.entity_writes)
-        pairs.append(
-            (scans, seconds, meter, delivered, tables, reference, len(stack.sandbox.queries) - queries_before)
-        )
+        pairs.append((scans, seconds, meter, delivered, tables, reference, len(stack.sandbox.queries) - queries_before))
     scans, seconds, meter, delivered, tables, reference, queries = pairs[-1]
     ratio, ratios = paired([p[4].seconds / p[5] for p in pairs])
     emails = stack.sandbox.emails
@@ -442,7 +440,14 @@ def webhook_figure(stack: Stack) -> list[Row]:
             None,
             ratios,
         ),
-        Row("  answer p99", f"{figures['p99']:.1f} ms", "", None, "< 100 ms", figures["p99"] < 100),
+        Row(
+            "  answer p99 (reference: p99 of 1 raw table write + read from the same 8 threads)",
+            f"{figures['p99']:.1f} ms",
+            f"{figures['floor_p99']:.1f} ms",
+            figures["p99"] / figures["floor_p99"],
+            "< 100 ms",
+            figures["p99"] < 100,
+        ),
         Row(
             f"  incidents emailed exactly once after the queue drained ({figures['retried']} copies met one in "
             "progress: 503, retried)",

@@ -111,29 +111,25 @@ class OutboxDelivery:
         return call.report
 
     def deliver_named(self, keys: list[str], now: datetime, enrichment: Budget | None = None) -> DeliveryReport:
-        """A wake-up for these incidents (a queue message names them: send_notifications, or the webhook when the
-        storage has no queues): send what is due among every record in flight of their kinds, by the rules of
-        `deliver_due`, so the storm guard sees a whole storm however many messages carry it, and a message
-        delivered twice sends once (the second finds them sent, or leased by the first). Returns once the channel
-        has accepted each message, without polling for its final status: `deliver_due` (or a later wake-up)
-        confirms it. Named records not due yet and sends to retry are in the report's `in_flight`. `enrichment`:
-        the caller's budget for the enrichers (the webhook's request has less than a tick)."""
+        """Send these incidents if they are due (a queue message names them: send_notifications, or the webhook
+        when the storage has no queues), by the rules of `deliver_due` (the storm guard over the message's own
+        incidents): a record already sent, or leased by another instance, is left alone, so a message delivered
+        twice sends once. Returns once the channel has accepted each message, without polling for its final
+        status (a later wake-up, or `deliver_due`, confirms it). What is left in flight (not due yet, a send to
+        retry, an email to confirm) is in the report's `in_flight`. `enrichment`: the caller's budget for the
+        enrichers (the webhook's request has less than a tick)."""
         call = _Call(now, DeliveryReport(), wait=False, enrichment=enrichment or Budget(self._enriching.per_call))
-        named = set(keys)
-        records = self._store.in_flight(keys)
-        call.report.in_flight.update((r.key, r.due_at) for r in records if r.key in named and not outbox.is_due(r, now))
-        self._deliver_all([record for record in records if outbox.is_due(record, now)], call)
+        named = self._store.get_many(list(dict.fromkeys(keys))).values()
+        call.report.in_flight.update((r.key, r.due_at) for r in named if outbox.is_in_flight(r) and r.due_at > now)
+        self._deliver_all([record for record in named if outbox.is_due(record, now)], call)
         return call.report
-
-    def _due_among(self, keys: list[str], now: datetime) -> list[OutboxRecord]:
-        named = self._store.get_many(list(dict.fromkeys(keys)))
-        return [record for record in named.values() if outbox.is_due(record, now)]
 
     def _deliver_all(self, due: list[OutboxRecord], call: _Call) -> None:
         self._deliver_due_records(due, call)
         if call.replacements:  # what webhook alerts turned out to be is sent by this call too, when it is due
             keys, call.replacements = call.replacements, []
-            self._deliver_due_records(self._due_among(keys, call.now), call)
+            named = self._store.get_many(keys).values()
+            self._deliver_due_records([record for record in named if outbox.is_due(record, call.now)], call)
 
     def _deliver_due_records(self, due: list[OutboxRecord], call: _Call) -> None:
         if not due:

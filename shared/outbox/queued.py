@@ -1,11 +1,12 @@
 """Sending through the `notifications` queue: record, enqueue, answer; `send_notifications` sends elsewhere.
 
 Intake.record stored the incidents  -> enqueue {"keys": [...]}: what is due already in one message, visible
-    now; the rest one message per due second, visible then (the group wait); enqueueing fails -> logged, the
-    outbox timer (deliver_due) sends them: the record is the truth, the message only a wake-up call
-a message arrives                    -> deliver_named(keys): what is due among the in-flight records of their
-    kinds, by the outbox's lease and outcome rules (and its storm guard over all of them), so a message
-    delivered twice sends once (the second finds them sent, or leased by the first)
+    now; the rest one message per BUCKET of due times, visible at its end (the group wait), so a storm recorded
+    by one scan reaches one call and its storm guard (one digest); enqueueing fails -> logged, the outbox timer
+    (deliver_due) sends them: the record is the truth, the message only a wake-up call
+a message arrives                    -> deliver_named(keys): the outbox's lease and outcome rules (and its storm
+    guard over the message's incidents), so a message delivered twice sends once (the second finds them sent,
+    or leased by the first)
 left in flight (not due yet, a send to retry, an email to confirm) -> a new message for those keys, hidden
     until they are due: the backoff of the outbox's RetryPolicy, through the message's visibility timeout;
     after its last attempt the record is dead (the one retry policy is the outbox's)
@@ -19,9 +20,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from shared.azure.queues import MAX_DEQUEUE_COUNT, NOTIFICATIONS
@@ -38,6 +40,9 @@ log = logging.getLogger(__name__)
 # A message holds at most 64 KiB once base64-encoded: about 48 KiB of JSON. As many keys as fit go in one message, so
 # that a storm recorded by one scan reaches one send_notifications call and its storm guard (one digest).
 MESSAGE_BYTES = 45_000
+# Due times within one bucket share a message, shown when the last of them is due: a storm whose incidents come due
+# seconds apart (one scan's group waits) reaches one call; none waits more than this beyond its due time.
+BUCKET = timedelta(seconds=30)
 UNFINISHED = (Status.PENDING, Status.SENDING)
 
 
@@ -64,20 +69,26 @@ class NoticeQueue:
         self._queues = queues
 
     def enqueue(self, due: Mapping[str, datetime], now: datetime, source: str) -> bool:
-        """One message per due second (chunked), hidden until then. Never raises: the records are stored, and
-        the outbox timer sends what no message names; False if a message could not be put."""
-        by_second: dict[datetime, list[str]] = defaultdict(list)
-        for key, due_at in due.items():
-            by_second[max(due_at, now).replace(microsecond=0)].append(key)
+        """The wake-ups for these keys (`wake_ups`). Never raises: the records are stored, and the outbox timer
+        sends what no message names; False if a message could not be put."""
         try:
-            for _, keys in sorted(by_second.items()):
-                delay = max(due[key] for key in keys) - now  # shown when the last of them is due (Queues rounds up)
-                for chunk in _chunks(keys):
-                    self._queues.send(NOTIFICATIONS, {"keys": chunk}, delay=delay)
+            for delay, keys in wake_ups(due, now):
+                self._queues.send(NOTIFICATIONS, {"keys": keys}, delay=delay)
         except Exception as err:
             log.warning("%s: could not enqueue %d incident(s); the outbox timer sends them: %r", source, len(due), err)
             return False
         return True
+
+
+def wake_ups(due: Mapping[str, datetime], now: datetime) -> list[tuple[timedelta, list[str]]]:
+    """(delay, keys) of each message: all that is due already in one, shown now; the rest one per BUCKET of due
+    times, shown when the last of them is due (Queues rounds the delay up to a second); each chunked to fit."""
+    by_bucket: dict[int, list[str]] = defaultdict(list)
+    for key, due_at in due.items():
+        by_bucket[max(0, math.ceil((due_at - now) / BUCKET))].append(key)
+    return [
+        (max(due[key] for key in keys) - now, chunk) for _, keys in sorted(by_bucket.items()) for chunk in _chunks(keys)
+    ]
 
 
 def _chunks(keys: list[str]) -> list[list[str]]:
