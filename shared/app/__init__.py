@@ -20,7 +20,8 @@ from shared.channels import CHANNELS, ChannelDeps, route_targets
 from shared.detectors.base import Shape
 from shared.detectors.metric_rules import MetricsRegionMissing, check_regions
 from shared.outbox.delivery import DeliveryReport, OutboxDelivery
-from shared.outbox.intake import Intake, notify_through
+from shared.outbox.intake import Intake
+from shared.outbox.queued import notify_through
 from shared.outbox.records import RetryPolicy
 from shared.outbox.store import IncidentStore
 from shared.routing import Destination, destinations_for

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shared import detectors
 from shared.azure.entity_bounds import MINIMAL, REDUCED
@@ -29,9 +29,6 @@ from shared.outbox import records
 from shared.outbox.records import Detection, OutboxRecord
 from shared.outbox.store import IncidentStore
 from shared.routing import Destination, Router
-
-if TYPE_CHECKING:
-    from shared.azure.queues import Queues
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +53,6 @@ class Recorded:
 
 # Called with the new records' keys and due times, `now` and the source, after they are stored (NoticeQueue.enqueue).
 Notify = Callable[[dict[str, datetime], datetime, str], object]
-
-
-def notify_through(queues: Queues | None) -> Notify | None:
-    """The notifications queue's enqueue (outbox/queued.py); None without queues: the producers send."""
-    from shared.outbox.queued import NoticeQueue
-
-    return None if queues is None else NoticeQueue(queues).enqueue
 
 
 class Intake:

@@ -33,6 +33,7 @@ from shared.outbox.records import Status
 if TYPE_CHECKING:
     from shared.azure.queues import Queues
     from shared.outbox.delivery import DeliveryReport, OutboxDelivery
+    from shared.outbox.intake import Notify
     from shared.outbox.store import IncidentStore
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,11 @@ def parse_keys(body: bytes) -> list[str]:
     if not isinstance(keys, list) or not keys or not all(isinstance(key, str) and key for key in keys):
         raise BadMessage('expected {"keys": ["<incident key>", ...]}')
     return keys
+
+
+def notify_through(queues: Queues | None) -> Notify | None:
+    """The Intake's `notify`: the notifications queue's enqueue; None without queues (the producers send)."""
+    return None if queues is None else NoticeQueue(queues).enqueue
 
 
 class NoticeQueue:

@@ -26,7 +26,7 @@ class Gathered:
 
 
 class SourceDeps(Protocol):
-    """What a source is built from (the composition root, shared/app.py, is one)."""
+    """What a source is built from (the composition root, shared/app/, is one)."""
 
     @property
     def settings(self) -> Settings: ...
