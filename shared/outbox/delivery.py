@@ -119,8 +119,8 @@ class OutboxDelivery:
         retry, an email to confirm) is in the report's `in_flight`. `enrichment`: the caller's budget for the
         enrichers (the webhook's request has less than a tick)."""
         call = _Call(now, DeliveryReport(), wait=False, enrichment=enrichment or Budget(self._enriching.per_call))
-        named = self._store.get_many(list(dict.fromkeys(keys))).values()
-        call.report.in_flight.update((r.key, r.due_at) for r in named if outbox.is_in_flight(r) and r.due_at > now)
+        named = self._store.get_in_flight(list(dict.fromkeys(keys))).values()
+        call.report.in_flight.update((r.key, r.due_at) for r in named if r.due_at > now)
         self._deliver_all([record for record in named if outbox.is_due(record, now)], call)
         return call.report
 

@@ -212,12 +212,8 @@ def follow_up(existing: OutboxRecord, fresh: OutboxRecord, now_named: str) -> Ou
     )
 
 
-def is_in_flight(record: OutboxRecord) -> bool:
-    return record.status in (Status.PENDING, Status.SENDING, Status.ACCEPTED)
-
-
 def is_due(record: OutboxRecord, now: datetime) -> bool:
-    return is_in_flight(record) and record.due_at <= now
+    return record.status in (Status.PENDING, Status.SENDING, Status.ACCEPTED) and record.due_at <= now
 
 
 def operation_id(records: Iterable[OutboxRecord]) -> str:

@@ -31,7 +31,8 @@ from shared.rules import DEFAULT_CHANNEL
 INCIDENTS = "incidents"
 TABLES = (INCIDENTS,)
 _FINISHED = "(Status eq 'sent' or Status eq 'dead' or Status eq 'silenced' or Status eq 'replaced')"
-_IN_FLIGHT = "(Status eq 'pending' or Status eq 'sending' or Status eq 'accepted')"
+_IN_FLIGHT_STATUSES = ("pending", "sending", "accepted")
+_IN_FLIGHT = "(" + " or ".join(f"Status eq '{status}'" for status in _IN_FLIGHT_STATUSES) + ")"
 
 
 class IncidentStore:
@@ -127,6 +128,22 @@ class IncidentStore:
                 query = f"PartitionKey eq @kind and ( {rows} )"  # spaces: the SDK finds @names between them
                 for entity in table.query_entities(query, parameters={"kind": kind, **names}):
                     record = _record(entity)
+                    found[record.key] = record
+        return found
+
+    def get_in_flight(self, keys: list[str]) -> dict[str, OutboxRecord]:
+        """The records of `keys` that are in flight (pending, sending, accepted). A few keys are read by key (14 to a
+        query); more, by one query per kind for its records in flight: one round trip per 1,000 records instead of
+        one per 14 keys (a scan's storm names hundreds in one message)."""
+        if len(keys) <= FILTER_KEYS:
+            return {key: r for key, r in self.get_many(keys).items() if r.status.value in _IN_FLIGHT_STATUSES}
+        wanted = {bounded_key(key) for key in keys}
+        table, found = self._table(), {}
+        for kind in sorted({key.split(":", 1)[0] for key in wanted}):
+            query = f"PartitionKey eq @kind and {_IN_FLIGHT}"
+            for entity in table.query_entities(query, parameters={"kind": kind}):
+                record = _record(entity)
+                if record.key in wanted:
                     found[record.key] = record
         return found
 

@@ -58,6 +58,16 @@ def test_due_incidents_lists_pending_and_expired_leases_only(state):
     assert [r.key for r in state.incidents.due(leased.due_at)] == ["run-failure:ws:due"]
 
 
+def test_in_flight_records_of_named_keys_are_read_by_key_or_by_kind_whichever_is_fewer_round_trips(state):
+    keys = [f"run-failure:ws:pipe-{i:03d}" for i in range(40)]
+    state.incidents.create_batch([_record(key) for key in keys])
+    state.incidents.create(_record("run-failure:ws:not-named"))
+    state.incidents.replace(outbox.after_success(state.incidents.get(keys[0]), NOW))
+    in_flight = set(keys[1:])
+    assert set(state.incidents.get_in_flight(keys)) == in_flight  # 40 keys: one query of the kind
+    assert set(state.incidents.get_in_flight(keys[:3] + ["run-failure:ws:none"])) == set(keys[1:3])  # by key
+
+
 def test_watermark_round_trip_and_keys_with_unsafe_characters(state):
     assert state.scans.get_watermark("run-failures", "ws/with#odd?chars") is None
     state.scans.set_watermark("run-failures", "ws/with#odd?chars", NOW)
