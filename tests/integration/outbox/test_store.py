@@ -65,7 +65,7 @@ def test_in_flight_records_of_named_keys_are_read_by_key_or_by_kind_whichever_is
     state.incidents.replace(outbox.after_success(state.incidents.get(keys[0]), NOW))
     in_flight = set(keys[1:])
     assert set(state.incidents.get_in_flight(keys)) == in_flight  # 40 keys: one query of the kind
-    assert set(state.incidents.get_in_flight(keys[:3] + ["run-failure:ws:none"])) == set(keys[1:3])  # by key
+    assert set(state.incidents.get_in_flight([*keys[:3], "run-failure:ws:none"])) == set(keys[1:3])  # by key
 
 
 def test_watermark_round_trip_and_keys_with_unsafe_characters(state):
