@@ -49,6 +49,7 @@ def report(result: Result) -> list[str]:
         "",
         *kinds_table(result.scores),
         "",
+        slowest_line(result),
         root_cause_line("Root cause (run history on)", result),
         "Azure Monitor's emails name no step (the log search alert names the rule and the RootRunId, the metric alert "
         "the workspace and a count; both link to the query or chart).",
@@ -67,6 +68,16 @@ def report(result: Result) -> list[str]:
         )
         + ").",
     ]
+
+
+def slowest_line(result: Result) -> str:
+    """The app's three slowest incidents from queryable to email, with the faults active meanwhile (the tail)."""
+    parts = []
+    for delay, key, queryable, emailed in result.scores[0].slowest:
+        during = sorted({f.what for f in result.faults if f.start < emailed and f.end > queryable})
+        minutes = f"{int(delay.total_seconds()) // 60} min {int(delay.total_seconds()) % 60:02d} s"
+        parts.append(f"{key} {minutes} ({', '.join(during) or 'no fault'} meanwhile)")
+    return "Slowest from queryable (this app): " + "; ".join(parts) + "."
 
 
 def root_cause_line(label: str, result: Result) -> str:

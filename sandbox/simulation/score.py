@@ -64,6 +64,8 @@ class Score:
     unmatched: int = 0
     worst_delay: timedelta | None = None
     queryable_delays: list[timedelta] = field(default_factory=list)  # first email - decisive row queryable
+    # (delay from queryable, incident key, queryable at, first email at) of each alerted incident that has one
+    slowest: list[tuple[timedelta, str, datetime, datetime]] = field(default_factory=list)
     lost_keys: list[str] = field(default_factory=list)
     duplicated_keys: list[str] = field(default_factory=list)
     by_kind: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # kind -> (should, lost, duplicated)
@@ -166,10 +168,14 @@ def score(approach: str, emails: list[dict], day: Day, naive: bool, native: bool
             result.worst_delay = delay if result.worst_delay is None else max(result.worst_delay, delay)
             if incident.queryable_at is not None:
                 result.queryable_delays.append(min(alerts) - incident.queryable_at)
+                result.slowest.append(
+                    (min(alerts) - incident.queryable_at, incident.key, incident.queryable_at, min(alerts))
+                )
         if duplicated:
             result.duplicated_keys.append(incident.key)
         should, lost_n, dup_n = result.by_kind.get(incident.kind, (0, 0, 0))
         result.by_kind[incident.kind] = (should + 1, lost_n + lost, dup_n + duplicated)
+    result.slowest = sorted(result.slowest, reverse=True)[:3]
     result.lost = len(result.lost_keys)
     result.duplicated = len(result.duplicated_keys)
     result.alerted = result.should - result.lost
