@@ -202,18 +202,6 @@ def _app_settings(stack: Stack) -> dict[str, str]:
     return stack.sandbox.app_settings(stack.storage, RULES_FILE="rules.yaml", **extra)
 
 
-def _empty_tables(storage: str) -> None:
-    from azure.data.tables import TableServiceClient
-    from azure.storage.queue import QueueServiceClient
-
-    service = TableServiceClient.from_connection_string(storage)
-    for table in service.list_tables():
-        service.delete_table(table.name)
-    queues = QueueServiceClient.from_connection_string(storage)
-    for queue in queues.list_queues():
-        queues.delete_queue(queue.name)
-
-
 def _seed_fan_out(sandbox) -> None:
     from sandbox.scenarios import fan_out_failure
 
@@ -227,10 +215,11 @@ def _seed_fan_out(sandbox) -> None:
 
 
 def _fresh_app(stack: Stack):
+    from sandbox.azurite import empty_storage
     from shared.app import AlertingApp
     from shared.settings import Settings
 
-    _empty_tables(stack.storage)
+    empty_storage(stack.storage)
     stack.sandbox.email.clear()
     app = AlertingApp(Settings.from_environ(_app_settings(stack)))
     app.ensure_tables()  # table creation is set-up, not the scan's work
@@ -420,7 +409,9 @@ def webhook_figure(stack: Stack) -> list[Row]:
     from bench.webhook_bench import burst, configure, emailed_once, fuzz
 
     stack.start()
-    _empty_tables(stack.storage)
+    from sandbox.azurite import empty_storage
+
+    empty_storage(stack.storage)
     stack.sandbox.reset()
     configure(stack.sandbox, stack.storage)
     with consumers(stack, 1, "notifications", threads=4):  # another instance sends while this one answers
@@ -485,11 +476,12 @@ QUERY_SECONDS = 0.5  # the sandbox answers each query after this long: Log Analy
 def _fan_out_tick(stack: Stack, processes: int) -> tuple[float, int, int]:
     """One scan tick over the workspaces, fanned out to `processes` consumer processes: (wall seconds until every
     incident was sent, incidents recorded, emails)."""
+    from sandbox.azurite import empty_storage
     from shared.app import AlertingApp
     from shared.outbox.records import Status
     from shared.settings import Settings
 
-    _empty_tables(stack.storage)
+    empty_storage(stack.storage)
     stack.sandbox.email.clear()
     app = AlertingApp(Settings.from_environ(_app_settings(stack)))
     app.ensure_tables()

@@ -42,6 +42,19 @@ def azurite_storage(start_timeout: float = 30) -> Iterator[str]:
         yield _connection_string(TableEndpoint=tables, QueueEndpoint=queues)
 
 
+def empty_storage(connection_string: str) -> None:
+    """Delete every table and queue of an Azurite account (a fresh state between runs without a restart)."""
+    from azure.data.tables import TableServiceClient
+    from azure.storage.queue import QueueServiceClient
+
+    tables = TableServiceClient.from_connection_string(connection_string)
+    for table in tables.list_tables():
+        tables.delete_table(table.name)
+    queues = QueueServiceClient.from_connection_string(connection_string)
+    for queue in queues.list_queues():
+        queues.delete_queue(queue.name)
+
+
 def _connection_string(**ports: int) -> str:
     endpoints = "".join(f"{name}=http://127.0.0.1:{port}/devstoreaccount1;" for name, port in ports.items())
     return f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};{endpoints}"

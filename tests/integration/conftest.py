@@ -38,6 +38,11 @@ def app_settings(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, state, azuri
     values = sandbox.app_settings(
         azurite_connection_string, GROUP_WAIT_SECONDS="120", SEND_RETRY_BASE_SECONDS="60", SEND_MAX_ATTEMPTS="4"
     )
+    yield from exported(monkeypatch, values)
+
+
+def exported(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Export app settings as the Functions host would, for one test; the app built from them is dropped after."""
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     alerting_app.cache_clear()

@@ -6,12 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from azure.data.tables import TableServiceClient
-from azure.storage.queue import QueueServiceClient
 
-from sandbox.azurite import AzuriteNotAvailable, azurite_storage
+from sandbox.azurite import AzuriteNotAvailable, azurite_storage, empty_storage
 from sandbox.queue_host import QueueHost
-from shared.entrypoints import alerting_app
+from tests.integration.conftest import exported
 
 
 @pytest.fixture(scope="session")
@@ -26,18 +24,9 @@ def queue_storage() -> Iterator[str]:
 @pytest.fixture
 def queued_settings(monkeypatch: pytest.MonkeyPatch, sandbox, queue_storage: str):
     """App settings over a storage account with queues; its tables and queues emptied first."""
-    tables = TableServiceClient.from_connection_string(queue_storage)
-    for table in tables.list_tables():
-        tables.delete_table(table.name)
-    queues = QueueServiceClient.from_connection_string(queue_storage)
-    for queue in queues.list_queues():
-        queues.delete_queue(queue.name)
+    empty_storage(queue_storage)
     values = sandbox.app_settings(queue_storage, GROUP_WAIT_SECONDS="0", SEND_RETRY_BASE_SECONDS="1")
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    alerting_app.cache_clear()
-    yield values
-    alerting_app.cache_clear()
+    yield from exported(monkeypatch, values)
 
 
 @pytest.fixture
